@@ -1,0 +1,84 @@
+"""The application: the RPC API at "/", health at "/healthz"; the lifespan runs the scheduler.
+
+"/" is dispatched before Starlette's router: it is the hot path and needs no routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from openkms import bootstrap
+from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
+from openkms.settings import Settings
+
+log = logging.getLogger("openkms")
+
+
+class OpenKmsApp:
+    def __init__(self, runtime: bootstrap.Runtime, run_scheduler: bool = True) -> None:
+        self.runtime = runtime
+        self._run_scheduler = run_scheduler
+        handler = RpcHandler(runtime.services, runtime.nonces, runtime.auth_clock)
+        self._rpc = RpcApp(handler, offload=runtime.offload)
+        self._site = Starlette(routes=[Route("/healthz", self._healthz)], lifespan=self._lifespan)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/":
+            await self._rpc(scope, receive, send)
+        else:
+            await self._site(scope, receive, send)  # type: ignore[arg-type]
+
+    async def _healthz(self, _request: Request) -> JSONResponse:
+        def probe() -> None:
+            with self.runtime.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await anyio.to_thread.run_sync(probe)
+        except Exception:
+            log.exception("health check: the database is not reachable")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def _scheduler_loop(self) -> None:
+        interval = self.runtime.settings.scheduler_interval
+        while True:
+            if self.runtime.scheduler_lock.try_acquire():
+                try:
+                    report = await anyio.to_thread.run_sync(self.runtime.services.scheduler.run_once)
+                    if report.rotated or report.purged:
+                        log.info("scheduler: rotated %d keys, purged %d keys", len(report.rotated), len(report.purged))
+                except Exception:
+                    log.exception("scheduler run failed; will retry")
+            await asyncio.sleep(interval)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Any) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._scheduler_loop()) if self._run_scheduler else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.runtime.close()
+
+
+def create_app(settings: Settings | None = None) -> OpenKmsApp:
+    """The uvicorn factory: each worker process builds its own runtime from the environment."""
+    settings = settings or Settings.load()
+    runtime = bootstrap.build(settings)
+    bootstrap.announce(runtime)
+    return OpenKmsApp(runtime)

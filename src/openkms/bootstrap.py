@@ -1,0 +1,172 @@
+"""The composition root: settings -> root key, store, crypto backends, clock -> services.
+
+This is the one module that builds concrete adapters. ``prepare`` does first-start work once
+per node (directories, root key, migrations, administrator credentials); ``build`` assembles a
+runtime in each worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
+from openkms.crypto.software import SoftwareBackend
+from openkms.domain.ports import Clock, IdGenerator, NonceCache
+from openkms.domain.specs import ProtectionLevel
+from openkms.service.account import AccountService
+from openkms.service.aliases import AliasService
+from openkms.service.backends import Backends
+from openkms.service.container import Services
+from openkms.service.crypto import CryptoService
+from openkms.service.identity import IdentityService, IssuedKey
+from openkms.service.keys import KeyService, Limits
+from openkms.service.scheduler import Scheduler
+from openkms.service.tags import TagService
+from openkms.service.versions import VersionService
+from openkms.settings import Settings
+from openkms.storage.factory import blocks_event_loop_briefly, open_store
+from openkms.storage.locks import FileLock
+from openkms.storage.nonces import SqliteNonceCache
+from openkms.storage.sql import SqlStore
+from openkms.system import SystemClock, UuidGenerator
+
+log = logging.getLogger("openkms")
+
+ROOT_KEY_FILE = "root.key"
+ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
+HSM_UNAVAILABLE = (
+    "Hardware-protected keys (ProtectionLevel=HSM) are not available in this build yet; "
+    "use ProtectionLevel=SOFTWARE."
+)
+
+
+class InsecureRootKeyWarning(UserWarning):
+    """The root key is held in a plain file next to the data it protects."""
+
+
+def _write_private(path: Path, data: bytes) -> bool:
+    """Create ``path`` with mode 0600; False if it already exists (another process won the race)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return True
+
+
+def load_root_key(settings: Settings) -> tuple[bytes, bool]:
+    """Returns (root key, held in a file)."""
+    if settings.root_key:
+        return decode_root_key(settings.root_key), False
+    path = settings.data_dir / ROOT_KEY_FILE
+    if not path.exists():
+        _write_private(path, encode_root_key(new_root_key()).encode())
+    return decode_root_key(path.read_text()), True
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    services: Services
+    store: SqlStore
+    nonces: NonceCache
+    auth_clock: Clock
+    offload: bool
+    scheduler_lock: FileLock
+    root_key_in_file: bool
+
+    def close(self) -> None:
+        self.scheduler_lock.release()
+        self.store.dispose()
+
+
+def prepare(settings: Settings) -> IssuedKey | None:
+    """First-start work, idempotent: returns the administrator pair if it was just created at random."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    runtime = build(settings)
+    try:
+        issued = runtime.services.identity.bootstrap_admin(
+            settings.admin_access_key_id, settings.admin_access_key_secret
+        )
+    finally:
+        runtime.close()
+    if issued is None or settings.admin_access_key_id:
+        return None
+    record = {
+        "AccessKeyId": issued.access_key.id,
+        "AccessKeySecret": issued.secret,
+        "AccountId": issued.access_key.account_uid,
+    }
+    _write_private(settings.data_dir / ADMIN_CREDENTIALS_FILE, json.dumps(record, indent=2).encode())
+    return issued
+
+
+def build(
+    settings: Settings,
+    clock: Clock | None = None,
+    auth_clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+) -> Runtime:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    clock = clock or SystemClock()
+    ids = ids or UuidGenerator()
+    root_key, in_file = load_root_key(settings)
+    sealer = AesGcmSealer(root_key)
+    store = open_store(settings.database_url, settings.sqlite_path)
+    regions = settings.catalogue()
+    backends = Backends(
+        {ProtectionLevel.SOFTWARE: SoftwareBackend(sealer)},
+        {ProtectionLevel.HSM: HSM_UNAVAILABLE},
+    )
+    versions = VersionService(store, backends, clock, ids)
+    services = Services(
+        keys=KeyService(
+            store, backends, clock, ids, regions, Limits(settings.keys_per_region, settings.aliases_per_region)
+        ),
+        crypto=CryptoService(store, backends, clock),
+        versions=versions,
+        aliases=AliasService(store, clock, settings.aliases_per_region),
+        tags=TagService(store, clock),
+        identity=IdentityService(store, sealer, clock),
+        account=AccountService(regions),
+        scheduler=Scheduler(store, clock, versions),
+        regions=regions,
+        clock=clock,
+    )
+    return Runtime(
+        settings=settings,
+        services=services,
+        store=store,
+        nonces=SqliteNonceCache(settings.data_dir / "nonces.sqlite3"),
+        auth_clock=auth_clock or SystemClock(),
+        offload=not blocks_event_loop_briefly(settings.database_url),
+        scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
+        root_key_in_file=in_file,
+    )
+
+
+def announce(runtime: Runtime) -> None:
+    if runtime.root_key_in_file:
+        log.warning(
+            "InsecureRootKeyWarning: the root key is kept in %s next to the data it protects; "
+            "this is for development. Set OPENKMS_ROOT_KEY (or use an HSM-held root key) in production.",
+            runtime.settings.data_dir / ROOT_KEY_FILE,
+        )
+
+
+def print_new_admin(issued: IssuedKey, data_dir: Path) -> None:
+    """Shown once, at the first start, so the operator can configure a client."""
+    sys.stdout.write(
+        "openkms: created the administrator AccessKey (also saved, mode 0600, in "
+        f"{data_dir / ADMIN_CREDENTIALS_FILE}):\n"
+        f"  AccessKeyId:     {issued.access_key.id}\n"
+        f"  AccessKeySecret: {issued.secret}\n"
+        f"  AccountId:       {issued.access_key.account_uid}\n"
+    )
+    sys.stdout.flush()

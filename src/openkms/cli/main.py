@@ -1,0 +1,67 @@
+"""The ``openkms`` command: serve, and local administration of the data directory."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from openkms import __version__
+from openkms.cli import admin, serve
+from openkms.settings import SettingsError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="data directory (default ./openkms-data, or OPENKMS_DATA_DIR)")
+    parser.add_argument("--config", type=Path, help="TOML configuration file (or OPENKMS_CONFIG)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openkms", description="A self-hostable Alibaba Cloud KMS-compatible server.")
+    parser.add_argument("--version", action="version", version=f"openkms {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_serve = sub.add_parser("serve", help="start the server")
+    _common(p_serve)
+    p_serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p_serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    p_serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p_serve.set_defaults(func=serve.run)
+
+    p_ak = sub.add_parser("accesskey", help="manage AccessKey pairs")
+    ak_sub = p_ak.add_subparsers(dest="ak_command", required=True)
+    p_create = ak_sub.add_parser("create", help="issue a new pair and print it once")
+    _common(p_create)
+    group = p_create.add_mutually_exclusive_group()
+    group.add_argument("--account", help="account uid (default: the administrator's account)")
+    group.add_argument("--new-account", action="store_true", help="create a new account for the pair")
+    p_create.add_argument("--description", default="")
+    p_create.set_defaults(func=admin.create_access_key)
+    p_list = ak_sub.add_parser("list", help="list pairs (never their secrets)")
+    _common(p_list)
+    p_list.set_defaults(func=admin.list_access_keys)
+    for name, func, text in (
+        ("disable", admin.disable_access_key, "disable a pair: its requests get Forbidden.AccessKey"),
+        ("enable", admin.enable_access_key, "enable a disabled pair"),
+        ("delete", admin.delete_access_key, "delete a pair"),
+    ):
+        p = ak_sub.add_parser(name, help=text)
+        _common(p)
+        p.add_argument("access_key_id")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        sys.stderr.write(f"openkms: configuration error: {exc}\n")
+        return 2
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os._exit(main())

@@ -1,0 +1,36 @@
+"""Alias names: ``alias/`` + 1-255 of ``[A-Za-z0-9_/-]``, never under the reserved ``alias/acs``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from openkms.domain import errors
+
+PREFIX = "alias/"
+MAX_ALIASES_PER_REGION = 300
+_NAME = re.compile(r"^alias/[A-Za-z0-9_/\-]{1,255}$")
+
+
+def validate_alias_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise errors.InvalidParameter(
+            "AliasName",
+            "An alias is alias/ followed by 1 to 255 letters, digits, '_', '/' or '-'.",
+        )
+    if name.lower().startswith("alias/acs"):
+        raise errors.InvalidParameter("AliasName", "The prefix alias/acs is reserved.")
+    return name
+
+
+def is_alias(ref: str) -> bool:
+    return ref.startswith(PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    name: str
+    key_id: str
+    account_uid: str
+    region: str
+    created_at: int

@@ -1,0 +1,190 @@
+"""The domain's error hierarchy.
+
+Errors carry data (which parameter, which state), never an HTTP status or an Alibaba code:
+``protocol/errors.py`` maps each class to those in one table. Messages must never contain
+plaintext, key material or secrets; they may name parameters and identifiers.
+"""
+
+from __future__ import annotations
+
+
+class KmsError(Exception):
+    """Base of every error the service layer raises on purpose."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- input --------------------------------------------------------------------------------------
+
+
+class InvalidParameter(KmsError):
+    def __init__(self, name: str, reason: str = "") -> None:
+        text = f'The specified parameter "{name}" is not valid.'
+        super().__init__(f"{text} {reason}".strip())
+        self.name = name
+        self.reason = reason
+
+
+class MissingParameter(KmsError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f'The parameter "{name}" is needed but not provided.')
+        self.name = name
+
+
+class InvalidCiphertext(InvalidParameter):
+    """The blob is malformed, was tampered with, or its EncryptionContext does not match."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "CiphertextBlob",
+            "The ciphertext is corrupt or the EncryptionContext does not match the one used to encrypt.",
+        )
+
+
+class DryRunSucceeded(KmsError):
+    """DryRun=true and the request would have succeeded."""
+
+    def __init__(self) -> None:
+        super().__init__("Request would have succeeded, but DryRun flag is set.")
+
+
+# --- lookups ------------------------------------------------------------------------------------
+
+
+class NotFound(KmsError):
+    pass
+
+
+class KeyNotFound(NotFound):
+    def __init__(self, key_id: str = "") -> None:
+        super().__init__("The specified Key is not found.")
+        self.key_id = key_id
+
+
+class KeyVersionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("The specified Key version is not found.")
+
+
+class AliasNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("The specified Alias is not found.")
+
+
+class AliasAlreadyExists(KmsError):
+    def __init__(self) -> None:
+        super().__init__("AliasName Already Exists.")
+
+
+class AliasNotAllowed(KmsError):
+    """An alias was given where the API takes only a key id."""
+
+    def __init__(self) -> None:
+        super().__init__("Alias is not valid for this api.")
+
+
+# --- key state ----------------------------------------------------------------------------------
+
+
+class StateRejected(KmsError):
+    """The key's state forbids the operation; the subclass says which state."""
+
+
+class RejectedDisabled(StateRejected):
+    def __init__(self) -> None:
+        super().__init__("The request was rejected because the key state is Disabled.")
+
+
+class RejectedPendingDeletion(StateRejected):
+    def __init__(self) -> None:
+        super().__init__("The request was rejected because the key state is PendingDeletion.")
+
+
+class RejectedPendingImport(StateRejected):
+    def __init__(self) -> None:
+        super().__init__("The request was rejected because the key state is PendingImport.")
+
+
+class StateModifiedFailed(StateRejected):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"Keystate modified failed. {detail}".strip())
+
+
+class DeletionProtected(KmsError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The key is protected from deletion. Disable deletion protection (SetDeletionProtection) first."
+        )
+
+
+# --- capabilities -------------------------------------------------------------------------------
+
+
+class UnsupportedOperation(KmsError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"Unsupported operation. {detail}".strip())
+
+
+class UnsupportedKeySpec(KmsError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+
+
+class UnsupportedOrigin(KmsError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"This key origin is not valid for this api. {detail}".strip())
+
+
+class UnsupportedProtectionLevel(KmsError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"This protection level is not valid for this region. {detail}".strip())
+
+
+class LimitExceeded(KmsError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            f"The request was rejected because user create resource limit was exceeded. {detail}".strip()
+        )
+
+
+class ServiceAlreadyOpened(KmsError):
+    def __init__(self) -> None:
+        super().__init__("Your kms service has been opened.")
+
+
+class InvalidRegion(KmsError):
+    def __init__(self, region: str) -> None:
+        super().__init__(f"The specified region {region!r} does not exist in this openkms catalogue.")
+        self.region = region
+
+
+# --- identity -----------------------------------------------------------------------------------
+
+
+class AccessKeyNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Specified access key is not found.")
+
+
+class AccessKeyDisabled(KmsError):
+    def __init__(self) -> None:
+        super().__init__("This AccessKey is not enabled.")
+
+
+# --- infrastructure -----------------------------------------------------------------------------
+
+
+class BackendUnavailable(KmsError):
+    """A storage or crypto backend cannot serve now; the caller may retry."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"Service Unavailable Temporary. {detail}".strip())
+
+
+class IntegrityError(KmsError):
+    """Sealed data failed authentication: the store was tampered with or the root key is wrong."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Sealed {what} failed authentication.")

@@ -1,0 +1,34 @@
+"""What every action handler receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from openkms.domain import context as enc_context
+from openkms.domain import listing
+from openkms.domain.identity import Caller
+from openkms.protocol.params import Params
+from openkms.service.container import Services
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    caller: Caller
+    services: Services
+    p: Params
+
+    def page(self) -> listing.Page:
+        number = self.p.integer("PageNumber", 1, 10**9)
+        size = self.p.integer("PageSize", 1, listing.MAX_PAGE_SIZE)
+        return listing.Page(number or 1, size or listing.DEFAULT_PAGE_SIZE)
+
+    def context(self, name: str = "EncryptionContext") -> dict[str, str]:
+        return enc_context.validate(self.p.map(name), name)
+
+    def dry_run(self) -> bool:
+        return self.p.flag("DryRun")
+
+
+Handler = Callable[[Ctx], dict[str, Any]]

@@ -1,0 +1,157 @@
+"""The RPC endpoint: request in, one pipeline, Alibaba-shaped response out.
+
+Pipeline: method -> parameters -> Action and Version -> signature -> region -> handler. Every
+failure becomes an Alibaba error body through ``protocol/errors.py``; nothing else leaks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+
+from openkms import API_VERSION
+from openkms.domain import errors
+from openkms.domain.identity import Caller
+from openkms.domain.ports import Clock, NonceCache
+from openkms.protocol.actions.context import Ctx
+from openkms.protocol.dispatch import ACTIONS
+from openkms.protocol.errors import (
+    ActionNotFound,
+    InvalidVersion,
+    ParseRequestParameter,
+    UnsupportedHttpMethod,
+    WireError,
+    to_wire,
+)
+from openkms.protocol.params import Params
+from openkms.protocol.render import render
+from openkms.protocol.request import build_request
+from openkms.protocol.verify import Authenticator
+from openkms.service.container import Services
+
+MAX_BODY_BYTES = 256 * 1024
+access_log = logging.getLogger("openkms.access")
+log = logging.getLogger("openkms.protocol")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    content_type: bytes
+    body: bytes
+    request_id: str
+
+
+class RpcHandler:
+    def __init__(self, services: Services, nonces: NonceCache, auth_clock: Clock) -> None:
+        self._services = services
+        self._auth = Authenticator(services.identity, nonces)
+        self._auth_clock = auth_clock
+
+    def handle(
+        self, method: str, path: str, raw_query: bytes, raw_headers: list[tuple[bytes, bytes]], body: bytes | None
+    ) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4()).upper()
+        action, host, xml_root, ak, region = "", "", None, "-", "-"
+        try:
+            if method not in ("GET", "POST"):
+                raise UnsupportedHttpMethod()
+            if body is None:
+                raise ParseRequestParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+            req = build_request(method, path, raw_query, raw_headers, body)
+            host = req.host
+            if req.params.get("Format", "").upper() == "XML":
+                xml_root = "Error"
+            action = req.params.get("Action") or req.header("x-acs-action") or ""
+            version = req.params.get("Version") or req.header("x-acs-version") or ""
+            if not action:
+                raise errors.MissingParameter("Action")
+            if not version:
+                raise errors.MissingParameter("Version")
+            if version != API_VERSION:
+                raise InvalidVersion(version)
+            handler = ACTIONS.get(action)
+            if handler is None:
+                raise ActionNotFound(action)
+            cred = self._auth.authenticate(req, self._auth_clock.now())
+            ak = cred.access_key_id
+            region = self._services.regions.resolve(req.params.get("RegionId") or None, host).id
+            result = handler(Ctx(Caller(cred.account_uid, region, ak), self._services, Params(req.params)))
+            result["RequestId"] = request_id
+            root = f"{action}Response" if xml_root else None
+            content_type, payload = render(result, root)
+            status, code = 200, "-"
+        except errors.KmsError as exc:
+            wire = to_wire(exc)
+            if wire.status >= 500:
+                log.error("request %s failed: %s", request_id, type(exc).__name__)
+            status, code, content_type, payload = self._error(wire, request_id, host, xml_root)
+        except Exception:
+            log.exception("request %s failed with an unexpected error", request_id)
+            status, code, content_type, payload = self._error(to_wire(RuntimeError()), request_id, host, xml_root)
+        access_log.info(
+            "%s %s %s %d %s %.1fms ak=%s region=%s",
+            request_id, method, action or "-", status, code, (time.perf_counter() - started) * 1000, ak, region,
+        )
+        return Response(status, content_type, payload, request_id)
+
+    @staticmethod
+    def _error(wire: WireError, request_id: str, host: str, xml_root: str | None) -> tuple[int, str, bytes, bytes]:
+        body = {
+            "RequestId": request_id,
+            "HostId": host,
+            "Code": wire.code,
+            "Message": wire.message,
+            "Recommend": f"https://error-center.aliyun.com/status/search?Keyword={wire.code}&source=PopGw",
+            "HttpStatus": wire.status,
+        }
+        content_type, payload = render(body, xml_root)
+        return wire.status, wire.code, content_type, payload
+
+
+class RpcApp:
+    """The ASGI callable for ``/``. ``offload`` runs the (blocking) handler in a worker thread."""
+
+    def __init__(self, handler: RpcHandler, offload: bool = False) -> None:
+        self._handler = handler
+        self._offload = offload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body: bytes | None = b""
+        more = True
+        while more:
+            message = await receive()
+            if body is not None:
+                body += message.get("body", b"")
+                if len(body) > MAX_BODY_BYTES:
+                    body = None  # keep draining, answer with an error
+            more = message.get("more_body", False)
+        args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body)
+        if self._offload:
+            resp = await anyio.to_thread.run_sync(self._handler.handle, *args)
+        else:
+            resp = self._handler.handle(*args)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": resp.status,
+                "headers": [
+                    (b"content-type", resp.content_type),
+                    (b"content-length", str(len(resp.body)).encode()),
+                    (b"x-acs-request-id", resp.request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": resp.body})

@@ -1,0 +1,143 @@
+"""The one table from errors to HTTP status, Alibaba error code and message.
+
+Domain errors carry data, never a status; this module decides how each class looks on the
+wire, walking the MRO so a subclass inherits its parent's mapping unless it has its own row.
+Anything not mapped is a 500 ``InternalFailure`` whose detail stays in the server log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openkms.domain import errors as d
+
+
+class ProtocolError(d.KmsError):
+    """Errors of the wire protocol itself: signatures, timestamps, actions, versions."""
+
+
+class IncompleteSignature(ProtocolError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"The request signature does not conform to Alibaba Cloud standards. {detail}".strip())
+
+
+class SignatureDoesNotMatch(ProtocolError):
+    def __init__(self, string_to_sign: str) -> None:
+        # The official old-generation SDK splits this message on ':' and compares the second part
+        # with its own string to sign, so the wording and the trailing string must stay exactly so.
+        super().__init__(
+            f"Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+        )
+
+
+class IllegalTimestamp(ProtocolError):
+    def __init__(self, name: str = "Timestamp") -> None:
+        super().__init__(
+            f'The input parameter "{name}" that is mandatory for processing this request is not supplied.'
+        )
+
+
+class TimestampFormat(ProtocolError):
+    def __init__(self, name: str = "Timestamp") -> None:
+        super().__init__(f'The specified parameter "{name}" is not valid: use YYYY-MM-DDThh:mm:ssZ (UTC).')
+
+
+class TimestampExpired(ProtocolError):
+    def __init__(self) -> None:
+        super().__init__("Specified time stamp or date value is expired.")
+
+
+class NonceUsed(ProtocolError):
+    def __init__(self) -> None:
+        super().__init__("Specified signature nonce was used already.")
+
+
+class ActionNotFound(ProtocolError):
+    def __init__(self, action: str) -> None:
+        super().__init__(f"Specified api is not found, please check your url and method. Action={action!r}")
+
+
+class InvalidVersion(ProtocolError):
+    def __init__(self, version: str) -> None:
+        super().__init__(f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20.")
+
+
+class UnsupportedHttpMethod(ProtocolError):
+    def __init__(self) -> None:
+        super().__init__("This http method is not supported.")
+
+
+class ParseRequestParameter(ProtocolError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Server parse parameters exception. {detail}".strip())
+
+
+@dataclass(frozen=True, slots=True)
+class WireError:
+    status: int
+    code: str
+    message: str
+
+
+# (class, HTTP status, code). Order does not matter: lookup walks the raised class's MRO.
+_TABLE: dict[type[BaseException], tuple[int, str]] = {
+    # protocol
+    IncompleteSignature: (400, "IncompleteSignature"),
+    SignatureDoesNotMatch: (400, "SignatureDoesNotMatch"),
+    IllegalTimestamp: (400, "IllegalTimestamp"),
+    TimestampFormat: (400, "InvalidTimeStamp.Format"),
+    TimestampExpired: (400, "InvalidTimeStamp.Expired"),
+    NonceUsed: (400, "SignatureNonceUsed"),
+    ActionNotFound: (404, "InvalidAction.NotFound"),
+    InvalidVersion: (400, "InvalidVersion"),
+    UnsupportedHttpMethod: (403, "UnsupportedHTTPMethod"),
+    ParseRequestParameter: (400, "ParseRequestParameterException"),
+    # identity
+    d.AccessKeyNotFound: (404, "InvalidAccessKeyId.NotFound"),
+    d.AccessKeyDisabled: (403, "Forbidden.AccessKey"),
+    # input
+    d.InvalidParameter: (400, "InvalidParameter"),
+    d.MissingParameter: (400, "MissingParameter"),
+    d.DryRunSucceeded: (400, "DryRunOperationError"),
+    d.InvalidRegion: (400, "InvalidRegionId"),
+    # lookups
+    d.KeyNotFound: (404, "Forbidden.KeyNotFound"),
+    d.KeyVersionNotFound: (404, "Forbidden.KeyVersionNotFound"),
+    d.AliasNotFound: (404, "Forbidden.AliasNotFound"),
+    d.AliasAlreadyExists: (400, "AliasAlreadyExists"),
+    d.AliasNotAllowed: (400, "Unsupported.Alias"),
+    # state
+    d.RejectedDisabled: (409, "Rejected.Disabled"),
+    d.RejectedPendingDeletion: (409, "Rejected.PendingDeletion"),
+    d.RejectedPendingImport: (409, "Rejected.PendingImport"),
+    d.StateModifiedFailed: (409, "Rejected.StateModifiedFailed"),
+    d.DeletionProtected: (403, "Forbidden.DeletionProtection"),
+    # capabilities
+    d.UnsupportedOperation: (400, "Rejected.UnsupportedOperation"),
+    d.UnsupportedKeySpec: (400, "Unsupported.KeySpec"),
+    d.UnsupportedOrigin: (400, "Unsupported.Origin"),
+    d.UnsupportedProtectionLevel: (400, "Unsupported.ProtectionLevel"),
+    d.LimitExceeded: (400, "Rejected.LimitExceeded"),
+    d.ServiceAlreadyOpened: (400, "Forbidden.Opened"),
+    # infrastructure
+    d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
+    d.IntegrityError: (500, "InternalFailure"),
+}
+
+INTERNAL = WireError(500, "InternalFailure", "Internal Failure.")
+
+
+def to_wire(exc: BaseException) -> WireError:
+    for cls in type(exc).__mro__:
+        row = _TABLE.get(cls)
+        if row is not None:
+            status, code = row
+            if isinstance(exc, d.IntegrityError):
+                return INTERNAL  # the detail is for the operator's log, not for the caller
+            return WireError(status, code, exc.message if isinstance(exc, d.KmsError) else "")
+    return INTERNAL
+
+
+def table() -> dict[type[BaseException], tuple[int, str]]:
+    """A copy of the mapping, for tests and documentation."""
+    return dict(_TABLE)

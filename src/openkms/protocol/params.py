@@ -1,0 +1,120 @@
+"""Typed readers for action parameters, raising InvalidParameter / MissingParameter.
+
+Liberal in what they accept, as real clients differ: an empty value means absent, booleans are
+``true``/``True``, and maps come as a JSON string or flattened (``EncryptionContext.app=x``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from openkms.domain import errors
+
+_INT = re.compile(r"^[+-]?\d{1,18}$")
+
+
+class Params:
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+
+    def raw(self, name: str) -> str | None:
+        value = self._values.get(name)
+        return value if value not in (None, "") else None
+
+    def present(self, name: str) -> bool:
+        """Sent at all, even empty: for the few parameters where an empty value is meaningful."""
+        return name in self._values
+
+    def required(self, name: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            raise errors.MissingParameter(name)
+        return value
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.strip().lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+        raise errors.InvalidParameter(name, "Use true or false.")
+
+    def required_flag(self, name: str) -> bool:
+        self.required(name)
+        return self.flag(name)
+
+    def integer(self, name: str, lo: int | None = None, hi: int | None = None) -> int | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        if not _INT.match(value.strip()):
+            raise errors.InvalidParameter(name, "It must be an integer.")
+        number = int(value)
+        if (lo is not None and number < lo) or (hi is not None and number > hi):
+            raise errors.InvalidParameter(name, f"It must be from {lo} to {hi}.")
+        return number
+
+    def b64(self, name: str) -> bytes:
+        value = self.required(name)
+        try:
+            # Clients differ in padding and line breaks; anything else is not base64.
+            compact = "".join(value.split())
+            return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.InvalidParameter(name, "It is not valid base64.") from None
+
+    def json(self, name: str) -> Any:
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise errors.InvalidParameter(name, "It is not valid JSON.") from None
+
+    def map(self, name: str) -> dict[str, Any]:
+        """A JSON object, or flattened ``Name.key=value`` pairs."""
+        value = self.json(name)
+        if value is not None:
+            if not isinstance(value, dict):
+                raise errors.InvalidParameter(name, "It must be a JSON object.")
+            return value
+        prefix = name + "."
+        return {k[len(prefix) :]: v for k, v in self._values.items() if k.startswith(prefix) and len(k) > len(prefix)}
+
+    def indexed(self, name: str, limit: int) -> list[str]:
+        """``Name.1``, ``Name.2``... in index order."""
+        found: dict[int, str] = {}
+        prefix = name + "."
+        for key, value in self._values.items():
+            if key.startswith(prefix) and key[len(prefix) :].isdigit() and value != "":
+                found[int(key[len(prefix) :])] = value
+        if len(found) > limit:
+            raise errors.InvalidParameter(name, f"At most {limit} values.")
+        return [found[i] for i in sorted(found)]
+
+    def indexed_pairs(self, name: str, limit: int) -> list[tuple[str, str]]:
+        """``Name.N.Key`` / ``Name.N.Value`` pairs in index order (a missing value is empty)."""
+        keys: dict[int, str] = {}
+        values: dict[int, str] = {}
+        prefix = name + "."
+        for key, value in self._values.items():
+            if not key.startswith(prefix):
+                continue
+            index, _, field = key[len(prefix) :].partition(".")
+            if not index.isdigit():
+                continue
+            if field == "Key":
+                keys[int(index)] = value
+            elif field == "Value":
+                values[int(index)] = value
+        if len(keys) > limit:
+            raise errors.InvalidParameter(name, f"At most {limit} tags.")
+        return [(keys[i], values.get(i, "")) for i in sorted(keys) if keys[i] != ""]

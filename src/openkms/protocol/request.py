@@ -1,0 +1,49 @@
+"""An RPC request as the protocol layer sees it: method, headers, and the merged parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from openkms.protocol.errors import ParseRequestParameter
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(slots=True)
+class RpcRequest:
+    method: str
+    path: str
+    host: str
+    headers: dict[str, list[str]]
+    body: bytes
+    query: list[tuple[str, str]]
+    form: list[tuple[str, str]]
+    params: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return values[0] if values else None
+
+
+def _decode_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
+    try:
+        # Form decoding: '+' is a space, %XX escapes are UTF-8; blank values are kept (they are signed).
+        return parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise ParseRequestParameter(f"The {where} is not valid URL-encoded UTF-8.") from None
+
+
+def build_request(
+    method: str, path: str, raw_query: bytes, raw_headers: list[tuple[bytes, bytes]], body: bytes
+) -> RpcRequest:
+    headers: dict[str, list[str]] = {}
+    for name, value in raw_headers:
+        headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    query = _decode_pairs(raw_query, "query string") if raw_query else []
+    content_type = (headers.get("content-type") or [""])[0].lower()
+    form = _decode_pairs(body, "form body") if body and content_type.startswith(FORM) else []
+    params = dict(query)
+    params.update(form)  # the body wins on conflict
+    host = (headers.get("host") or [""])[0]
+    return RpcRequest(method.upper(), path, host, headers, body, query, form, params)

@@ -1,0 +1,118 @@
+"""Authenticates a request: which scheme, which AccessKey, fresh timestamp, unused nonce, exact signature.
+
+Order: scheme and required fields, timestamp window, AccessKey lookup, signature (constant-time
+compare), AccessKey status, and only then the nonce is recorded, so that a request with a bad
+signature cannot burn a nonce.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import UTC, datetime
+
+from openkms.domain import errors
+from openkms.domain.ports import NonceCache
+from openkms.protocol import signing
+from openkms.protocol.errors import (
+    IllegalTimestamp,
+    IncompleteSignature,
+    NonceUsed,
+    SignatureDoesNotMatch,
+    TimestampExpired,
+    TimestampFormat,
+)
+from openkms.protocol.request import RpcRequest
+from openkms.service.identity import Credential, IdentityService
+
+MAX_SKEW_SECONDS = 15 * 60
+V3_REQUIRED_SIGNED = ("host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce")
+_V3_AUTH = re.compile(r"^(ACS3-[A-Z0-9-]+)\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]+)\s*$")
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str | None, name: str) -> float:
+    if value is None or value == "":
+        raise IllegalTimestamp(name)
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    raise TimestampFormat(name)
+
+
+class Authenticator:
+    def __init__(self, identity: IdentityService, nonces: NonceCache) -> None:
+        self._identity = identity
+        self._nonces = nonces
+
+    def authenticate(self, req: RpcRequest, now: float) -> Credential:
+        authorization = req.header("authorization")
+        if authorization and authorization.startswith("ACS3-"):
+            return self._v3(req, authorization, now)
+        if "Signature" in req.params:
+            return self._v1(req, now)
+        if authorization and authorization.startswith("ACS4-"):
+            raise IncompleteSignature("ACS4-HMAC-SHA256 is not supported; use V3 (the SDK default) or V1.")
+        raise IncompleteSignature("The request carries no Signature parameter and no ACS3 Authorization header.")
+
+    def _check_time(self, value: str | None, name: str, now: float) -> None:
+        if abs(now - parse_timestamp(value, name)) > MAX_SKEW_SECONDS:
+            raise TimestampExpired()
+
+    def _finish(self, cred: Credential, nonce: str, now: float) -> Credential:
+        if not cred.enabled:
+            raise errors.AccessKeyDisabled()
+        if not self._nonces.claim(f"{cred.access_key_id}:{nonce}", now):
+            raise NonceUsed()
+        return cred
+
+    def _v1(self, req: RpcRequest, now: float) -> Credential:
+        p = req.params
+        if p.get("SignatureMethod", "") != "HMAC-SHA1":
+            raise IncompleteSignature("SignatureMethod must be HMAC-SHA1.")
+        if p.get("SignatureVersion", "1.0") != "1.0":
+            raise IncompleteSignature("SignatureVersion must be 1.0.")
+        access_key_id = p.get("AccessKeyId") or ""
+        if not access_key_id:
+            raise errors.MissingParameter("AccessKeyId")
+        nonce = p.get("SignatureNonce") or ""
+        if not nonce:
+            raise errors.MissingParameter("SignatureNonce")
+        self._check_time(p.get("Timestamp"), "Timestamp", now)
+        cred = self._identity.credential(access_key_id)
+        string_to_sign = signing.v1_string_to_sign(req.method, p)
+        expected = signing.v1_signature(cred.secret, string_to_sign)
+        if not hmac.compare_digest(expected.encode(), p.get("Signature", "").encode()):
+            raise SignatureDoesNotMatch(string_to_sign)
+        return self._finish(cred, nonce, now)
+
+    def _v3(self, req: RpcRequest, authorization: str, now: float) -> Credential:
+        match = _V3_AUTH.match(authorization)
+        if match is None:
+            raise IncompleteSignature("The Authorization header is malformed.")
+        algorithm, access_key_id, signed_text, signature = match.groups()
+        if algorithm not in signing.V3_ALGORITHMS:
+            raise IncompleteSignature(f"Unsupported signature algorithm {algorithm}.")
+        signed = signed_text.lower().split(";")
+        missing = [h for h in V3_REQUIRED_SIGNED if h not in signed]
+        if missing:
+            raise IncompleteSignature(f"SignedHeaders must include {', '.join(missing)}.")
+        nonce = req.header("x-acs-signature-nonce") or ""
+        if not nonce:
+            raise errors.MissingParameter("x-acs-signature-nonce")
+        self._check_time(req.header("x-acs-date"), "x-acs-date", now)
+        cred = self._identity.credential(access_key_id)
+        payload_hash = signing.hash_hex(algorithm, req.body)
+        claimed = req.header("x-acs-content-sha256")
+        if claimed is not None and not hmac.compare_digest(claimed.lower().encode(), payload_hash.encode()):
+            raise IncompleteSignature("x-acs-content-sha256 does not match the request body.")
+        canonical = signing.v3_canonical_request(req.method, req.path, req.query, req.headers, signed, payload_hash)
+        string_to_sign = signing.v3_string_to_sign(algorithm, canonical)
+        expected = signing.v3_signature(algorithm, cred.secret, string_to_sign)
+        if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
+            raise SignatureDoesNotMatch(string_to_sign)
+        return self._finish(cred, nonce, now)
+
+

@@ -1,0 +1,65 @@
+"""Alias use cases."""
+
+from __future__ import annotations
+
+from openkms.domain import errors, listing
+from openkms.domain.aliases import Alias, validate_alias_name
+from openkms.domain.identity import Caller
+from openkms.domain.ports import Clock, Store
+from openkms.domain.states import Op, require
+from openkms.service.resolve import resolve_key
+
+
+class AliasService:
+    def __init__(self, store: Store, clock: Clock, aliases_per_region: int = 300) -> None:
+        self._store = store
+        self._clock = clock
+        self._limit = aliases_per_region
+
+    def _now(self) -> int:
+        return int(self._clock.now())
+
+    def create_alias(self, caller: Caller, name: str, ref: str) -> Alias:
+        validate_alias_name(name)
+        now = self._now()
+        with self._store.write() as uow:
+            key = resolve_key(uow, caller, ref, now)
+            require(key.state, Op.CREATE_ALIAS)
+            if uow.aliases.get(caller.account_uid, caller.region, name) is not None:
+                raise errors.AliasAlreadyExists()
+            if uow.aliases.count(caller.account_uid, caller.region) >= self._limit:
+                raise errors.LimitExceeded(f"At most {self._limit} aliases per account and region.")
+            alias = Alias(name, key.id, caller.account_uid, caller.region, now)
+            uow.aliases.add(alias)
+        return alias
+
+    def update_alias(self, caller: Caller, name: str, ref: str) -> Alias:
+        now = self._now()
+        with self._store.write() as uow:
+            alias = uow.aliases.get(caller.account_uid, caller.region, name)
+            if alias is None:
+                raise errors.AliasNotFound()
+            key = resolve_key(uow, caller, ref, now)
+            require(key.state, Op.ALIAS_TARGET)
+            uow.aliases.retarget(alias, key.id)
+        return Alias(alias.name, key.id, alias.account_uid, alias.region, alias.created_at)
+
+    def delete_alias(self, caller: Caller, name: str) -> None:
+        with self._store.write() as uow:
+            alias = uow.aliases.get(caller.account_uid, caller.region, name)
+            if alias is None:
+                raise errors.AliasNotFound()
+            uow.aliases.delete(alias)
+
+    def list_aliases(self, caller: Caller, page: listing.Page) -> tuple[list[Alias], int]:
+        now = self._now()
+        with self._store.read() as uow:
+            gone = {k.id for k in uow.keys.list(caller.account_uid, caller.region) if k.is_gone(now)}
+            aliases = [a for a in uow.aliases.list(caller.account_uid, caller.region) if a.key_id not in gone]
+        return page.slice(aliases), len(aliases)
+
+    def list_aliases_by_key(self, caller: Caller, ref: str, page: listing.Page) -> tuple[list[Alias], int]:
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, self._now())
+            aliases = uow.aliases.list_for_key(key.id)
+        return page.slice(aliases), len(aliases)

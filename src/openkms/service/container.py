@@ -1,0 +1,30 @@
+"""The services an entry point (API, console, CLI) is given by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openkms.domain.ports import Clock
+from openkms.domain.regions import RegionCatalogue
+from openkms.service.account import AccountService
+from openkms.service.aliases import AliasService
+from openkms.service.crypto import CryptoService
+from openkms.service.identity import IdentityService
+from openkms.service.keys import KeyService
+from openkms.service.scheduler import Scheduler
+from openkms.service.tags import TagService
+from openkms.service.versions import VersionService
+
+
+@dataclass(frozen=True)
+class Services:
+    keys: KeyService
+    crypto: CryptoService
+    versions: VersionService
+    aliases: AliasService
+    tags: TagService
+    identity: IdentityService
+    account: AccountService
+    scheduler: Scheduler
+    regions: RegionCatalogue
+    clock: Clock

@@ -1,0 +1,155 @@
+"""Symmetric cryptography use cases: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext).
+
+Encrypt takes the caller's text as opaque bytes (Alibaba KMS does not base64-decode it) and
+Decrypt returns the same bytes; a data key's ciphertext encrypts the data key's base64 text, so
+``Decrypt(CiphertextBlob).Plaintext == GenerateDataKey.Plaintext`` (spec section 3.5).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from openkms.domain import ciphertext, context, errors
+from openkms.domain.identity import Caller
+from openkms.domain.keys import Key, KeyVersion
+from openkms.domain.ports import Clock, Store, UnitOfWork
+from openkms.domain.specs import KeyUsage
+from openkms.domain.states import Op, require
+from openkms.service.backends import Backends
+from openkms.service.resolve import resolve_key
+
+MAX_PLAINTEXT_BYTES = 6 * 1024
+MIN_DATA_KEY_BYTES, MAX_DATA_KEY_BYTES = 1, 1024
+DATA_KEY_SPECS = {"AES_256": 32, "AES_128": 16}
+
+
+@dataclass(frozen=True, slots=True)
+class Encrypted:
+    key_id: str
+    version_id: str
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Decrypted:
+    key_id: str
+    version_id: str
+    plaintext: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DataKey:
+    key_id: str
+    version_id: str
+    blob: bytes
+    # The data key as base64 text; empty for GenerateDataKeyWithoutPlaintext.
+    plaintext_b64: str
+
+
+def data_key_length(key_spec: str | None, number_of_bytes: int | None) -> int:
+    """NumberOfBytes wins over KeySpec; neither gives 32 bytes."""
+    if number_of_bytes is not None:
+        if not MIN_DATA_KEY_BYTES <= number_of_bytes <= MAX_DATA_KEY_BYTES:
+            raise errors.InvalidParameter("NumberOfBytes", "From 1 to 1024.")
+        return number_of_bytes
+    if key_spec is not None:
+        if key_spec not in DATA_KEY_SPECS:
+            raise errors.InvalidParameter("KeySpec", "Valid values: AES_256, AES_128.")
+        return DATA_KEY_SPECS[key_spec]
+    return 32
+
+
+class CryptoService:
+    def __init__(self, store: Store, backends: Backends, clock: Clock) -> None:
+        self._store = store
+        self._backends = backends
+        self._clock = clock
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _encryption_key(self, uow: UnitOfWork, caller: Caller, ref: str) -> tuple[Key, KeyVersion]:
+        key = resolve_key(uow, caller, ref, int(self._clock.now()))
+        _require_symmetric_encrypt(key)
+        require(key.state, Op.USE)
+        version = uow.versions.get(key.primary_version_id or "")
+        if version is None:  # an Enabled key always has a primary version; guard against a torn store
+            raise errors.KeyVersionNotFound()
+        return key, version
+
+    def _seal(self, key: Key, version: KeyVersion, plaintext: bytes, ctx: Mapping[str, str]) -> bytes:
+        aad = ciphertext.associated_data(version.id, context.canonical(ctx))
+        salt, nonce, sealed = self._backends.for_key(key).encrypt(key.spec_info, version, aad, plaintext)
+        return ciphertext.pack(ciphertext.Envelope(version.id, salt, nonce, sealed))
+
+    def _open(self, caller: Caller, blob: bytes, ctx: Mapping[str, str]) -> tuple[Key, KeyVersion, bytes]:
+        env = ciphertext.unpack(blob)
+        with self._store.read() as uow:
+            version = uow.versions.get(env.version_id)
+            if version is None:
+                raise errors.KeyNotFound()
+            key = resolve_key(uow, caller, version.key_id, int(self._clock.now()))
+        _require_symmetric_encrypt(key)
+        require(key.state, Op.USE)
+        aad = ciphertext.associated_data(version.id, context.canonical(ctx))
+        plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, aad, env.salt, env.nonce, env.sealed)
+        return key, version, plaintext
+
+    # --- use cases ----------------------------------------------------------------------------
+
+    def encrypt(
+        self, caller: Caller, ref: str, plaintext: bytes, ctx: Mapping[str, str], dry_run: bool = False
+    ) -> Encrypted:
+        if len(plaintext) > MAX_PLAINTEXT_BYTES:
+            raise errors.InvalidParameter("Plaintext", f"At most {MAX_PLAINTEXT_BYTES} bytes (6 KB).")
+        with self._store.read() as uow:
+            key, version = self._encryption_key(uow, caller, ref)
+        if dry_run:
+            raise errors.DryRunSucceeded()
+        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, ctx))
+
+    def decrypt(self, caller: Caller, blob: bytes, ctx: Mapping[str, str], dry_run: bool = False) -> Decrypted:
+        key, version, plaintext = self._open(caller, blob, ctx)
+        if dry_run:
+            raise errors.DryRunSucceeded()
+        return Decrypted(key.id, version.id, plaintext)
+
+    def reencrypt(
+        self,
+        caller: Caller,
+        blob: bytes,
+        destination_ref: str,
+        source_ctx: Mapping[str, str],
+        destination_ctx: Mapping[str, str],
+        dry_run: bool = False,
+    ) -> Encrypted:
+        _, _, plaintext = self._open(caller, blob, source_ctx)
+        with self._store.read() as uow:
+            key, version = self._encryption_key(uow, caller, destination_ref)
+        if dry_run:
+            raise errors.DryRunSucceeded()
+        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, destination_ctx))
+
+    def generate_data_key(
+        self,
+        caller: Caller,
+        ref: str,
+        length: int,
+        ctx: Mapping[str, str],
+        with_plaintext: bool = True,
+        dry_run: bool = False,
+    ) -> DataKey:
+        with self._store.read() as uow:
+            key, version = self._encryption_key(uow, caller, ref)
+        if dry_run:
+            raise errors.DryRunSucceeded()
+        backend = self._backends.for_key(key)
+        data_key_b64 = base64.b64encode(backend.random_bytes(length)).decode("ascii")
+        blob = self._seal(key, version, data_key_b64.encode("ascii"), ctx)
+        return DataKey(key.id, version.id, blob, data_key_b64 if with_plaintext else "")
+
+
+def _require_symmetric_encrypt(key: Key) -> None:
+    if not key.spec_info.symmetric or key.usage is not KeyUsage.ENCRYPT_DECRYPT:
+        raise errors.UnsupportedOperation(f"This operation needs a symmetric ENCRYPT/DECRYPT key; {key.id} is {key.spec}.")

@@ -1,0 +1,143 @@
+"""Accounts and AccessKey pairs: the administrator's first pair, issuing and revoking pairs."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, replace
+
+from openkms.domain import errors
+from openkms.domain.identity import AccessKey, AccessKeyStatus, Account
+from openkms.domain.ports import Clock, Sealer, Store, UnitOfWork
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def secret_aad(access_key_id: str) -> bytes:
+    return b"access-key:" + access_key_id.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What signature verification needs. ``secret`` never leaves the process."""
+
+    access_key_id: str
+    account_uid: str
+    secret: str
+    enabled: bool
+
+    def __repr__(self) -> str:  # keep the secret out of tracebacks and debug output
+        return f"Credential({self.access_key_id!r}, account={self.account_uid!r}, enabled={self.enabled})"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    access_key: AccessKey
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"IssuedKey({self.access_key.id!r})"
+
+
+def new_access_key_id() -> str:
+    return "LTAI" + "".join(secrets.choice(_ALNUM) for _ in range(20))
+
+
+def new_secret() -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(30))
+
+
+def new_account_uid() -> str:
+    return str(secrets.randbelow(9 * 10**15) + 10**15)  # 16 digits, like Alibaba Cloud uids
+
+
+class IdentityService:
+    def __init__(self, store: Store, sealer: Sealer, clock: Clock) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._clock = clock
+
+    def credential(self, access_key_id: str) -> Credential:
+        with self._store.read() as uow:
+            ak = uow.access_keys.get(access_key_id)
+        if ak is None:
+            raise errors.AccessKeyNotFound()
+        secret = self._sealer.unseal(ak.sealed_secret, secret_aad(ak.id)).decode()
+        return Credential(ak.id, ak.account_uid, secret, ak.status is AccessKeyStatus.ENABLED)
+
+    def _issue(self, uow: UnitOfWork, account_uid: str, ak_id: str, secret: str, description: str) -> IssuedKey:
+        if uow.access_keys.get(ak_id) is not None:
+            raise errors.InvalidParameter("AccessKeyId", "An AccessKey with this id already exists.")
+        ak = AccessKey(
+            ak_id,
+            account_uid,
+            self._sealer.seal(secret.encode(), secret_aad(ak_id)),
+            AccessKeyStatus.ENABLED,
+            int(self._clock.now()),
+            description,
+        )
+        uow.access_keys.add(ak)
+        return IssuedKey(ak, secret)
+
+    def admin_account(self) -> Account | None:
+        with self._store.read() as uow:
+            accounts = uow.accounts.list()
+        return accounts[0] if accounts else None
+
+    def bootstrap_admin(self, access_key_id: str | None, secret: str | None) -> IssuedKey | None:
+        """On first start, create the administrator account and its pair (given, or random).
+
+        Returns the new pair, or None when the store already had an administrator. A pair given
+        later through the environment is added to (or re-keys) the administrator account.
+        """
+        with self._store.write() as uow:
+            accounts = uow.accounts.list()
+            if not accounts:
+                account = Account(new_account_uid(), int(self._clock.now()))
+                uow.accounts.add(account)
+                return self._issue(
+                    uow, account.uid, access_key_id or new_access_key_id(), secret or new_secret(), "administrator"
+                )
+            if access_key_id and secret:
+                existing = uow.access_keys.get(access_key_id)
+                if existing is None:
+                    self._issue(uow, accounts[0].uid, access_key_id, secret, "administrator (environment)")
+                else:
+                    sealed = self._sealer.seal(secret.encode(), secret_aad(access_key_id))
+                    uow.access_keys.delete(access_key_id)
+                    uow.access_keys.add(replace(existing, sealed_secret=sealed, status=AccessKeyStatus.ENABLED))
+            return None
+
+    def create_access_key(self, account_uid: str | None = None, new_account: bool = False, description: str = "") -> IssuedKey:
+        with self._store.write() as uow:
+            if new_account:
+                account = Account(new_account_uid(), int(self._clock.now()))
+                uow.accounts.add(account)
+                account_uid = account.uid
+            elif account_uid is None:
+                accounts = uow.accounts.list()
+                if not accounts:
+                    raise errors.InvalidParameter("AccountId", "No account exists yet; start the server once.")
+                account_uid = accounts[0].uid
+            elif uow.accounts.get(account_uid) is None:
+                raise errors.InvalidParameter("AccountId", f"No account {account_uid}.")
+            return self._issue(uow, account_uid, new_access_key_id(), new_secret(), description)
+
+    def list_access_keys(self) -> list[AccessKey]:
+        with self._store.read() as uow:
+            return uow.access_keys.list()
+
+    def set_enabled(self, access_key_id: str, enabled: bool) -> AccessKey:
+        with self._store.write() as uow:
+            ak = uow.access_keys.get(access_key_id)
+            if ak is None:
+                raise errors.AccessKeyNotFound()
+            new = replace(ak, status=AccessKeyStatus.ENABLED if enabled else AccessKeyStatus.DISABLED)
+            uow.access_keys.save(new)
+        return new
+
+    def delete_access_key(self, access_key_id: str) -> None:
+        with self._store.write() as uow:
+            if uow.access_keys.get(access_key_id) is None:
+                raise errors.AccessKeyNotFound()
+            uow.access_keys.delete(access_key_id)

@@ -1,0 +1,222 @@
+"""Key lifecycle use cases: create, describe, list, enable/disable, deletion, protection, policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from openkms.domain import errors, keys, listing, policy
+from openkms.domain.aliases import Alias, validate_alias_name
+from openkms.domain.identity import Caller
+from openkms.domain.keys import Key, KeyVersion
+from openkms.domain.ports import Clock, IdGenerator, Store, UnitOfWork
+from openkms.domain.regions import RegionCatalogue
+from openkms.domain.specs import (
+    DEFAULT_SPEC,
+    KeyUsage,
+    Origin,
+    ProtectionLevel,
+    check_usage,
+    spec_info,
+)
+from openkms.domain.states import KeyState
+from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
+from openkms.service.backends import Backends
+from openkms.service.resolve import resolve_key
+
+
+@dataclass(frozen=True)
+class CreateKeyRequest:
+    spec: str = DEFAULT_SPEC
+    usage: KeyUsage | None = None
+    origin: Origin = Origin.ALIYUN_KMS
+    protection_level: ProtectionLevel = ProtectionLevel.SOFTWARE
+    description: str = ""
+    rotation_enabled: bool = False
+    rotation_interval: int | None = None
+    tags: Sequence[Tag] = field(default_factory=tuple)
+    policy: str | None = None
+    key_store_id: str = ""
+    alias: str | None = None  # the console sets an alias in the same step
+
+
+@dataclass(frozen=True)
+class Limits:
+    keys_per_region: int = keys.DEFAULT_KEYS_PER_REGION
+    aliases_per_region: int = 300
+
+
+class KeyService:
+    def __init__(
+        self,
+        store: Store,
+        backends: Backends,
+        clock: Clock,
+        ids: IdGenerator,
+        regions: RegionCatalogue,
+        limits: Limits | None = None,
+    ) -> None:
+        self._store = store
+        self._backends = backends
+        self._clock = clock
+        self._ids = ids
+        self._regions = regions
+        self._limits = limits or Limits()
+
+    def _now(self) -> int:
+        return int(self._clock.now())
+
+    # --- create -------------------------------------------------------------------------------
+
+    def create_key(self, caller: Caller, req: CreateKeyRequest) -> Key:
+        spec = spec_info(req.spec)
+        usage = req.usage or spec.default_usage
+        check_usage(spec, usage)
+        if spec.mainland_only and not self._regions.get(caller.region).mainland_china:
+            raise errors.UnsupportedKeySpec(
+                f"KeySpec {spec.name} is offered only in mainland China regions; {caller.region} is not one."
+            )
+        if not spec.symmetric:
+            raise errors.UnsupportedKeySpec(f"KeySpec {spec.name}: asymmetric keys are not available yet.")
+        if req.origin is Origin.EXTERNAL:
+            raise errors.UnsupportedOrigin("Importing key material (Origin=EXTERNAL) is not available yet.")
+        if req.rotation_enabled:
+            if req.rotation_interval is None:
+                raise errors.MissingParameter("RotationInterval")
+        keys.check_description(req.description)
+        if len(req.tags) > MAX_TAGS_PER_KEY:
+            raise errors.LimitExceeded(f"A key carries at most {MAX_TAGS_PER_KEY} tags.")
+        if req.policy is not None:
+            policy.validate_policy(req.policy)
+        if req.alias is not None:
+            validate_alias_name(req.alias)
+        backend = self._backends.for_level(req.protection_level)
+
+        now = self._now()
+        key = Key(
+            id=self._ids.new_id(),
+            account_uid=caller.account_uid,
+            region=caller.region,
+            spec=spec.name,
+            usage=usage,
+            origin=req.origin,
+            protection_level=req.protection_level,
+            state=KeyState.ENABLED,
+            created_at=now,
+            creator=caller.account_uid,
+            description=req.description,
+            key_store_id=req.key_store_id,
+            policy=req.policy,
+        )
+        if req.rotation_enabled:
+            key = keys.update_rotation_policy(key, True, req.rotation_interval)
+        version_id = self._ids.new_id()
+        # Generate outside the transaction: an HSM round trip must not hold the database lock.
+        version = KeyVersion(version_id, key.id, now, backend.create_symmetric(spec, version_id))
+        key = keys.rotate(key, version_id, now)
+
+        with self._store.write() as uow:
+            if uow.keys.count(caller.account_uid, caller.region) >= self._limits.keys_per_region:
+                raise errors.LimitExceeded(
+                    f"At most {self._limits.keys_per_region} keys per account and region."
+                )
+            uow.keys.add(key)
+            uow.versions.add(version)
+            if req.tags:
+                uow.tags.replace(key.id, list({t.key: t for t in req.tags}.values()))
+            if req.alias is not None:
+                if uow.aliases.count(caller.account_uid, caller.region) >= self._limits.aliases_per_region:
+                    raise errors.LimitExceeded(
+                        f"At most {self._limits.aliases_per_region} aliases per account and region."
+                    )
+                uow.aliases.add(Alias(req.alias, key.id, caller.account_uid, caller.region, now))
+        return key
+
+    # --- read ---------------------------------------------------------------------------------
+
+    def describe_key(self, caller: Caller, ref: str) -> Key:
+        with self._store.read() as uow:
+            return resolve_key(uow, caller, ref, self._now())
+
+    def list_keys(
+        self, caller: Caller, page: listing.Page, filters: Sequence[listing.Filter] = ()
+    ) -> tuple[list[Key], int]:
+        listing.check_filters(filters)
+        now = self._now()
+        with self._store.read() as uow:
+            live = [k for k in uow.keys.list(caller.account_uid, caller.region) if not k.is_gone(now)]
+            if filters:
+                live = self._filter(uow, live, filters)
+        return page.slice(live), len(live)
+
+    def _filter(self, uow: UnitOfWork, candidates: list[Key], filters: Sequence[listing.Filter]) -> list[Key]:
+        wanted = {f.key for f in filters}
+        tags = uow.tags.list_many([k.id for k in candidates]) if wanted & {"TagKey", "TagValue"} else {}
+        aliases: dict[str, set[str]] = {}
+        if "AliasName" in wanted:
+            for a in uow.aliases.list(candidates[0].account_uid, candidates[0].region) if candidates else []:
+                aliases.setdefault(a.key_id, set()).add(a.name)
+
+        def attributes_of(key: Key) -> dict[str, set[str]]:
+            return {
+                "KeyState": {key.state.value},
+                "KeySpec": {key.spec},
+                "KeyUsage": {key.usage.value},
+                "ProtectionLevel": {key.protection_level.value},
+                "Origin": {key.origin.value},
+                "CreatorType": {"User"},
+                "DKMSInstanceId": {key.key_store_id},
+                "keyId": {key.id},
+                "AliasName": aliases.get(key.id, set()),
+                "Creator": {key.creator},
+                "TagKey": {t.key for t in tags.get(key.id, [])},
+                "TagValue": {t.value for t in tags.get(key.id, [])},
+            }
+
+        out = []
+        for key in candidates:
+            attrs = attributes_of(key)
+            if listing.matches(filters, lambda name, a=attrs: a[name]):  # type: ignore[misc]
+                out.append(key)
+        return out
+
+    # --- change -------------------------------------------------------------------------------
+
+    def _change(self, caller: Caller, ref: str, change: Callable[[Key, int], Key]) -> Key:
+        now = self._now()
+        with self._store.write() as uow:
+            key = resolve_key(uow, caller, ref, now)
+            new = change(key, now)
+            if new != key:
+                uow.keys.save(new)
+            return new
+
+    def enable_key(self, caller: Caller, ref: str) -> Key:
+        return self._change(caller, ref, lambda k, _now: keys.enable(k))
+
+    def disable_key(self, caller: Caller, ref: str) -> Key:
+        return self._change(caller, ref, lambda k, _now: keys.disable(k))
+
+    def update_description(self, caller: Caller, ref: str, description: str) -> Key:
+        return self._change(caller, ref, lambda k, _now: keys.update_description(k, description))
+
+    def schedule_deletion(self, caller: Caller, ref: str, window_days: int) -> Key:
+        return self._change(caller, ref, lambda k, now: keys.schedule_deletion(k, window_days, now))
+
+    def cancel_deletion(self, caller: Caller, ref: str) -> Key:
+        return self._change(caller, ref, lambda k, _now: keys.cancel_deletion(k))
+
+    def set_deletion_protection(self, caller: Caller, ref: str, enabled: bool, description: str = "") -> Key:
+        return self._change(caller, ref, lambda k, _now: keys.set_deletion_protection(k, enabled, description))
+
+    # --- policy -------------------------------------------------------------------------------
+
+    def get_policy(self, caller: Caller, ref: str, name: str | None) -> str:
+        policy.check_policy_name(name)
+        key = self.describe_key(caller, ref)
+        return key.policy if key.policy is not None else policy.default_policy(key.account_uid)
+
+    def set_policy(self, caller: Caller, ref: str, name: str | None, text: str) -> None:
+        policy.check_policy_name(name)
+        policy.validate_policy(text)
+        self._change(caller, ref, lambda k, _now: keys.set_policy(k, text))

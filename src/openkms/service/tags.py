@@ -1,0 +1,89 @@
+"""Tag use cases: the per-key actions and the batch (TagResources family) actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from openkms.domain import errors, tags
+from openkms.domain.identity import Caller
+from openkms.domain.ports import Clock, Store
+from openkms.domain.states import Op, require
+from openkms.domain.tags import Tag
+from openkms.service.resolve import resolve_key
+
+MAX_BATCH_RESOURCES = 50
+MAX_BATCH_TAGS = 20
+PAGE_ROWS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class TagResourceRow:
+    resource_id: str
+    key: str
+    value: str
+
+
+class TagService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock.now())
+
+    def tag(self, caller: Caller, refs: Sequence[str], new: Sequence[Tag]) -> None:
+        """Upsert tags on every key named; all keys are checked before any is changed."""
+        now = self._now()
+        with self._store.write() as uow:
+            found = [resolve_key(uow, caller, ref, now) for ref in refs]
+            for key in found:
+                require(key.state, Op.MODIFY)
+            for key in found:
+                uow.tags.replace(key.id, tags.merge(uow.tags.list(key.id), list(new)))
+
+    def untag(self, caller: Caller, refs: Sequence[str], tag_keys: Sequence[str] | None) -> None:
+        """Remove the named tag keys, or every tag when ``tag_keys`` is None."""
+        now = self._now()
+        with self._store.write() as uow:
+            found = [resolve_key(uow, caller, ref, now) for ref in refs]
+            for key in found:
+                require(key.state, Op.MODIFY)
+            for key in found:
+                keep = [] if tag_keys is None else [t for t in uow.tags.list(key.id) if t.key not in set(tag_keys)]
+                uow.tags.replace(key.id, keep)
+
+    def list_tags(self, caller: Caller, ref: str) -> tuple[str, list[Tag]]:
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, self._now())
+            return key.id, uow.tags.list(key.id)
+
+    def list_tag_resources(
+        self, caller: Caller, refs: Sequence[str], wanted: Sequence[Tag], next_token: str | None
+    ) -> tuple[list[TagResourceRow], str]:
+        """One row per (key, tag). ``wanted`` filters by tag key (and value, when not empty)."""
+        now = self._now()
+        with self._store.read() as uow:
+            if refs:
+                keys_ = [resolve_key(uow, caller, ref, now) for ref in refs]
+            else:
+                keys_ = [k for k in uow.keys.list(caller.account_uid, caller.region) if not k.is_gone(now)]
+            by_key = uow.tags.list_many([k.id for k in keys_])
+        rows = [
+            TagResourceRow(k.id, t.key, t.value)
+            for k in keys_
+            for t in by_key.get(k.id, [])
+            if not wanted or any(w.key == t.key and (not w.value or w.value == t.value) for w in wanted)
+        ]
+        start = _decode_token(next_token)
+        page = rows[start : start + PAGE_ROWS]
+        more = start + PAGE_ROWS < len(rows)
+        return page, (str(start + PAGE_ROWS) if more else "")
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise errors.InvalidParameter("NextToken")
+    return int(token)

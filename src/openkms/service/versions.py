@@ -1,0 +1,67 @@
+"""Key versions and rotation: listing, the rotation policy, and making a new primary version."""
+
+from __future__ import annotations
+
+from openkms.domain import errors, keys, listing
+from openkms.domain.identity import Caller
+from openkms.domain.keys import Key, KeyVersion
+from openkms.domain.ports import Clock, IdGenerator, Store
+from openkms.service.backends import Backends
+from openkms.service.resolve import resolve_key
+
+
+class VersionService:
+    def __init__(self, store: Store, backends: Backends, clock: Clock, ids: IdGenerator) -> None:
+        self._store = store
+        self._backends = backends
+        self._clock = clock
+        self._ids = ids
+
+    def _now(self) -> int:
+        return int(self._clock.now())
+
+    def list_versions(self, caller: Caller, ref: str, page: listing.Page) -> tuple[Key, list[KeyVersion], int]:
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, self._now())
+            versions = uow.versions.list(key.id)
+        return key, page.slice(versions), len(versions)
+
+    def describe_version(self, caller: Caller, ref: str, version_id: str) -> KeyVersion:
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, self._now())
+            version = uow.versions.get(version_id)
+        if version is None or version.key_id != key.id:
+            raise errors.KeyVersionNotFound()
+        return version
+
+    def update_rotation_policy(self, caller: Caller, ref: str, enabled: bool, interval: int | None) -> Key:
+        with self._store.write() as uow:
+            key = resolve_key(uow, caller, ref, self._now())
+            new = keys.update_rotation_policy(key, enabled, interval)
+            uow.keys.save(new)
+        return new
+
+    def create_key_version(self, caller: Caller, ref: str) -> KeyVersion:
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, self._now())
+        if key.spec_info.symmetric:
+            raise errors.UnsupportedOperation(
+                "CreateKeyVersion is only for asymmetric keys; symmetric keys rotate automatically."
+            )
+        raise errors.UnsupportedKeySpec(f"KeySpec {key.spec}: asymmetric keys are not available yet.")
+
+    def rotate(self, key: Key) -> Key | None:
+        """Automatic rotation of one due key; returns the new key, or None if someone else rotated it."""
+        now = self._now()
+        version_id = self._ids.new_id()
+        material = self._backends.for_key(key).create_symmetric(key.spec_info, version_id)
+        with self._store.write() as uow:
+            current = uow.keys.get(key.account_uid, key.region, key.id)
+            # Compare-and-set: another worker or node may have rotated (or changed) it meanwhile.
+            stale = current is None or current.primary_version_id != key.primary_version_id
+            if stale or not keys.rotation_due(current, now):
+                return None
+            uow.versions.add(KeyVersion(version_id, key.id, now, material))
+            new = keys.rotate(current, version_id, now)
+            uow.keys.save(new)
+        return new

@@ -1,0 +1,92 @@
+"""The relational schema, shared by SQLite and PostgreSQL. Changes go through a migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("uid", String(32), primary_key=True),
+    Column("created_at", Integer, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_uid", String(32), ForeignKey("accounts.uid"), nullable=False),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+)
+
+keys = Table(
+    "keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_uid", String(32), nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("spec", String(32), nullable=False),
+    Column("usage", String(32), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("protection_level", String(16), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("creator", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("primary_version_id", String(36)),
+    Column("last_rotation_at", Integer),
+    Column("rotation_enabled", Boolean, nullable=False),
+    Column("rotation_interval", Integer),
+    Column("delete_at", Integer),
+    Column("material_expire_at", Integer),
+    Column("deletion_protection", Boolean, nullable=False),
+    Column("deletion_protection_description", Text, nullable=False),
+    Column("policy", Text),
+    Column("key_store_id", String(64), nullable=False),
+    Index("ix_keys_account_region", "account_uid", "region"),
+)
+
+key_versions = Table(
+    "key_versions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key_id", String(36), ForeignKey("keys.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("material_ref", LargeBinary, nullable=False),
+    Index("ix_key_versions_key", "key_id"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("name", String(300), primary_key=True),
+    Column("key_id", String(36), ForeignKey("keys.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Index("ix_aliases_key", "key_id"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("key_id", String(36), ForeignKey("keys.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+)
