@@ -37,7 +37,7 @@ class OpenKmsApp:
         if scope["type"] == "http" and scope["path"] == "/":
             await self._rpc(scope, receive, send)
         else:
-            await self._site(scope, receive, send)  # type: ignore[arg-type]
+            await self._site(scope, receive, send)
 
     async def _healthz(self, _request: Request) -> JSONResponse:
         def probe() -> None:

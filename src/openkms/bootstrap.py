@@ -40,8 +40,7 @@ log = logging.getLogger("openkms")
 ROOT_KEY_FILE = "root.key"
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
 HSM_UNAVAILABLE = (
-    "Hardware-protected keys (ProtectionLevel=HSM) are not available in this build yet; "
-    "use ProtectionLevel=SOFTWARE."
+    "Hardware-protected keys (ProtectionLevel=HSM) are not available in this build yet; use ProtectionLevel=SOFTWARE."
 )
 
 

@@ -35,3 +35,18 @@ class ManualClock:
     def set(self, when: float) -> None:
         with self._lock:
             self._now = when
+
+
+class OffsetClock:
+    """Real time plus an adjustable offset: time flows, and a test server can jump ahead."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds

@@ -28,9 +28,7 @@ class SoftwareBackend:
             raise errors.IntegrityError("key material")
         return material
 
-    def encrypt(
-        self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes
-    ) -> tuple[bytes, bytes, bytes]:
+    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
         material = self._material(spec, version)
         assert spec.cipher is not None
         return symmetric.encrypt_message(spec.cipher, material, aad, plaintext)

@@ -57,8 +57,6 @@ def encrypt_message(cipher: Cipher, material: bytes, aad: bytes, plaintext: byte
     return salt, nonce, aead_encrypt(cipher, key, nonce, plaintext, aad)
 
 
-def decrypt_message(
-    cipher: Cipher, material: bytes, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes
-) -> bytes:
+def decrypt_message(cipher: Cipher, material: bytes, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes) -> bytes:
     key = derive_message_key(cipher, material, salt)
     return aead_decrypt(cipher, key, nonce, sealed, aad)

@@ -144,9 +144,7 @@ class UnsupportedProtectionLevel(KmsError):
 
 class LimitExceeded(KmsError):
     def __init__(self, detail: str = "") -> None:
-        super().__init__(
-            f"The request was rejected because user create resource limit was exceeded. {detail}".strip()
-        )
+        super().__init__(f"The request was rejected because user create resource limit was exceeded. {detail}".strip())
 
 
 class ServiceAlreadyOpened(KmsError):

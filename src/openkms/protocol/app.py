@@ -103,7 +103,14 @@ class RpcHandler:
             status, code, content_type, payload = self._error(to_wire(RuntimeError()), request_id, host, xml_root)
         access_log.info(
             "%s %s %s %d %s %.1fms ak=%s region=%s",
-            request_id, method, action or "-", status, code, (time.perf_counter() - started) * 1000, ak, region,
+            request_id,
+            method,
+            action or "-",
+            status,
+            code,
+            (time.perf_counter() - started) * 1000,
+            ak,
+            region,
         )
         return Response(status, content_type, payload, request_id)
 

@@ -32,9 +32,7 @@ class SignatureDoesNotMatch(ProtocolError):
 
 class IllegalTimestamp(ProtocolError):
     def __init__(self, name: str = "Timestamp") -> None:
-        super().__init__(
-            f'The input parameter "{name}" that is mandatory for processing this request is not supplied.'
-        )
+        super().__init__(f'The input parameter "{name}" that is mandatory for processing this request is not supplied.')
 
 
 class TimestampFormat(ProtocolError):

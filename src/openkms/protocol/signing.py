@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
@@ -16,8 +17,13 @@ V3_ALGORITHMS = {"ACS3-HMAC-SHA256": "sha256", "ACS3-HMAC-SM3": "sm3"}
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def percent_encode(text: str) -> str:
     """RFC 3986: only ``A-Z a-z 0-9 - _ . ~`` stay as they are; a space is %20, never +."""
+    if _UNRESERVED.fullmatch(text):  # most names and values: skip the slower general path
+        return text
     return quote(text, safe="~", encoding="utf-8")
 
 
@@ -25,13 +31,14 @@ def percent_encode(text: str) -> str:
 
 
 def v1_canonical_query(params: Mapping[str, str]) -> str:
-    return "&".join(
-        f"{percent_encode(k)}={percent_encode(params[k])}" for k in sorted(params) if k != "Signature"
-    )
+    return "&".join(f"{percent_encode(k)}={percent_encode(params[k])}" for k in sorted(params) if k != "Signature")
 
 
 def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
-    return f"{method.upper()}&{percent_encode('/')}&{percent_encode(v1_canonical_query(params))}"
+    # The canonical query holds only unreserved characters, '%', '=' and '&', so encoding it
+    # again reduces to three replacements.
+    query = v1_canonical_query(params).replace("%", "%25").replace("=", "%3D").replace("&", "%26")
+    return f"{method.upper()}&%2F&{query}"
 
 
 def v1_signature(secret: str, string_to_sign: str) -> str:

@@ -54,8 +54,8 @@ class AliasService:
     def list_aliases(self, caller: Caller, page: listing.Page) -> tuple[list[Alias], int]:
         now = self._now()
         with self._store.read() as uow:
-            gone = {k.id for k in uow.keys.list(caller.account_uid, caller.region) if k.is_gone(now)}
-            aliases = [a for a in uow.aliases.list(caller.account_uid, caller.region) if a.key_id not in gone]
+            gone = {k.id for k in uow.keys.list_in_region(caller.account_uid, caller.region) if k.is_gone(now)}
+            aliases = [a for a in uow.aliases.list_in_region(caller.account_uid, caller.region) if a.key_id not in gone]
         return page.slice(aliases), len(aliases)
 
     def list_aliases_by_key(self, caller: Caller, ref: str, page: listing.Page) -> tuple[list[Alias], int]:

@@ -152,4 +152,6 @@ class CryptoService:
 
 def _require_symmetric_encrypt(key: Key) -> None:
     if not key.spec_info.symmetric or key.usage is not KeyUsage.ENCRYPT_DECRYPT:
-        raise errors.UnsupportedOperation(f"This operation needs a symmetric ENCRYPT/DECRYPT key; {key.id} is {key.spec}.")
+        raise errors.UnsupportedOperation(
+            f"This operation needs a symmetric ENCRYPT/DECRYPT key; {key.id} is {key.spec}."
+        )

@@ -56,13 +56,22 @@ class IdentityService:
         self._store = store
         self._sealer = sealer
         self._clock = clock
+        # Unsealed secrets by (id, sealed bytes): the row is still read on every request, so a
+        # disabled, deleted or re-keyed pair takes effect at once in every worker.
+        self._secrets: dict[tuple[str, bytes], str] = {}
 
     def credential(self, access_key_id: str) -> Credential:
         with self._store.read() as uow:
             ak = uow.access_keys.get(access_key_id)
         if ak is None:
             raise errors.AccessKeyNotFound()
-        secret = self._sealer.unseal(ak.sealed_secret, secret_aad(ak.id)).decode()
+        cache_key = (ak.id, ak.sealed_secret)
+        secret = self._secrets.get(cache_key)
+        if secret is None:
+            secret = self._sealer.unseal(ak.sealed_secret, secret_aad(ak.id)).decode()
+            if len(self._secrets) > 4096:
+                self._secrets.clear()
+            self._secrets[cache_key] = secret
         return Credential(ak.id, ak.account_uid, secret, ak.status is AccessKeyStatus.ENABLED)
 
     def _issue(self, uow: UnitOfWork, account_uid: str, ak_id: str, secret: str, description: str) -> IssuedKey:
@@ -81,7 +90,7 @@ class IdentityService:
 
     def admin_account(self) -> Account | None:
         with self._store.read() as uow:
-            accounts = uow.accounts.list()
+            accounts = uow.accounts.list_all()
         return accounts[0] if accounts else None
 
     def bootstrap_admin(self, access_key_id: str | None, secret: str | None) -> IssuedKey | None:
@@ -91,7 +100,7 @@ class IdentityService:
         later through the environment is added to (or re-keys) the administrator account.
         """
         with self._store.write() as uow:
-            accounts = uow.accounts.list()
+            accounts = uow.accounts.list_all()
             if not accounts:
                 account = Account(new_account_uid(), int(self._clock.now()))
                 uow.accounts.add(account)
@@ -108,14 +117,16 @@ class IdentityService:
                     uow.access_keys.add(replace(existing, sealed_secret=sealed, status=AccessKeyStatus.ENABLED))
             return None
 
-    def create_access_key(self, account_uid: str | None = None, new_account: bool = False, description: str = "") -> IssuedKey:
+    def create_access_key(
+        self, account_uid: str | None = None, new_account: bool = False, description: str = ""
+    ) -> IssuedKey:
         with self._store.write() as uow:
             if new_account:
                 account = Account(new_account_uid(), int(self._clock.now()))
                 uow.accounts.add(account)
                 account_uid = account.uid
             elif account_uid is None:
-                accounts = uow.accounts.list()
+                accounts = uow.accounts.list_all()
                 if not accounts:
                     raise errors.InvalidParameter("AccountId", "No account exists yet; start the server once.")
                 account_uid = accounts[0].uid
@@ -125,7 +136,7 @@ class IdentityService:
 
     def list_access_keys(self) -> list[AccessKey]:
         with self._store.read() as uow:
-            return uow.access_keys.list()
+            return uow.access_keys.list_all()
 
     def set_enabled(self, access_key_id: str, enabled: bool) -> AccessKey:
         with self._store.write() as uow:

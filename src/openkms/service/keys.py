@@ -80,9 +80,8 @@ class KeyService:
             raise errors.UnsupportedKeySpec(f"KeySpec {spec.name}: asymmetric keys are not available yet.")
         if req.origin is Origin.EXTERNAL:
             raise errors.UnsupportedOrigin("Importing key material (Origin=EXTERNAL) is not available yet.")
-        if req.rotation_enabled:
-            if req.rotation_interval is None:
-                raise errors.MissingParameter("RotationInterval")
+        if req.rotation_enabled and req.rotation_interval is None:
+            raise errors.MissingParameter("RotationInterval")
         keys.check_description(req.description)
         if len(req.tags) > MAX_TAGS_PER_KEY:
             raise errors.LimitExceeded(f"A key carries at most {MAX_TAGS_PER_KEY} tags.")
@@ -117,14 +116,14 @@ class KeyService:
 
         with self._store.write() as uow:
             if uow.keys.count(caller.account_uid, caller.region) >= self._limits.keys_per_region:
-                raise errors.LimitExceeded(
-                    f"At most {self._limits.keys_per_region} keys per account and region."
-                )
+                raise errors.LimitExceeded(f"At most {self._limits.keys_per_region} keys per account and region.")
             uow.keys.add(key)
             uow.versions.add(version)
             if req.tags:
                 uow.tags.replace(key.id, list({t.key: t for t in req.tags}.values()))
             if req.alias is not None:
+                if uow.aliases.get(caller.account_uid, caller.region, req.alias) is not None:
+                    raise errors.AliasAlreadyExists()
                 if uow.aliases.count(caller.account_uid, caller.region) >= self._limits.aliases_per_region:
                     raise errors.LimitExceeded(
                         f"At most {self._limits.aliases_per_region} aliases per account and region."
@@ -144,17 +143,20 @@ class KeyService:
         listing.check_filters(filters)
         now = self._now()
         with self._store.read() as uow:
-            live = [k for k in uow.keys.list(caller.account_uid, caller.region) if not k.is_gone(now)]
+            live = [k for k in uow.keys.list_in_region(caller.account_uid, caller.region) if not k.is_gone(now)]
             if filters:
                 live = self._filter(uow, live, filters)
         return page.slice(live), len(live)
 
     def _filter(self, uow: UnitOfWork, candidates: list[Key], filters: Sequence[listing.Filter]) -> list[Key]:
         wanted = {f.key for f in filters}
-        tags = uow.tags.list_many([k.id for k in candidates]) if wanted & {"TagKey", "TagValue"} else {}
+        if not candidates:
+            return []
+        account, region = candidates[0].account_uid, candidates[0].region
+        tags = uow.tags.list_for_region(account, region) if wanted & {"TagKey", "TagValue"} else {}
         aliases: dict[str, set[str]] = {}
         if "AliasName" in wanted:
-            for a in uow.aliases.list(candidates[0].account_uid, candidates[0].region) if candidates else []:
+            for a in uow.aliases.list_in_region(account, region):
                 aliases.setdefault(a.key_id, set()).add(a.name)
 
         def attributes_of(key: Key) -> dict[str, set[str]]:

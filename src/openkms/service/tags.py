@@ -40,7 +40,7 @@ class TagService:
             for key in found:
                 require(key.state, Op.MODIFY)
             for key in found:
-                uow.tags.replace(key.id, tags.merge(uow.tags.list(key.id), list(new)))
+                uow.tags.replace(key.id, tags.merge(uow.tags.for_key(key.id), list(new)))
 
     def untag(self, caller: Caller, refs: Sequence[str], tag_keys: Sequence[str] | None) -> None:
         """Remove the named tag keys, or every tag when ``tag_keys`` is None."""
@@ -50,13 +50,13 @@ class TagService:
             for key in found:
                 require(key.state, Op.MODIFY)
             for key in found:
-                keep = [] if tag_keys is None else [t for t in uow.tags.list(key.id) if t.key not in set(tag_keys)]
+                keep = [] if tag_keys is None else [t for t in uow.tags.for_key(key.id) if t.key not in set(tag_keys)]
                 uow.tags.replace(key.id, keep)
 
     def list_tags(self, caller: Caller, ref: str) -> tuple[str, list[Tag]]:
         with self._store.read() as uow:
             key = resolve_key(uow, caller, ref, self._now())
-            return key.id, uow.tags.list(key.id)
+            return key.id, uow.tags.for_key(key.id)
 
     def list_tag_resources(
         self, caller: Caller, refs: Sequence[str], wanted: Sequence[Tag], next_token: str | None
@@ -67,8 +67,8 @@ class TagService:
             if refs:
                 keys_ = [resolve_key(uow, caller, ref, now) for ref in refs]
             else:
-                keys_ = [k for k in uow.keys.list(caller.account_uid, caller.region) if not k.is_gone(now)]
-            by_key = uow.tags.list_many([k.id for k in keys_])
+                keys_ = [k for k in uow.keys.list_in_region(caller.account_uid, caller.region) if not k.is_gone(now)]
+            by_key = uow.tags.list_for_region(caller.account_uid, caller.region)
         rows = [
             TagResourceRow(k.id, t.key, t.value)
             for k in keys_

@@ -23,7 +23,7 @@ class VersionService:
     def list_versions(self, caller: Caller, ref: str, page: listing.Page) -> tuple[Key, list[KeyVersion], int]:
         with self._store.read() as uow:
             key = resolve_key(uow, caller, ref, self._now())
-            versions = uow.versions.list(key.id)
+            versions = uow.versions.list_for_key(key.id)
         return key, page.slice(versions), len(versions)
 
     def describe_version(self, caller: Caller, ref: str, version_id: str) -> KeyVersion:
@@ -58,8 +58,9 @@ class VersionService:
         with self._store.write() as uow:
             current = uow.keys.get(key.account_uid, key.region, key.id)
             # Compare-and-set: another worker or node may have rotated (or changed) it meanwhile.
-            stale = current is None or current.primary_version_id != key.primary_version_id
-            if stale or not keys.rotation_due(current, now):
+            if current is None or current.primary_version_id != key.primary_version_id:
+                return None
+            if not keys.rotation_due(current, now):
                 return None
             uow.versions.add(KeyVersion(version_id, key.id, now, material))
             new = keys.rotate(current, version_id, now)

@@ -17,9 +17,7 @@ def _b64(blob: bytes) -> str:
 def encrypt(ctx: Ctx) -> dict[str, Any]:
     # Plaintext is opaque text: Alibaba KMS encrypts the string's bytes, it does not base64-decode it.
     plaintext = ctx.p.required("Plaintext").encode("utf-8")
-    out = ctx.services.crypto.encrypt(
-        ctx.caller, ctx.p.required("KeyId"), plaintext, ctx.context(), ctx.dry_run()
-    )
+    out = ctx.services.crypto.encrypt(ctx.caller, ctx.p.required("KeyId"), plaintext, ctx.context(), ctx.dry_run())
     return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": _b64(out.blob)}
 
 

@@ -130,9 +130,7 @@ def get_key_policy(ctx: Ctx) -> dict[str, Any]:
 
 
 def set_key_policy(ctx: Ctx) -> dict[str, Any]:
-    ctx.services.keys.set_policy(
-        ctx.caller, ctx.p.required("KeyId"), ctx.p.raw("PolicyName"), ctx.p.required("Policy")
-    )
+    ctx.services.keys.set_policy(ctx.caller, ctx.p.required("KeyId"), ctx.p.raw("PolicyName"), ctx.p.required("Policy"))
     return {}
 
 

@@ -85,8 +85,7 @@ def list_tag_resources(ctx: Ctx) -> dict[str, Any]:
         "NextToken": token,
         "TagResources": {
             "TagResource": [
-                {"ResourceId": r.resource_id, "ResourceType": "key", "TagKey": r.key, "TagValue": r.value}
-                for r in rows
+                {"ResourceId": r.resource_id, "ResourceType": "key", "TagKey": r.key, "TagValue": r.value} for r in rows
             ]
         },
     }

@@ -12,7 +12,10 @@ from openkms.protocol.actions.shape import key_version, page_fields
 def list_key_versions(ctx: Ctx) -> dict[str, Any]:
     page = ctx.page()
     _, versions, total = ctx.services.versions.list_versions(ctx.caller, ctx.p.required("KeyId"), page)
-    return {"KeyVersions": {"KeyVersion": [key_version(v) for v in versions]}, **page_fields(page.number, page.size, total)}
+    return {
+        "KeyVersions": {"KeyVersion": [key_version(v) for v in versions]},
+        **page_fields(page.number, page.size, total),
+    }
 
 
 def describe_key_version(ctx: Ctx) -> dict[str, Any]:
