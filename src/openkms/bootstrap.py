@@ -11,15 +11,18 @@ import json
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from openkms.crypto.public import SoftwarePublicKeyCrypto
 from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain.ports import Clock, IdGenerator, NonceCache
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.asymmetric import AsymmetricService
 from openkms.service.backends import Backends
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
@@ -79,8 +82,11 @@ class Runtime:
     offload: bool
     scheduler_lock: FileLock
     root_key_in_file: bool
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
+        for close in self.closers:
+            close()
         self.scheduler_lock.release()
         self.store.dispose()
 
@@ -119,16 +125,17 @@ def build(
     sealer = AesGcmSealer(root_key)
     store = open_store(settings.database_url, settings.sqlite_path)
     regions = settings.catalogue()
-    backends = Backends(
-        {ProtectionLevel.SOFTWARE: SoftwareBackend(sealer)},
-        {ProtectionLevel.HSM: HSM_UNAVAILABLE},
-    )
-    versions = VersionService(store, backends, clock, ids)
+    software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
+    backends = Backends({ProtectionLevel.SOFTWARE: software}, {ProtectionLevel.HSM: HSM_UNAVAILABLE})
+    public = SoftwarePublicKeyCrypto()
+    versions = VersionService(store, backends, clock, ids, int(settings.version_spacing_days * 86_400))
+    asym = AsymmetricService(store, backends, public, clock)
     services = Services(
         keys=KeyService(
             store, backends, clock, ids, regions, Limits(settings.keys_per_region, settings.aliases_per_region)
         ),
-        crypto=CryptoService(store, backends, clock),
+        crypto=CryptoService(store, backends, public, asym, clock),
+        asymmetric=asym,
         versions=versions,
         aliases=AliasService(store, clock, settings.aliases_per_region),
         tags=TagService(store, clock),
@@ -147,6 +154,7 @@ def build(
         offload=not blocks_event_loop_briefly(settings.database_url),
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
+        closers=[software.close],
     )
 
 

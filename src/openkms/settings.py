@@ -35,6 +35,10 @@ class Settings:
     keys_per_region: int = DEFAULT_KEYS_PER_REGION
     aliases_per_region: int = 300
     scheduler_interval: float = 30.0
+    # Pre-generated RSA key pairs kept ready per spec and worker (0 = generate on demand).
+    rsa_pool_size: int = 2
+    # Minimum days between CreateKeyVersion calls on one asymmetric key (Alibaba: 7).
+    version_spacing_days: float = 7.0
     log_level: str = "info"
     config_file: Path | None = None
     root_key: str | None = field(default=None, repr=False)
@@ -85,6 +89,10 @@ def _apply_file(s: Settings, path: Path) -> Settings:
     for name in ("keys_per_region", "aliases_per_region"):
         if name in limits:
             changes[name] = int(limits[name])
+    if "version_spacing_days" in limits:
+        changes["version_spacing_days"] = float(limits["version_spacing_days"])
+    if "rsa_pool_size" in doc.get("crypto", {}):
+        changes["rsa_pool_size"] = int(doc["crypto"]["rsa_pool_size"])
     if "interval_seconds" in scheduler:
         changes["scheduler_interval"] = float(scheduler["interval_seconds"])
     if "default" in regions:
@@ -113,6 +121,8 @@ def _apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         "OPENKMS_ADMIN_ACCESS_KEY_SECRET": ("admin_access_key_secret", str),
         "OPENKMS_KEYS_PER_REGION": ("keys_per_region", int),
         "OPENKMS_SCHEDULER_INTERVAL": ("scheduler_interval", float),
+        "OPENKMS_RSA_POOL_SIZE": ("rsa_pool_size", int),
+        "OPENKMS_VERSION_SPACING_DAYS": ("version_spacing_days", float),
     }
     for var, (name, kind) in simple.items():
         if env.get(var):

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
-from openkms.crypto import symmetric
+from openkms.crypto import asymmetric, symmetric
+from openkms.crypto.keypool import KeyPool
 from openkms.domain import errors
+from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Sealer
 from openkms.domain.specs import SpecInfo
+
+_MAX_CACHED_KEYS = 1024
 
 
 def material_aad(version_id: str) -> bytes:
@@ -16,8 +22,12 @@ def material_aad(version_id: str) -> bytes:
 
 
 class SoftwareBackend:
-    def __init__(self, sealer: Sealer) -> None:
+    def __init__(self, sealer: Sealer, pool_size: int = 2) -> None:
         self._sealer = sealer
+        self._pool = KeyPool(asymmetric.generate, ("RSA_2048", "RSA_3072"), pool_size)
+        # Loaded private keys by version id: unsealing and parsing a key costs more than using it.
+        self._private: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
         return self._sealer.seal(os.urandom(spec.material_bytes), material_aad(version_id))
@@ -42,3 +52,31 @@ class SoftwareBackend:
 
     def random_bytes(self, n: int) -> bytes:
         return os.urandom(n)
+
+    # --- asymmetric ---------------------------------------------------------------------------
+
+    def create_asymmetric(self, spec: SpecInfo, version_id: str) -> tuple[bytes, bytes]:
+        private_der, public_der = self._pool.take(spec.name)
+        return self._sealer.seal(private_der, material_aad(version_id)), public_der
+
+    def _private_key(self, spec: SpecInfo, version: KeyVersion) -> Any:
+        key = self._private.get(version.id)
+        if key is None:
+            der = self._sealer.unseal(version.material_ref, material_aad(version.id))
+            key = asymmetric.load_private(spec.name, der)
+            with self._lock:
+                if len(self._private) >= _MAX_CACHED_KEYS:
+                    self._private.pop(next(iter(self._private)))
+                self._private[version.id] = key
+        return key
+
+    def sign(self, spec: SpecInfo, version: KeyVersion, algorithm: SignAlgorithm, digest: bytes) -> bytes:
+        return asymmetric.sign(spec.name, self._private_key(spec, version), algorithm, digest)
+
+    def decrypt_asymmetric(
+        self, spec: SpecInfo, version: KeyVersion, algorithm: EncryptAlgorithm, ciphertext: bytes
+    ) -> bytes:
+        return asymmetric.decrypt(self._private_key(spec, version), algorithm, ciphertext)
+
+    def close(self) -> None:
+        self._pool.close()

@@ -18,6 +18,7 @@ MIN_DELETION_WINDOW_DAYS = 7
 MAX_DELETION_WINDOW_DAYS = 366
 DEFAULT_DELETION_WINDOW_DAYS = 30
 DEFAULT_KEYS_PER_REGION = 200
+MAX_VERSIONS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,8 @@ class KeyVersion:
     # What the crypto backend needs to use this version: sealed material for software keys,
     # a token object reference for HSM keys. Opaque to the domain.
     material_ref: bytes
+    # The SubjectPublicKeyInfo (DER) of an asymmetric version; None for symmetric versions.
+    public_key: bytes | None = None
 
 
 def key_arn(region: str, account_uid: str, key_id: str) -> str:
@@ -166,6 +169,23 @@ def update_rotation_policy(key: Key, enabled: bool, interval: int | None) -> Key
 def rotate(key: Key, new_version_id: str, now: int) -> Key:
     """Make a freshly created version primary (automatic rotation of a symmetric key)."""
     return replace(key, primary_version_id=new_version_id, last_rotation_at=now)
+
+
+def check_new_version(key: Key, version_count: int, now: int, spacing_seconds: int) -> None:
+    """CreateKeyVersion: asymmetric keys only, Enabled, spaced in time, at most 50 versions."""
+    if key.spec_info.symmetric:
+        raise errors.UnsupportedOperation(
+            "CreateKeyVersion is only for asymmetric keys; symmetric keys rotate automatically."
+        )
+    if key.origin is Origin.EXTERNAL:
+        raise errors.UnsupportedOrigin("Keys with imported material get no new versions.")
+    require(key.state, Op.ROTATE)
+    if version_count >= MAX_VERSIONS:
+        raise errors.LimitExceeded(f"A key has at most {MAX_VERSIONS} versions.")
+    last = key.last_rotation_at or key.created_at
+    if now - last < spacing_seconds:
+        days = spacing_seconds / rotation.DAY
+        raise errors.UnsupportedOperation(f"A new version can be created only {days:g} days after the last one.")
 
 
 def rotation_due(key: Key, now: int) -> bool:

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from openkms.domain.aliases import Alias
+from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.identity import AccessKey, Account
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.specs import SpecInfo
@@ -56,6 +57,38 @@ class CryptoBackend(Protocol):
         ...
 
     def random_bytes(self, n: int) -> bytes: ...
+
+    def create_asymmetric(self, spec: SpecInfo, version_id: str) -> tuple[bytes, bytes]:
+        """Generate a key pair for a new version; returns (reference to store, public key SPKI DER)."""
+        ...
+
+    def sign(self, spec: SpecInfo, version: KeyVersion, algorithm: SignAlgorithm, digest: bytes) -> bytes:
+        """Sign a precomputed digest (never hashed again)."""
+        ...
+
+    def decrypt_asymmetric(
+        self, spec: SpecInfo, version: KeyVersion, algorithm: EncryptAlgorithm, ciphertext: bytes
+    ) -> bytes:
+        """Raises ``InvalidCiphertext`` when the ciphertext does not decrypt."""
+        ...
+
+
+class PublicKeyCrypto(Protocol):
+    """Operations that need only a public key: the same for every backend, and for callers' keys."""
+
+    def verify(
+        self, spec_name: str, public_key: bytes, algorithm: SignAlgorithm, digest: bytes, signature: bytes
+    ) -> bool:
+        """False for any invalid or malformed signature."""
+        ...
+
+    def encrypt(self, spec_name: str, public_key: bytes, algorithm: EncryptAlgorithm, plaintext: bytes) -> bytes: ...
+
+    def parse_public_key(self, spec_name: str, blob: bytes, parameter: str) -> bytes:
+        """A caller's public key (DER SPKI, or PEM) of the given spec, as DER; InvalidParameter otherwise."""
+        ...
+
+    def to_pem(self, public_key: bytes) -> str: ...
 
 
 class KeyRepository(Protocol):

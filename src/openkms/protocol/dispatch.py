@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from openkms.protocol.actions import account, aliases, crypto, keys, tags, versions
+from openkms.protocol.actions import account, aliases, asymmetric, crypto, keys, tags, versions
 from openkms.protocol.actions.context import Handler
 
 ACTIONS: dict[str, Handler] = {
     **keys.ACTIONS,
     **crypto.ACTIONS,
+    **asymmetric.ACTIONS,
     **versions.ACTIONS,
     **aliases.ACTIONS,
     **tags.ACTIONS,

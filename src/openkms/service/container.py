@@ -8,6 +8,7 @@ from openkms.domain.ports import Clock
 from openkms.domain.regions import RegionCatalogue
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.asymmetric import AsymmetricService
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
 from openkms.service.keys import KeyService
@@ -20,6 +21,7 @@ from openkms.service.versions import VersionService
 class Services:
     keys: KeyService
     crypto: CryptoService
+    asymmetric: AsymmetricService
     versions: VersionService
     aliases: AliasService
     tags: TagService

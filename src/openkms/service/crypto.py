@@ -11,12 +11,13 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from openkms.domain import ciphertext, context, errors
+from openkms.domain import asymmetric, ciphertext, context, errors
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
-from openkms.domain.ports import Clock, Store, UnitOfWork
+from openkms.domain.ports import Clock, PublicKeyCrypto, Store, UnitOfWork
 from openkms.domain.specs import KeyUsage
 from openkms.domain.states import Op, require
+from openkms.service.asymmetric import AsymmetricService
 from openkms.service.backends import Backends
 from openkms.service.resolve import resolve_key
 
@@ -48,6 +49,15 @@ class DataKey:
     plaintext_b64: str
 
 
+@dataclass(frozen=True, slots=True)
+class AsymmetricSource:
+    """ReEncrypt of an asymmetric ciphertext: which key version and algorithm made it."""
+
+    key_ref: str
+    version_id: str
+    algorithm: str
+
+
 def data_key_length(key_spec: str | None, number_of_bytes: int | None) -> int:
     """NumberOfBytes wins over KeySpec; neither gives 32 bytes."""
     if number_of_bytes is not None:
@@ -62,9 +72,13 @@ def data_key_length(key_spec: str | None, number_of_bytes: int | None) -> int:
 
 
 class CryptoService:
-    def __init__(self, store: Store, backends: Backends, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, backends: Backends, public: PublicKeyCrypto, asym: AsymmetricService, clock: Clock
+    ) -> None:
         self._store = store
         self._backends = backends
+        self._public = public
+        self._asymmetric = asym
         self._clock = clock
 
     # --- helpers ------------------------------------------------------------------------------
@@ -123,13 +137,69 @@ class CryptoService:
         source_ctx: Mapping[str, str],
         destination_ctx: Mapping[str, str],
         dry_run: bool = False,
+        source: AsymmetricSource | None = None,
     ) -> Encrypted:
-        _, _, plaintext = self._open(caller, blob, source_ctx)
+        """Decrypt (a symmetric blob, or an asymmetric ciphertext when ``source`` names its key)
+        and encrypt the same bytes under the destination key."""
+        if source is None:
+            _, _, plaintext = self._open(caller, blob, source_ctx)
+        else:
+            plaintext = self._asymmetric.decrypt(
+                caller, source.key_ref, source.version_id, source.algorithm, blob
+            ).value
         with self._store.read() as uow:
             key, version = self._encryption_key(uow, caller, destination_ref)
         if dry_run:
             raise errors.DryRunSucceeded()
         return Encrypted(key.id, version.id, self._seal(key, version, plaintext, destination_ctx))
+
+    def _export(self, data_key: bytes, public_key_blob: bytes, wrapping_spec: str, wrapping_algorithm: str) -> bytes:
+        alg = asymmetric.wrapping_algorithm(wrapping_spec, wrapping_algorithm)
+        limit = asymmetric.MAX_PLAINTEXT[(wrapping_spec, alg)]
+        if len(data_key) > limit:
+            raise errors.InvalidParameter("NumberOfBytes", f"{wrapping_spec} with {alg} wraps at most {limit} bytes.")
+        der = self._public.parse_public_key(wrapping_spec, public_key_blob, "PublicKeyBlob")
+        return self._public.encrypt(wrapping_spec, der, alg, data_key)
+
+    def generate_and_export_data_key(
+        self,
+        caller: Caller,
+        ref: str,
+        length: int,
+        ctx: Mapping[str, str],
+        public_key_blob: bytes,
+        wrapping_spec: str,
+        wrapping_algorithm: str,
+        dry_run: bool = False,
+    ) -> tuple[DataKey, bytes]:
+        """A new data key, under the CMK and under the caller's public key (raw key bytes)."""
+        asymmetric.wrapping_algorithm(wrapping_spec, wrapping_algorithm)
+        self._public.parse_public_key(wrapping_spec, public_key_blob, "PublicKeyBlob")
+        made = self.generate_data_key(caller, ref, length, ctx, True, dry_run)
+        raw = base64.b64decode(made.plaintext_b64)
+        exported = self._export(raw, public_key_blob, wrapping_spec, wrapping_algorithm)
+        return DataKey(made.key_id, made.version_id, made.blob, ""), exported
+
+    def export_data_key(
+        self,
+        caller: Caller,
+        blob: bytes,
+        ctx: Mapping[str, str],
+        public_key_blob: bytes,
+        wrapping_spec: str,
+        wrapping_algorithm: str,
+        dry_run: bool = False,
+    ) -> tuple[str, str, bytes]:
+        """Re-wrap a data key made by GenerateDataKey* under the caller's public key."""
+        key, version, inner = self._open(caller, blob, ctx)
+        try:
+            raw = base64.b64decode(inner, validate=True)
+        except ValueError:
+            raise errors.InvalidParameter("CiphertextBlob", "The blob does not hold a data key.") from None
+        exported = self._export(raw, public_key_blob, wrapping_spec, wrapping_algorithm)
+        if dry_run:
+            raise errors.DryRunSucceeded()
+        return key.id, version.id, exported
 
     def generate_data_key(
         self,

@@ -76,8 +76,6 @@ class KeyService:
             raise errors.UnsupportedKeySpec(
                 f"KeySpec {spec.name} is offered only in mainland China regions; {caller.region} is not one."
             )
-        if not spec.symmetric:
-            raise errors.UnsupportedKeySpec(f"KeySpec {spec.name}: asymmetric keys are not available yet.")
         if req.origin is Origin.EXTERNAL:
             raise errors.UnsupportedOrigin("Importing key material (Origin=EXTERNAL) is not available yet.")
         if req.rotation_enabled and req.rotation_interval is None:
@@ -110,8 +108,13 @@ class KeyService:
         if req.rotation_enabled:
             key = keys.update_rotation_policy(key, True, req.rotation_interval)
         version_id = self._ids.new_id()
-        # Generate outside the transaction: an HSM round trip must not hold the database lock.
-        version = KeyVersion(version_id, key.id, now, backend.create_symmetric(spec, version_id))
+        # Generate outside the transaction: key generation (RSA, an HSM round trip) must not hold
+        # the database lock.
+        if spec.symmetric:
+            version = KeyVersion(version_id, key.id, now, backend.create_symmetric(spec, version_id))
+        else:
+            material, public_key = backend.create_asymmetric(spec, version_id)
+            version = KeyVersion(version_id, key.id, now, material, public_key)
         key = keys.rotate(key, version_id, now)
 
         with self._store.write() as uow:

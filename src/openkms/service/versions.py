@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from openkms.domain import errors, keys, listing
+from dataclasses import replace
+
+from openkms.domain import asymmetric, errors, keys, listing, rotation
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, IdGenerator, Store
@@ -11,11 +13,19 @@ from openkms.service.resolve import resolve_key
 
 
 class VersionService:
-    def __init__(self, store: Store, backends: Backends, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        store: Store,
+        backends: Backends,
+        clock: Clock,
+        ids: IdGenerator,
+        version_spacing: int = asymmetric.DEFAULT_VERSION_SPACING_DAYS * rotation.DAY,
+    ) -> None:
         self._store = store
         self._backends = backends
         self._clock = clock
         self._ids = ids
+        self._version_spacing = version_spacing
 
     def _now(self) -> int:
         return int(self._clock.now())
@@ -42,13 +52,22 @@ class VersionService:
         return new
 
     def create_key_version(self, caller: Caller, ref: str) -> KeyVersion:
+        """A new version of an asymmetric key (manual rotation); it becomes no primary version."""
+        now = self._now()
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, self._now())
-        if key.spec_info.symmetric:
-            raise errors.UnsupportedOperation(
-                "CreateKeyVersion is only for asymmetric keys; symmetric keys rotate automatically."
-            )
-        raise errors.UnsupportedKeySpec(f"KeySpec {key.spec}: asymmetric keys are not available yet.")
+            key = resolve_key(uow, caller, ref, now)
+            count = len(uow.versions.list_for_key(key.id))
+        keys.check_new_version(key, count, now, self._version_spacing)
+        version_id = self._ids.new_id()
+        material, public_key = self._backends.for_key(key).create_asymmetric(key.spec_info, version_id)
+        version = KeyVersion(version_id, key.id, now, material, public_key)
+        with self._store.write() as uow:
+            current = resolve_key(uow, caller, key.id, now)
+            # Compare-and-set: a concurrent CreateKeyVersion must not slip under the spacing rule.
+            keys.check_new_version(current, len(uow.versions.list_for_key(key.id)), now, self._version_spacing)
+            uow.versions.add(version)
+            uow.keys.save(replace(current, last_rotation_at=now))
+        return version
 
     def rotate(self, key: Key) -> Key | None:
         """Automatic rotation of one due key; returns the new key, or None if someone else rotated it."""

@@ -69,6 +69,7 @@ key_versions = Table(
     Column("key_id", String(36), ForeignKey("keys.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", Integer, nullable=False),
     Column("material_ref", LargeBinary, nullable=False),
+    Column("public_key", LargeBinary),
     Index("ix_key_versions_key", "key_id"),
 )
 

@@ -59,11 +59,15 @@ PURGE = [
 ]
 
 V = t.key_versions.c
-_version_select = select(V.id, V.key_id, V.created_at, V.material_ref)
+_version_select = select(V.id, V.key_id, V.created_at, V.material_ref, V.public_key)
 VERSION_GET = _version_select.where(V.id == _p("id"))
 VERSION_LIST = _version_select.where(V.key_id == _p("key_id")).order_by(V.created_at.desc(), V.id.desc())
 VERSION_INSERT = insert(t.key_versions).values(
-    id=_p("id"), key_id=_p("key_id"), created_at=_p("created_at"), material_ref=_p("material_ref")
+    id=_p("id"),
+    key_id=_p("key_id"),
+    created_at=_p("created_at"),
+    material_ref=_p("material_ref"),
+    public_key=_p("public_key"),
 )
 
 A = t.aliases.c
@@ -232,7 +236,7 @@ def _key_params(k: Key) -> dict[str, Any]:
 
 
 def _version(r: Sequence[Any]) -> KeyVersion:
-    return KeyVersion(r[0], r[1], r[2], bytes(r[3]))
+    return KeyVersion(r[0], r[1], r[2], bytes(r[3]), bytes(r[4]) if r[4] is not None else None)
 
 
 def _alias(r: Sequence[Any]) -> Alias:
@@ -285,7 +289,14 @@ class SqlVersions:
         self._db = db
 
     def add(self, v: KeyVersion) -> None:
-        self._db.run(VERSION_INSERT, id=v.id, key_id=v.key_id, created_at=v.created_at, material_ref=v.material_ref)
+        self._db.run(
+            VERSION_INSERT,
+            id=v.id,
+            key_id=v.key_id,
+            created_at=v.created_at,
+            material_ref=v.material_ref,
+            public_key=v.public_key,
+        )
 
     def get(self, version_id: str) -> KeyVersion | None:
         row = self._db.one(VERSION_GET, id=version_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from openkms.domain import errors
 from openkms.protocol.actions.context import Ctx, Handler
-from openkms.service.crypto import data_key_length
+from openkms.service.crypto import AsymmetricSource, data_key_length
 
 
 def _b64(blob: bytes) -> str:
@@ -35,8 +35,13 @@ def decrypt(ctx: Ctx) -> dict[str, Any]:
 
 
 def reencrypt(ctx: Ctx) -> dict[str, Any]:
-    if ctx.p.raw("SourceKeyId") or ctx.p.raw("SourceEncryptionAlgorithm"):
-        raise errors.UnsupportedOperation("Re-encrypting an asymmetric ciphertext is not available yet.")
+    source = None
+    if ctx.p.raw("SourceKeyId") or ctx.p.raw("SourceKeyVersionId") or ctx.p.raw("SourceEncryptionAlgorithm"):
+        source = AsymmetricSource(
+            ctx.p.required("SourceKeyId"),
+            ctx.p.required("SourceKeyVersionId"),
+            ctx.p.required("SourceEncryptionAlgorithm"),
+        )
     out = ctx.services.crypto.reencrypt(
         ctx.caller,
         ctx.p.b64("CiphertextBlob"),
@@ -44,6 +49,7 @@ def reencrypt(ctx: Ctx) -> dict[str, Any]:
         ctx.context("SourceEncryptionContext"),
         ctx.context("DestinationEncryptionContext"),
         ctx.dry_run(),
+        source,
     )
     return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": _b64(out.blob)}
 
@@ -57,6 +63,39 @@ def _generate(ctx: Ctx, with_plaintext: bool) -> dict[str, Any]:
     if with_plaintext:
         body["Plaintext"] = out.plaintext_b64
     return body
+
+
+def generate_and_export_data_key(ctx: Ctx) -> dict[str, Any]:
+    length = data_key_length(ctx.p.raw("KeySpec"), ctx.p.integer("NumberOfBytes"))
+    made, exported = ctx.services.crypto.generate_and_export_data_key(
+        ctx.caller,
+        ctx.p.required("KeyId"),
+        length,
+        ctx.context(),
+        ctx.p.b64("PublicKeyBlob"),
+        ctx.p.required("WrappingKeySpec"),
+        ctx.p.required("WrappingAlgorithm"),
+        ctx.dry_run(),
+    )
+    return {
+        "KeyId": made.key_id,
+        "KeyVersionId": made.version_id,
+        "CiphertextBlob": _b64(made.blob),
+        "ExportedDataKey": _b64(exported),
+    }
+
+
+def export_data_key(ctx: Ctx) -> dict[str, Any]:
+    key_id, version_id, exported = ctx.services.crypto.export_data_key(
+        ctx.caller,
+        ctx.p.b64("CiphertextBlob"),
+        ctx.context(),
+        ctx.p.b64("PublicKeyBlob"),
+        ctx.p.required("WrappingKeySpec"),
+        ctx.p.required("WrappingAlgorithm"),
+        ctx.dry_run(),
+    )
+    return {"KeyId": key_id, "KeyVersionId": version_id, "ExportedDataKey": _b64(exported)}
 
 
 def generate_data_key(ctx: Ctx) -> dict[str, Any]:
@@ -73,4 +112,6 @@ ACTIONS: dict[str, Handler] = {
     "ReEncrypt": reencrypt,
     "GenerateDataKey": generate_data_key,
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "GenerateAndExportDataKey": generate_and_export_data_key,
+    "ExportDataKey": export_data_key,
 }

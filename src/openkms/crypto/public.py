@@ -1,0 +1,49 @@
+"""Public-key operations (verify, encrypt, parse a caller's key): the same for every backend."""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from typing import Any
+
+from openkms.crypto import asymmetric
+from openkms.domain import errors
+from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+
+
+@lru_cache(maxsize=4096)
+def _load(spec_name: str, der: bytes) -> Any:
+    return asymmetric.load_public(spec_name, der)
+
+
+class SoftwarePublicKeyCrypto:
+    def verify(
+        self, spec_name: str, public_key: bytes, algorithm: SignAlgorithm, digest: bytes, signature: bytes
+    ) -> bool:
+        return asymmetric.verify(spec_name, _load(spec_name, public_key), algorithm, digest, signature)
+
+    def encrypt(self, spec_name: str, public_key: bytes, algorithm: EncryptAlgorithm, plaintext: bytes) -> bytes:
+        return asymmetric.encrypt(_load(spec_name, public_key), algorithm, plaintext)
+
+    def parse_public_key(self, spec_name: str, blob: bytes, parameter: str) -> bytes:
+        der = blob
+        if blob.lstrip().startswith(b"-----BEGIN"):
+            try:
+                body = b"".join(line for line in blob.strip().splitlines() if not line.startswith(b"-----"))
+                der = base64.b64decode(body, validate=True)
+            except ValueError:
+                raise errors.InvalidParameter(parameter, "The public key is not valid PEM.") from None
+        try:
+            key = asymmetric.load_public(spec_name, der)
+        except (ValueError, TypeError):
+            raise errors.InvalidParameter(
+                parameter, f"The public key is not a {spec_name} SubjectPublicKeyInfo (base64 DER)."
+            ) from None
+        if not asymmetric.key_matches_spec(spec_name, key):
+            raise errors.InvalidParameter(parameter, f"The public key is not a {spec_name} key.")
+        return der
+
+    def to_pem(self, public_key: bytes) -> str:
+        text = base64.b64encode(public_key).decode("ascii")
+        lines = "".join(text[i : i + 64] + "\n" for i in range(0, len(text), 64))
+        return f"-----BEGIN PUBLIC KEY-----\n{lines}-----END PUBLIC KEY-----\n"
