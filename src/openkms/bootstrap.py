@@ -27,6 +27,7 @@ from openkms.service.backends import Backends
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
+from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService, Limits
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
@@ -130,6 +131,7 @@ def build(
     public = SoftwarePublicKeyCrypto()
     versions = VersionService(store, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, backends, public, clock)
+    importing = ImportService(store, backends, sealer, clock, ids, regions)
     services = Services(
         keys=KeyService(
             store, backends, clock, ids, regions, Limits(settings.keys_per_region, settings.aliases_per_region)
@@ -140,8 +142,9 @@ def build(
         aliases=AliasService(store, clock, settings.aliases_per_region),
         tags=TagService(store, clock),
         identity=IdentityService(store, sealer, clock),
+        importing=importing,
         account=AccountService(regions),
-        scheduler=Scheduler(store, clock, versions),
+        scheduler=Scheduler(store, clock, versions, importing),
         regions=regions,
         clock=clock,
     )

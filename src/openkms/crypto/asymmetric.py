@@ -120,6 +120,23 @@ def decrypt(private_key: Any, algorithm: EncryptAlgorithm, ciphertext: bytes) ->
     return plaintext
 
 
+def unwrap(private_key: Any, wrapping_algorithm: str, wrapped: bytes) -> bytes:
+    """Decrypt imported key material. Every failure is InvalidKeyMaterial, never an exception
+    that tells a padding error from another (RSAES-PKCS1-v1_5 decryption here uses implicit
+    rejection: a bad ciphertext yields random bytes, which the caller's length and binding
+    checks then refuse)."""
+    try:
+        if wrapping_algorithm == "RSAES_PKCS1_V1_5":
+            material: bytes = private_key.decrypt(wrapped, padding.PKCS1v15())
+        elif wrapping_algorithm == "SM2PKE":
+            material = private_key.decrypt(wrapped)
+        else:
+            material = private_key.decrypt(wrapped, _oaep(EncryptAlgorithm(wrapping_algorithm)))
+    except ValueError:  # includes sm2.Sm2Error
+        raise errors.InvalidKeyMaterial("The material does not unwrap with the import token's key.") from None
+    return material
+
+
 def key_matches_spec(spec_name: str, public_key: Any) -> bool:
     if spec_name in RSA_BITS:
         return isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size == RSA_BITS[spec_name]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import threading
 from typing import Any
 
 from openkms.crypto import asymmetric, symmetric
 from openkms.crypto.keypool import KeyPool
-from openkms.domain import errors
+from openkms.domain import errors, importing
 from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Sealer
 from openkms.domain.specs import SpecInfo
@@ -21,9 +24,20 @@ def material_aad(version_id: str) -> bytes:
     return b"key-version:" + version_id.encode()
 
 
+def wrapping_key_aad(token_id: str) -> bytes:
+    return b"import-wrapping-key:" + token_id.encode()
+
+
+def fingerprint(material: bytes) -> bytes:
+    """Binds an EXTERNAL key to its material without keeping the material: an HMAC keyed by the
+    material itself, which reveals nothing about a 128-bit or larger random key."""
+    return hmac.new(material, b"openkms/material-fingerprint/v1", hashlib.sha256).digest()
+
+
 class SoftwareBackend:
     def __init__(self, sealer: Sealer, pool_size: int = 2) -> None:
         self._sealer = sealer
+        # RSA_2048 pairs also serve as import wrapping keys.
         self._pool = KeyPool(asymmetric.generate, ("RSA_2048", "RSA_3072"), pool_size)
         # Loaded private keys by version id: unsealing and parsing a key costs more than using it.
         self._private: dict[str, Any] = {}
@@ -77,6 +91,21 @@ class SoftwareBackend:
         self, spec: SpecInfo, version: KeyVersion, algorithm: EncryptAlgorithm, ciphertext: bytes
     ) -> bytes:
         return asymmetric.decrypt(self._private_key(spec, version), algorithm, ciphertext)
+
+    # --- import ---------------------------------------------------------------------------------
+
+    def create_wrapping_key(self, wrapping_spec: str, token_id: str) -> tuple[bytes, bytes]:
+        private_der, public_der = self._pool.take(wrapping_spec)
+        return self._sealer.seal(private_der, wrapping_key_aad(token_id)), public_der
+
+    def import_material(
+        self, spec: SpecInfo, version_id: str, token: ImportToken, wrapped: bytes
+    ) -> tuple[bytes, bytes]:
+        private_der = self._sealer.unseal(token.sealed_private_key, wrapping_key_aad(token.id))
+        private_key = asymmetric.load_private(token.wrapping_spec, private_der)
+        material = asymmetric.unwrap(private_key, token.wrapping_algorithm, wrapped)
+        importing.check_material_length(material, spec.material_bytes)
+        return self._sealer.seal(material, material_aad(version_id)), fingerprint(material)
 
     def close(self) -> None:
         self._pool.close()

@@ -158,6 +158,24 @@ class InvalidRegion(KmsError):
         self.region = region
 
 
+# --- import ---------------------------------------------------------------------------------------
+
+
+class InvalidImportToken(KmsError):
+    def __init__(self) -> None:
+        super().__init__("import token is invalid.")
+
+
+class ExpiredImportToken(KmsError):
+    def __init__(self) -> None:
+        super().__init__("import token is expired.")
+
+
+class InvalidKeyMaterial(KmsError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"key material is invalid. {detail}".strip())
+
+
 # --- identity -----------------------------------------------------------------------------------
 
 

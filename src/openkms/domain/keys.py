@@ -44,6 +44,8 @@ class Key:
     deletion_protection_description: str = ""
     policy: str | None = None
     key_store_id: str = ""
+    # EXTERNAL keys: a fingerprint of the first imported material; the key accepts no other.
+    material_fingerprint: bytes | None = None
 
     @property
     def spec_info(self) -> SpecInfo:
@@ -58,11 +60,6 @@ class Key:
     @property
     def rotation_status(self) -> rotation.RotationStatus:
         return rotation.status(self.rotation_enabled, self.state)
-
-    @property
-    def has_material(self) -> bool:
-        """False for an EXTERNAL key whose material was never imported, was deleted, or expired."""
-        return self.primary_version_id is not None
 
     def is_gone(self, now: int) -> bool:
         """Past its deletion window: the key no longer exists for any caller, purged or not."""
@@ -123,10 +120,10 @@ def schedule_deletion(key: Key, window_days: int, now: int) -> Key:
     return replace(key, state=KeyState.PENDING_DELETION, delete_at=now + window_days * rotation.DAY)
 
 
-def cancel_deletion(key: Key) -> Key:
+def cancel_deletion(key: Key, has_material: bool) -> Key:
     require(key.state, Op.CANCEL_DELETION)
     # An EXTERNAL key whose material was deleted while pending deletion cannot become usable.
-    state = KeyState.ENABLED if key.has_material else KeyState.PENDING_IMPORT
+    state = KeyState.ENABLED if has_material else KeyState.PENDING_IMPORT
     return replace(key, state=state, delete_at=None)
 
 
@@ -186,6 +183,37 @@ def check_new_version(key: Key, version_count: int, now: int, spacing_seconds: i
     if now - last < spacing_seconds:
         days = spacing_seconds / rotation.DAY
         raise errors.UnsupportedOperation(f"A new version can be created only {days:g} days after the last one.")
+
+
+def material_expired(key: Key, now: int) -> bool:
+    return key.material_expire_at is not None and now >= key.material_expire_at
+
+
+def effective(key: Key, now: int) -> Key:
+    """The key as callers must see it now: imported material past its expiry is gone at once,
+    before the background job deletes it for good."""
+    if material_expired(key, now) and key.state in (KeyState.ENABLED, KeyState.DISABLED):
+        return replace(key, state=KeyState.PENDING_IMPORT, material_expire_at=None)
+    return key
+
+
+def after_material_deleted(key: Key) -> Key:
+    """DeleteKeyMaterial (or expiry): PendingImport, except that PendingDeletion stays as it is."""
+    state = key.state if key.state is KeyState.PENDING_DELETION else KeyState.PENDING_IMPORT
+    return replace(key, state=state, material_expire_at=None)
+
+
+def after_material_imported(key: Key, version_id: str, fingerprint: bytes, expire_at: int | None) -> Key:
+    """PendingImport becomes Enabled; Enabled and Disabled keep their state; the expiry is reset."""
+    state = KeyState.ENABLED if key.state is KeyState.PENDING_IMPORT else key.state
+    return replace(
+        key,
+        state=state,
+        primary_version_id=version_id,
+        last_rotation_at=key.last_rotation_at or key.created_at,
+        material_fingerprint=key.material_fingerprint or fingerprint,
+        material_expire_at=expire_at,
+    )
 
 
 def rotation_due(key: Key, now: int) -> bool:

@@ -12,6 +12,7 @@ from typing import Protocol
 from openkms.domain.aliases import Alias
 from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.identity import AccessKey, Account
+from openkms.domain.importing import ImportToken
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.specs import SpecInfo
 from openkms.domain.tags import Tag
@@ -72,6 +73,20 @@ class CryptoBackend(Protocol):
         """Raises ``InvalidCiphertext`` when the ciphertext does not decrypt."""
         ...
 
+    def create_wrapping_key(self, wrapping_spec: str, token_id: str) -> tuple[bytes, bytes]:
+        """A key pair to wrap imported material: (sealed private key, public key SPKI DER)."""
+        ...
+
+    def import_material(
+        self, spec: SpecInfo, version_id: str, token: ImportToken, wrapped: bytes
+    ) -> tuple[bytes, bytes]:
+        """Unwrap ``wrapped`` with the token's private key and keep the material for ``version_id``.
+
+        Returns (reference to store, fingerprint of the material). Raises ``InvalidKeyMaterial``
+        for anything that does not unwrap to material of the spec's length.
+        """
+        ...
+
 
 class PublicKeyCrypto(Protocol):
     """Operations that need only a public key: the same for every backend, and for callers' keys."""
@@ -99,6 +114,10 @@ class KeyRepository(Protocol):
     def count(self, account_uid: str, region: str) -> int: ...
     def due_for_rotation(self, now: int) -> list[Key]: ...
     def past_deletion(self, now: int) -> list[Key]: ...
+    def with_stale_material(self, now: int) -> list[Key]:
+        """EXTERNAL keys whose material expired, or which are PendingImport with a version."""
+        ...
+
     def purge(self, key_id: str) -> None:
         """Remove the key with its versions, aliases and tags."""
         ...
@@ -106,6 +125,10 @@ class KeyRepository(Protocol):
 
 class VersionRepository(Protocol):
     def add(self, version: KeyVersion) -> None: ...
+    def set_material(self, version_id: str, material_ref: bytes) -> None:
+        """Replace a version's material reference (empty bytes: the material was deleted)."""
+        ...
+
     def get(self, version_id: str) -> KeyVersion | None: ...
     def list_for_key(self, key_id: str) -> list[KeyVersion]:
         """Newest first."""
@@ -126,6 +149,12 @@ class TagRepository(Protocol):
     def for_key(self, key_id: str) -> list[Tag]: ...
     def list_for_region(self, account_uid: str, region: str) -> dict[str, list[Tag]]: ...
     def replace(self, key_id: str, tags: list[Tag]) -> None: ...
+
+
+class ImportTokenRepository(Protocol):
+    def add(self, token: ImportToken) -> None: ...
+    def get(self, token_id: str) -> ImportToken | None: ...
+    def delete_expired(self, now: int) -> int: ...
 
 
 class AccountRepository(Protocol):
@@ -155,6 +184,8 @@ class UnitOfWork(Protocol):
     def accounts(self) -> AccountRepository: ...
     @property
     def access_keys(self) -> AccessKeyRepository: ...
+    @property
+    def import_tokens(self) -> ImportTokenRepository: ...
 
 
 class Store(Protocol):

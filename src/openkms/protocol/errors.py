@@ -117,6 +117,10 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.UnsupportedProtectionLevel: (400, "Unsupported.ProtectionLevel"),
     d.LimitExceeded: (400, "Rejected.LimitExceeded"),
     d.ServiceAlreadyOpened: (400, "Forbidden.Opened"),
+    # import
+    d.InvalidImportToken: (400, "InvalidImportToken"),
+    d.ExpiredImportToken: (400, "ExpiredImportToken"),
+    d.InvalidKeyMaterial: (400, "InvalidKeyMaterial"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     d.IntegrityError: (500, "InternalFailure"),

@@ -11,6 +11,7 @@ from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
+from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
@@ -26,6 +27,7 @@ class Services:
     aliases: AliasService
     tags: TagService
     identity: IdentityService
+    importing: ImportService
     account: AccountService
     scheduler: Scheduler
     regions: RegionCatalogue

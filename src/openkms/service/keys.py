@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openkms.domain import errors, keys, listing, policy
 from openkms.domain.aliases import Alias, validate_alias_name
@@ -22,6 +22,7 @@ from openkms.domain.specs import (
 from openkms.domain.states import KeyState
 from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
 from openkms.service.backends import Backends
+from openkms.service.importing import has_material
 from openkms.service.resolve import resolve_key
 
 
@@ -76,8 +77,8 @@ class KeyService:
             raise errors.UnsupportedKeySpec(
                 f"KeySpec {spec.name} is offered only in mainland China regions; {caller.region} is not one."
             )
-        if req.origin is Origin.EXTERNAL:
-            raise errors.UnsupportedOrigin("Importing key material (Origin=EXTERNAL) is not available yet.")
+        if req.origin is Origin.EXTERNAL and not spec.symmetric:
+            raise errors.UnsupportedOrigin("Origin=EXTERNAL is only for symmetric key specs.")
         if req.rotation_enabled and req.rotation_interval is None:
             raise errors.MissingParameter("RotationInterval")
         keys.check_description(req.description)
@@ -107,21 +108,26 @@ class KeyService:
         )
         if req.rotation_enabled:
             key = keys.update_rotation_policy(key, True, req.rotation_interval)
-        version_id = self._ids.new_id()
-        # Generate outside the transaction: key generation (RSA, an HSM round trip) must not hold
-        # the database lock.
-        if spec.symmetric:
-            version = KeyVersion(version_id, key.id, now, backend.create_symmetric(spec, version_id))
+        version: KeyVersion | None = None
+        if req.origin is Origin.EXTERNAL:
+            key = replace(key, state=KeyState.PENDING_IMPORT)  # no material until it is imported
         else:
-            material, public_key = backend.create_asymmetric(spec, version_id)
-            version = KeyVersion(version_id, key.id, now, material, public_key)
-        key = keys.rotate(key, version_id, now)
+            version_id = self._ids.new_id()
+            # Generate outside the transaction: key generation (RSA, an HSM round trip) must not
+            # hold the database lock.
+            if spec.symmetric:
+                version = KeyVersion(version_id, key.id, now, backend.create_symmetric(spec, version_id))
+            else:
+                material, public_key = backend.create_asymmetric(spec, version_id)
+                version = KeyVersion(version_id, key.id, now, material, public_key)
+            key = keys.rotate(key, version_id, now)
 
         with self._store.write() as uow:
             if uow.keys.count(caller.account_uid, caller.region) >= self._limits.keys_per_region:
                 raise errors.LimitExceeded(f"At most {self._limits.keys_per_region} keys per account and region.")
             uow.keys.add(key)
-            uow.versions.add(version)
+            if version is not None:
+                uow.versions.add(version)
             if req.tags:
                 uow.tags.replace(key.id, list({t.key: t for t in req.tags}.values()))
             if req.alias is not None:
@@ -209,7 +215,11 @@ class KeyService:
         return self._change(caller, ref, lambda k, now: keys.schedule_deletion(k, window_days, now))
 
     def cancel_deletion(self, caller: Caller, ref: str) -> Key:
-        return self._change(caller, ref, lambda k, _now: keys.cancel_deletion(k))
+        with self._store.write() as uow:
+            key = resolve_key(uow, caller, ref, self._now())
+            new = keys.cancel_deletion(key, has_material(uow, key))
+            uow.keys.save(new)
+        return new
 
     def set_deletion_protection(self, caller: Caller, ref: str, enabled: bool, description: str = "") -> Key:
         return self._change(caller, ref, lambda k, _now: keys.set_deletion_protection(k, enabled, description))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from openkms.domain import errors
 from openkms.domain.aliases import is_alias
 from openkms.domain.identity import Caller
-from openkms.domain.keys import Key
+from openkms.domain.keys import Key, effective
 from openkms.domain.ports import UnitOfWork
 
 _ARN_PREFIX = "acs:kms:"
@@ -45,4 +45,4 @@ def resolve_key(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
     key = uow.keys.get(caller.account_uid, caller.region, key_id_of(uow, caller, ref))
     if key is None or key.is_gone(now):
         raise errors.KeyNotFound()
-    return key
+    return effective(key, now)

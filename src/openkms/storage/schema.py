@@ -59,6 +59,7 @@ keys = Table(
     Column("deletion_protection_description", Text, nullable=False),
     Column("policy", Text),
     Column("key_store_id", String(64), nullable=False),
+    Column("material_fingerprint", LargeBinary),
     Index("ix_keys_account_region", "account_uid", "region"),
 )
 
@@ -90,4 +91,18 @@ tags = Table(
     Column("key_id", String(36), ForeignKey("keys.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_key", String(128), primary_key=True),
     Column("tag_value", String(256), nullable=False),
+)
+
+import_tokens = Table(
+    "import_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key_id", String(36), ForeignKey("keys.id", ondelete="CASCADE"), nullable=False),
+    Column("wrapping_spec", String(16), nullable=False),
+    Column("wrapping_algorithm", String(32), nullable=False),
+    Column("sealed_private_key", LargeBinary, nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=False),
+    Index("ix_import_tokens_expires", "expires_at"),
 )

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Dialect, Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -22,6 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from openkms.domain import errors
 from openkms.domain.aliases import Alias
 from openkms.domain.identity import AccessKey, AccessKeyStatus, Account
+from openkms.domain.importing import ImportToken
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.specs import KeyUsage, Origin, ProtectionLevel
 from openkms.domain.states import KeyState
@@ -51,7 +52,13 @@ KEY_DUE = _key_select.where(
     K.last_rotation_at + K.rotation_interval <= _p("now"),
 )
 KEY_PAST_DELETION = _key_select.where(K.state == KeyState.PENDING_DELETION.value, K.delete_at <= _p("now"))
+KEY_STALE_MATERIAL = _key_select.where(
+    K.origin == Origin.EXTERNAL.value,
+    K.primary_version_id.is_not(None),
+    or_(K.material_expire_at <= _p("now"), K.state == KeyState.PENDING_IMPORT.value),
+)
 PURGE = [
+    delete(t.import_tokens).where(t.import_tokens.c.key_id == _p("key_id")),
     delete(t.tags).where(t.tags.c.key_id == _p("key_id")),
     delete(t.aliases).where(t.aliases.c.key_id == _p("key_id")),
     delete(t.key_versions).where(t.key_versions.c.key_id == _p("key_id")),
@@ -62,6 +69,7 @@ V = t.key_versions.c
 _version_select = select(V.id, V.key_id, V.created_at, V.material_ref, V.public_key)
 VERSION_GET = _version_select.where(V.id == _p("id"))
 VERSION_LIST = _version_select.where(V.key_id == _p("key_id")).order_by(V.created_at.desc(), V.id.desc())
+VERSION_SET_MATERIAL = update(t.key_versions).where(V.id == _p("id")).values(material_ref=_p("material_ref"))
 VERSION_INSERT = insert(t.key_versions).values(
     id=_p("id"),
     key_id=_p("key_id"),
@@ -98,6 +106,13 @@ TAG_LIST_REGION = (
 TAG_CLEAR = delete(t.tags).where(T.key_id == _p("key_id"))
 TAG_INSERT = insert(t.tags).values(key_id=_p("key_id"), tag_key=_p("tag_key"), tag_value=_p("tag_value"))
 
+IT = t.import_tokens.c
+_token_columns = [c.name for c in t.import_tokens.columns]
+TOKEN_GET = select(*t.import_tokens.columns).where(IT.id == _p("id"))
+TOKEN_INSERT = insert(t.import_tokens).values({n: bindparam(n) for n in _token_columns})
+TOKEN_DELETE_EXPIRED = delete(t.import_tokens).where(IT.expires_at <= _p("now"))
+TOKEN_COUNT_EXPIRED = select(func.count()).select_from(t.import_tokens).where(IT.expires_at <= _p("now"))
+
 AC = t.accounts.c
 ACCOUNT_GET = select(AC.uid, AC.created_at).where(AC.uid == _p("uid"))
 ACCOUNT_LIST = select(AC.uid, AC.created_at).order_by(AC.created_at, AC.uid)
@@ -130,6 +145,7 @@ AK_DELETE = delete(t.access_keys).where(AK.id == _p("id"))
 class _Compiled:
     sql: str
     positions: tuple[str, ...] | None  # None for named paramstyles
+    defaults: dict[str, Any]  # values of literals in the statement (e.g. a state name)
 
 
 class Statements:
@@ -145,7 +161,8 @@ class Statements:
             compiled = stmt.compile(dialect=self._dialect)
             assert isinstance(compiled, SQLCompiler)
             positions = tuple(compiled.positiontup or ()) if compiled.positional else None
-            found = _Compiled(str(compiled), positions)
+            defaults = {k: v for k, v in compiled.params.items() if v is not None}
+            found = _Compiled(str(compiled), positions, defaults)
             self._cache[id(stmt)] = found
         return found
 
@@ -159,6 +176,8 @@ class Db:
 
     def _run(self, stmt: ClauseElement, params: dict[str, Any]) -> Any:
         c = self._stmts.get(stmt)
+        if c.defaults:
+            params = {**c.defaults, **params}
         cur = self._conn.cursor()
         cur.execute(c.sql, [params[n] for n in c.positions] if c.positions is not None else params)
         return cur
@@ -206,6 +225,7 @@ def _key(r: Sequence[Any]) -> Key:
         deletion_protection_description=v["deletion_protection_description"],
         policy=v["policy"],
         key_store_id=v["key_store_id"],
+        material_fingerprint=bytes(v["material_fingerprint"]) if v["material_fingerprint"] is not None else None,
     )
 
 
@@ -232,6 +252,7 @@ def _key_params(k: Key) -> dict[str, Any]:
         "deletion_protection_description": k.deletion_protection_description,
         "policy": k.policy,
         "key_store_id": k.key_store_id,
+        "material_fingerprint": k.material_fingerprint,
     }
 
 
@@ -279,6 +300,9 @@ class SqlKeys:
     def past_deletion(self, now: int) -> list[Key]:
         return [_key(r) for r in self._db.all(KEY_PAST_DELETION, now=now)]
 
+    def with_stale_material(self, now: int) -> list[Key]:
+        return [_key(r) for r in self._db.all(KEY_STALE_MATERIAL, now=now)]
+
     def purge(self, key_id: str) -> None:
         for stmt in PURGE:
             self._db.run(stmt, key_id=key_id)
@@ -297,6 +321,9 @@ class SqlVersions:
             material_ref=v.material_ref,
             public_key=v.public_key,
         )
+
+    def set_material(self, version_id: str, material_ref: bytes) -> None:
+        self._db.run(VERSION_SET_MATERIAL, id=version_id, material_ref=material_ref)
 
     def get(self, version_id: str) -> KeyVersion | None:
         row = self._db.one(VERSION_GET, id=version_id)
@@ -355,6 +382,38 @@ class SqlTags:
             self._db.run(TAG_INSERT, key_id=key_id, tag_key=tag.key, tag_value=tag.value)
 
 
+class SqlImportTokens:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    def add(self, token: ImportToken) -> None:
+        self._db.run(
+            TOKEN_INSERT,
+            id=token.id,
+            key_id=token.key_id,
+            wrapping_spec=token.wrapping_spec,
+            wrapping_algorithm=token.wrapping_algorithm,
+            sealed_private_key=token.sealed_private_key,
+            public_key=token.public_key,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+        )
+
+    def get(self, token_id: str) -> ImportToken | None:
+        row = self._db.one(TOKEN_GET, id=token_id)
+        if row is None:
+            return None
+        v = dict(zip(_token_columns, row, strict=True))
+        v["sealed_private_key"] = bytes(v["sealed_private_key"])
+        v["public_key"] = bytes(v["public_key"])
+        return ImportToken(**v)
+
+    def delete_expired(self, now: int) -> int:
+        row = self._db.one(TOKEN_COUNT_EXPIRED, now=now)
+        self._db.run(TOKEN_DELETE_EXPIRED, now=now)
+        return int(row[0]) if row else 0
+
+
 class SqlAccounts:
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -409,6 +468,7 @@ class SqlUnitOfWork:
         self.tags = SqlTags(db)
         self.accounts = SqlAccounts(db)
         self.access_keys = SqlAccessKeys(db)
+        self.import_tokens = SqlImportTokens(db)
 
 
 def _is_conflict(exc: BaseException) -> bool:

@@ -1,0 +1,45 @@
+"""Bring-your-own-key actions."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from openkms.protocol.actions.context import Ctx, Handler
+from openkms.protocol.actions.shape import iso
+
+
+def get_parameters_for_import(ctx: Ctx) -> dict[str, Any]:
+    out = ctx.services.importing.get_parameters(
+        ctx.caller, ctx.p.required("KeyId"), ctx.p.required("WrappingAlgorithm"), ctx.p.required("WrappingKeySpec")
+    )
+    return {
+        "KeyId": out.key_id,
+        "ImportToken": out.token,
+        # base64 DER SubjectPublicKeyInfo, no PEM armour
+        "PublicKey": base64.b64encode(out.public_key).decode("ascii"),
+        "TokenExpireTime": iso(out.expires_at),
+    }
+
+
+def import_key_material(ctx: Ctx) -> dict[str, Any]:
+    ctx.services.importing.import_material(
+        ctx.caller,
+        ctx.p.required("KeyId"),
+        ctx.p.required("ImportToken"),
+        ctx.p.b64("EncryptedKeyMaterial"),
+        ctx.p.integer("KeyMaterialExpireUnix", 0, 2**40),
+    )
+    return {}
+
+
+def delete_key_material(ctx: Ctx) -> dict[str, Any]:
+    ctx.services.importing.delete_material(ctx.caller, ctx.p.required("KeyId"))
+    return {}
+
+
+ACTIONS: dict[str, Handler] = {
+    "GetParametersForImport": get_parameters_for_import,
+    "ImportKeyMaterial": import_key_material,
+    "DeleteKeyMaterial": delete_key_material,
+}

@@ -1,0 +1,173 @@
+"""Bring your own key: import parameters, importing material, deleting it, and its expiry.
+
+The ImportToken handed to the caller is the token's id, key id and expiry sealed under the root
+key (AEAD): opaque, and any change to it, or a token of another key, is refused. The wrapping
+private key stays in the store, sealed, and is destroyed when the token expires.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from dataclasses import dataclass
+
+from openkms.domain import errors, importing, keys
+from openkms.domain.identity import Caller
+from openkms.domain.importing import ImportToken
+from openkms.domain.keys import Key, KeyVersion
+from openkms.domain.ports import Clock, IdGenerator, Sealer, Store, UnitOfWork
+from openkms.domain.regions import RegionCatalogue
+from openkms.domain.specs import Origin
+from openkms.domain.states import KeyState, Op, require
+from openkms.service.backends import Backends
+from openkms.service.resolve import resolve_key
+
+_TOKEN_AAD = b"openkms-import-token-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportParameters:
+    key_id: str
+    token: str
+    public_key: bytes  # SPKI DER
+    expires_at: int
+
+
+def _require_external(key: Key) -> None:
+    if key.origin is not Origin.EXTERNAL:
+        raise errors.UnsupportedOrigin("Only keys created with Origin=EXTERNAL take imported material.")
+
+
+class ImportService:
+    def __init__(
+        self, store: Store, backends: Backends, sealer: Sealer, clock: Clock, ids: IdGenerator, regions: RegionCatalogue
+    ) -> None:
+        self._store = store
+        self._backends = backends
+        self._sealer = sealer
+        self._clock = clock
+        self._ids = ids
+        self._regions = regions
+
+    def _now(self) -> int:
+        return int(self._clock.now())
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def _encode_token(self, token: ImportToken) -> str:
+        claims = json.dumps({"t": token.id, "k": token.key_id, "e": token.expires_at}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(self._sealer.seal(claims.encode(), _TOKEN_AAD)).decode().rstrip("=")
+
+    def _decode_token(self, text: str) -> tuple[str, str, int]:
+        try:
+            sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            claims = json.loads(self._sealer.unseal(sealed, _TOKEN_AAD))
+            return str(claims["t"]), str(claims["k"]), int(claims["e"])
+        except (binascii.Error, ValueError, KeyError, TypeError, errors.IntegrityError):
+            raise errors.InvalidImportToken() from None
+
+    # --- use cases ----------------------------------------------------------------------------
+
+    def get_parameters(self, caller: Caller, ref: str, wrapping_algorithm: str, wrapping_spec: str) -> ImportParameters:
+        now = self._now()
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, now)
+        _require_external(key)
+        require(key.state, Op.IMPORT_PARAMS)
+        importing.check_wrapping(wrapping_spec, wrapping_algorithm, self._regions.get(caller.region).mainland_china)
+        token_id = self._ids.new_id()
+        sealed_private, public_key = self._backends.for_key(key).create_wrapping_key(wrapping_spec, token_id)
+        token = ImportToken(
+            token_id, key.id, wrapping_spec, wrapping_algorithm, sealed_private, public_key, now,
+            now + importing.TOKEN_LIFETIME_SECONDS,
+        )  # fmt: skip
+        with self._store.write() as uow:
+            uow.import_tokens.add(token)
+        return ImportParameters(key.id, self._encode_token(token), public_key, token.expires_at)
+
+    def import_material(
+        self, caller: Caller, ref: str, token_text: str, wrapped: bytes, expire_unix: int | None
+    ) -> Key:
+        now = self._now()
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, now)
+            _require_external(key)
+            require(key.state, Op.IMPORT_MATERIAL)
+            token_id, token_key, expires_at = self._decode_token(token_text)
+            if token_key != key.id:
+                raise errors.InvalidImportToken()
+            if expires_at <= now:
+                raise errors.ExpiredImportToken()
+            token = uow.import_tokens.get(token_id)
+            if token is None:  # purged after its expiry
+                raise errors.ExpiredImportToken()
+        expire_at = importing.check_expiry(expire_unix, now)
+        version_id = key.primary_version_id or self._ids.new_id()
+        material_ref, fingerprint = self._backends.for_key(key).import_material(
+            key.spec_info, version_id, token, wrapped
+        )
+        if key.material_fingerprint is not None and not hmac.compare_digest(key.material_fingerprint, fingerprint):
+            raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
+        with self._store.write() as uow:
+            current = resolve_key(uow, caller, key.id, now)
+            require(current.state, Op.IMPORT_MATERIAL)
+            if current.material_fingerprint is not None and not hmac.compare_digest(
+                current.material_fingerprint, fingerprint
+            ):
+                raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
+            if uow.versions.get(version_id) is None:
+                uow.versions.add(KeyVersion(version_id, key.id, now, material_ref))
+            else:
+                uow.versions.set_material(version_id, material_ref)
+            new = keys.after_material_imported(current, version_id, fingerprint, expire_at)
+            uow.keys.save(new)
+        return new
+
+    def delete_material(self, caller: Caller, ref: str) -> Key:
+        now = self._now()
+        with self._store.write() as uow:
+            key = resolve_key(uow, caller, ref, now)
+            _require_external(key)
+            require(key.state, Op.IMPORT_PARAMS)
+            return self._forget_material(uow, key)
+
+    def _forget_material(self, uow: UnitOfWork, key: Key) -> Key:
+        if key.primary_version_id is not None:
+            uow.versions.set_material(key.primary_version_id, b"")
+        new = keys.after_material_deleted(key)
+        uow.keys.save(new)
+        return new
+
+    # --- background ---------------------------------------------------------------------------
+
+    def expire(self) -> tuple[list[str], int]:
+        """Delete expired (or orphaned) imported material and expired tokens' wrapping keys."""
+        now = self._now()
+        expired: list[str] = []
+        with self._store.read() as uow:
+            candidates = uow.keys.with_stale_material(now)
+        for key in candidates:
+            with self._store.write() as uow:
+                current = uow.keys.get(key.account_uid, key.region, key.id)
+                if current is None or current.primary_version_id is None:
+                    continue
+                version = uow.versions.get(current.primary_version_id)
+                stale = keys.material_expired(current, now) or current.state is KeyState.PENDING_IMPORT
+                if stale and version is not None and version.material_ref:
+                    self._forget_material(uow, current)
+                    expired.append(current.id)
+                elif keys.material_expired(current, now):
+                    uow.keys.save(keys.after_material_deleted(current))
+        with self._store.write() as uow:
+            purged_tokens = uow.import_tokens.delete_expired(now)
+        return expired, purged_tokens
+
+
+def has_material(uow: UnitOfWork, key: Key) -> bool:
+    """Whether the key's current version holds material (false after DeleteKeyMaterial or expiry)."""
+    if key.primary_version_id is None:
+        return False
+    version = uow.versions.get(key.primary_version_id)
+    return version is not None and bool(version.material_ref)
