@@ -14,7 +14,12 @@ from typing import Any
 
 from openkms.domain import errors
 
-_INT = re.compile(r"^[+-]?\d{1,18}$")
+_INT = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII digits: \d would take any Unicode digit
+
+
+def _is_index(text: str) -> bool:
+    # isdigit() alone is True for '²' or '١', which int() refuses or reads as another number.
+    return text.isascii() and text.isdigit()
 
 
 class Params:
@@ -54,11 +59,15 @@ class Params:
         value = self.raw(name)
         if value is None:
             return None
-        if not _INT.match(value.strip()):
+        if not _INT.fullmatch(value.strip()):
             raise errors.InvalidParameter(name, "It must be an integer.")
         number = int(value)
         if (lo is not None and number < lo) or (hi is not None and number > hi):
-            raise errors.InvalidParameter(name, f"It must be from {lo} to {hi}.")
+            if lo is not None and hi is not None:
+                bound = f"from {lo} to {hi}"
+            else:
+                bound = f"at least {lo}" if lo is not None else f"at most {hi}"
+            raise errors.InvalidParameter(name, f"It must be {bound}.")
         return number
 
     def b64(self, name: str) -> bytes:
@@ -94,7 +103,7 @@ class Params:
         found: dict[int, str] = {}
         prefix = name + "."
         for key, value in self._values.items():
-            if key.startswith(prefix) and key[len(prefix) :].isdigit() and value != "":
+            if key.startswith(prefix) and _is_index(key[len(prefix) :]) and value != "":
                 found[int(key[len(prefix) :])] = value
         if len(found) > limit:
             raise errors.InvalidParameter(name, f"At most {limit} values.")
@@ -109,7 +118,7 @@ class Params:
             if not key.startswith(prefix):
                 continue
             index, _, field = key[len(prefix) :].partition(".")
-            if not index.isdigit():
+            if not _is_index(index):
                 continue
             if field == "Key":
                 keys[int(index)] = value
