@@ -18,7 +18,7 @@ _INT = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII digits: \d would take any Unicod
 
 
 def _is_index(text: str) -> bool:
-    # isdigit() alone is True for '²' or '١', which int() refuses or reads as another number.
+    # isdigit() alone is True for superscripts, which int() refuses, and for non-Latin digits.
     return text.isascii() and text.isdigit()
 
 
