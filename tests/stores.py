@@ -51,7 +51,7 @@ def _postgres_schema() -> Iterator[str]:
 
 
 @contextmanager
-def database_url(adapter: str, tmp_path: Path) -> Iterator[str | None]:
+def database_url(adapter: str) -> Iterator[str | None]:
     """The ``database_url`` setting for an empty database of this adapter (None: embedded SQLite)."""
     if adapter == "sqlite":
         yield None
@@ -63,7 +63,7 @@ def database_url(adapter: str, tmp_path: Path) -> Iterator[str | None]:
 @contextmanager
 def open_adapter(adapter: str, tmp_path: Path, run_migrations: bool = True) -> Iterator[SqlStore]:
     """A store built by the real factory (storage/factory.py) on a fresh, migrated database."""
-    with database_url(adapter, tmp_path) as url:
+    with database_url(adapter) as url:
         store = open_store(url, tmp_path / "openkms.sqlite3", run_migrations=run_migrations)
         try:
             yield store

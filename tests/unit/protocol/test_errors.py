@@ -13,7 +13,7 @@ from openkms.protocol import errors as p
 from openkms.protocol.errors import INTERNAL, table, to_wire
 
 # Bases that are never raised themselves: each concrete subclass has its own row.
-ABSTRACT = {d.KmsError, d.NotFound, d.StateRejected, p.ProtocolError}
+ABSTRACT: set[type[BaseException]] = {d.KmsError, d.NotFound, d.StateRejected, p.ProtocolError}
 
 # Spec section 5 (and 1.9 for the protocol rows): code -> HTTP status.
 SPEC_STATUS = {
@@ -88,7 +88,7 @@ def test_the_walk_found_the_error_modules() -> None:
 
 
 # Concrete classes that deliberately share their parent's row instead of having their own.
-INHERITS = {d.InvalidCiphertext: d.InvalidParameter}
+INHERITS: dict[type[BaseException], type[BaseException]] = {d.InvalidCiphertext: d.InvalidParameter}
 
 
 def _row_class(cls: type[BaseException]) -> type[BaseException] | None:
@@ -125,7 +125,7 @@ def test_every_row_is_a_known_class() -> None:
     assert set(table()) <= set(CONCRETE)
 
 
-@pytest.mark.parametrize("cls", sorted(ABSTRACT, key=lambda c: c.__name__), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", sorted(ABSTRACT, key=str), ids=str)
 def test_abstract_bases_have_no_row(cls: type[BaseException]) -> None:
     # A bare base raised by mistake is an internal failure, not a guess at a code.
     assert cls not in table()
