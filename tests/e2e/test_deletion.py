@@ -215,3 +215,14 @@ def test_pending_import_state_rules(kms: Kms) -> None:
     kms.call("CancelKeyDeletion", KeyId=kid)
     meta = describe(kms, kid)
     assert (meta["KeyState"], meta["DeleteDate"], meta["Description"]) == ("PendingImport", "", "byok")
+
+
+def test_alias_of_a_key_past_its_window_is_gone_before_the_purge(server: InProcessServer, kms: Kms) -> None:
+    old = kms.call("CreateKey")["KeyMetadata"]["KeyId"]
+    kms.call("CreateAlias", AliasName="alias/reused", KeyId=old)
+    kms.call("ScheduleKeyDeletion", KeyId=old, PendingWindowInDays=7)
+    with time_travel(server, 7 * DAY + 1):
+        assert refusal(kms, "DescribeKey", KeyId="alias/reused") == (404, "Forbidden.AliasNotFound")
+        new = kms.call("CreateKey")["KeyMetadata"]["KeyId"]
+        kms.call("CreateAlias", AliasName="alias/reused", KeyId=new)  # the name is free again
+        assert describe(kms, "alias/reused")["KeyId"] == new
