@@ -129,7 +129,7 @@ def test_purge_after_the_window(kms: Kms, server: InProcessServer) -> None:
         assert stored() == (True, 1, 1, 2)
         assert refusal(kms, "DescribeKey", KeyId=kid) == (404, "Forbidden.KeyNotFound")
         assert refusal(kms, "DescribeKey", KeyId=doomed["Arn"]) == (404, "Forbidden.KeyNotFound")
-        assert refusal(kms, "DescribeKey", KeyId="alias/doomed") == (404, "Forbidden.KeyNotFound")
+        assert refusal(kms, "DescribeKey", KeyId="alias/doomed") == (404, "Forbidden.AliasNotFound")
         assert refusal(kms, "CancelKeyDeletion", KeyId=kid) == (404, "Forbidden.KeyNotFound")
         assert refusal(kms, "ListResourceTags", KeyId=kid) == (404, "Forbidden.KeyNotFound")
         assert refusal(kms, "Decrypt", CiphertextBlob=blob) == (404, "Forbidden.KeyNotFound")
