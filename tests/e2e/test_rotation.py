@@ -81,6 +81,12 @@ def test_rotation_policy_validation(kms: Kms) -> None:
         )  # fmt: skip
         assert "RotationInterval" in err.message, bad
     expect_error(400, "MissingParameter", kms, "UpdateRotationPolicy", KeyId=key_id, EnableAutomaticRotation=True)
+    expect_error(
+        400, "InvalidParameter", kms, "UpdateRotationPolicy", KeyId=key_id,
+        EnableAutomaticRotation="maybe", RotationInterval="7d",
+    )  # fmt: skip
+    # Turning rotation off ignores any interval sent along.
+    kms.call("UpdateRotationPolicy", KeyId=key_id, EnableAutomaticRotation=False, RotationInterval="3d")
     expect_error(400, "MissingParameter", kms, "UpdateRotationPolicy", KeyId=key_id)
     missing = str(uuid.uuid4())
     expect_error(
@@ -157,6 +163,7 @@ def test_scheduler_rotates_a_due_key_and_old_ciphertexts_still_decrypt(server: I
     assert (listed["TotalCount"], listed["PageNumber"], listed["PageSize"]) == (2, 1, 10)
     rows = listed["KeyVersions"]["KeyVersion"]
     assert [r["KeyVersionId"] for r in rows] == [second, first]
+    assert rows[0]["CreationDate"] == rotated["LastRotationDate"]
     assert all(r["KeyId"] == key_id for r in rows)
     assert parse(rows[0]["CreationDate"]) > parse(rows[1]["CreationDate"])
     page2 = versions(kms, key_id, PageNumber=2, PageSize=1)
@@ -185,11 +192,15 @@ def test_scheduler_skips_disabled_keys_and_catches_up_when_enabled(server: InPro
     meta = kms.call("CreateKey", EnableAutomaticRotation=True, RotationInterval="7d")["KeyMetadata"]
     key_id, first = meta["KeyId"], meta["PrimaryKeyVersion"]
     off = kms.call("CreateKey")["KeyMetadata"]  # rotation never turned on
+    doomed = kms.call("CreateKey", EnableAutomaticRotation=True, RotationInterval="7d")["KeyMetadata"]["KeyId"]
     kms.call("DisableKey", KeyId=key_id)
+    kms.call("ScheduleKeyDeletion", KeyId=doomed, PendingWindowInDays=30)
     server.clock.advance(WEEK + 60)
     rotated = run_scheduler(server)
     assert key_id not in rotated
     assert off["KeyId"] not in rotated
+    assert doomed not in rotated
+    assert versions(kms, doomed)["TotalCount"] == 1
     assert versions(kms, key_id)["TotalCount"] == 1
     assert describe(kms, key_id)["PrimaryKeyVersion"] == first
     assert versions(kms, off["KeyId"])["TotalCount"] == 1
