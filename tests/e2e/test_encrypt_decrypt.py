@@ -59,6 +59,26 @@ def test_odd_strings_round_trip_exactly(kms: Kms) -> None:
         assert (back["KeyId"], back["KeyVersionId"]) == (key_id, out["KeyVersionId"])
 
 
+@pytest.mark.parametrize("spec", ["Aliyun_AES_256", "Aliyun_AES_128", "Aliyun_AES_192", "Aliyun_SM4"])
+def test_every_symmetric_spec(kms: Kms, spec: str) -> None:
+    meta = kms.call("CreateKey", KeySpec=spec)["KeyMetadata"]
+    assert (meta["KeySpec"], meta["KeyUsage"]) == (spec, "ENCRYPT/DECRYPT")
+    out = kms.call("Encrypt", KeyId=meta["KeyId"], Plaintext="hello wörld *~", EncryptionContext={"s": spec})
+    assert out["KeyVersionId"] == meta["PrimaryKeyVersion"]
+    back = kms.call("Decrypt", CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"s": spec})
+    assert back["Plaintext"] == "hello wörld *~"
+    dk = kms.call("GenerateDataKey", KeyId=meta["KeyId"])
+    assert kms.call("Decrypt", CiphertextBlob=dk["CiphertextBlob"])["Plaintext"] == dk["Plaintext"]
+    # Across specs: re-encrypt to a key of the default spec and back.
+    other = new_key(kms)
+    moved = kms.call(
+        "ReEncrypt", CiphertextBlob=out["CiphertextBlob"], DestinationKeyId=other, SourceEncryptionContext={"s": spec}
+    )
+    back_again = kms.call("ReEncrypt", CiphertextBlob=moved["CiphertextBlob"], DestinationKeyId=meta["KeyId"])
+    assert back_again["KeyId"] == meta["KeyId"]
+    assert kms.call("Decrypt", CiphertextBlob=back_again["CiphertextBlob"])["Plaintext"] == "hello wörld *~"
+
+
 def test_plaintext_is_opaque_text_not_base64(kms: Kms) -> None:
     key_id = new_key(kms)
     blob = encrypt(kms, key_id, "aGVsbG8=")
@@ -85,6 +105,14 @@ def test_six_kilobytes_is_the_limit_in_bytes(kms: Kms) -> None:
     for text in ("x" * 6145, "€" * 2048 + "x"):
         err = expect_error(400, "InvalidParameter", kms, "Encrypt", KeyId=key_id, Plaintext=text)
         assert "Plaintext" in err.message
+
+
+def test_asymmetric_keys_cannot_encrypt_symmetrically(kms: Kms) -> None:
+    signing = kms.call("CreateKey", KeySpec="EC_P256", KeyUsage="SIGN/VERIFY")["KeyMetadata"]["KeyId"]
+    expect_error(400, "Rejected.UnsupportedOperation", kms, "Encrypt", KeyId=signing, Plaintext="x")
+    expect_error(400, "Rejected.UnsupportedOperation", kms, "GenerateDataKey", KeyId=signing)
+    blob = encrypt(kms, new_key(kms), "x")
+    expect_error(400, "Rejected.UnsupportedOperation", kms, "ReEncrypt", CiphertextBlob=blob, DestinationKeyId=signing)
 
 
 def test_empty_plaintext_is_a_missing_parameter(kms: Kms) -> None:

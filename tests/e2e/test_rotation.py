@@ -253,6 +253,15 @@ def test_version_lookups(kms: Kms) -> None:
     assert kms.call("DescribeKeyVersion", KeyId=key_id, KeyVersionId=version_id)["KeyVersion"] == one
 
 
+def test_asymmetric_keys_have_no_automatic_rotation(kms: Kms) -> None:
+    key_id = kms.call("CreateKey", KeySpec="EC_P256", KeyUsage="SIGN/VERIFY")["KeyMetadata"]["KeyId"]
+    expect_error(
+        400, "Rejected.UnsupportedOperation", kms, "UpdateRotationPolicy", KeyId=key_id,
+        EnableAutomaticRotation=True, RotationInterval="30d",
+    )  # fmt: skip
+    assert describe(kms, key_id)["AutomaticRotation"] == "Disabled"
+
+
 def test_create_key_version_is_refused_for_symmetric_keys(kms: Kms) -> None:
     key_id = kms.call("CreateKey")["KeyMetadata"]["KeyId"]
     expect_error(400, "Rejected.UnsupportedOperation", kms, "CreateKeyVersion", KeyId=key_id)
