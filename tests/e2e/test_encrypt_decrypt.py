@@ -218,6 +218,9 @@ def test_context_flattened_or_as_json_is_the_same_context(server: InProcessServe
 
     blob = encrypt(kms, key_id, "json", EncryptionContext={"a": "1", "b": "two words"})
     assert ok(signer.v3("Decrypt", {"CiphertextBlob": blob, **flat}).send())["Plaintext"] == "json"
+    # Both forms at once: the JSON string wins and the flattened pairs are ignored.
+    both = {"CiphertextBlob": blob, "EncryptionContext": '{"a":"1","b":"two words"}', "EncryptionContext.c": "3"}
+    assert ok(signer.v1("Decrypt", both).send())["Plaintext"] == "json"
     # A hand-written JSON string with spaces and another order is still the same context.
     loose = '{ "b" : "two words",\n "a":"1" }'
     assert ok(signer.v1("Decrypt", {"CiphertextBlob": blob, "EncryptionContext": loose}).send())["Plaintext"] == "json"
