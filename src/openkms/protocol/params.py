@@ -14,7 +14,7 @@ from typing import Any
 
 from openkms.domain import errors
 
-_INT = re.compile(r"^[+-]?\d{1,18}$")
+_INT = re.compile(r"^[+-]?[0-9]{1,18}$")
 
 
 class Params:
