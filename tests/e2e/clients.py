@@ -80,10 +80,13 @@ class Kms:
     def _call_new(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if not self.sends_region and action in ("TagResources", "UntagResources", "ListTagResources"):
             params.setdefault("RegionId", self.region)
-        request = getattr(new_models, f"{action}Request")().from_map(params)
         method = getattr(self._new, f"{_snake(action)}_with_options")
+        model = getattr(new_models, f"{action}Request", None)
+        # Actions without parameters (DescribeRegions, DescribeAccountKmsStatus, OpenKmsService)
+        # have no request model: their method takes only the runtime options.
+        args = () if model is None else (model().from_map(params),)
         try:
-            response = method(request, RuntimeOptions())
+            response = method(*args, RuntimeOptions())
         except AlibabaCloudException as exc:
             data = exc.data or {}
             raise ApiError(

@@ -84,9 +84,17 @@ class Params:
         if value is None:
             return None
         try:
-            return json.loads(value)
-        except ValueError:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
             raise errors.InvalidParameter(name, "It is not valid JSON.") from None
+        if "\\u" in value:
+            # A \uD800-\uDFFF escape without its pair decodes to a string that is not text
+            # and fails later, wherever it is encoded (for example as associated data).
+            try:
+                json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise errors.InvalidParameter(name, "It contains an unpaired surrogate escape.") from None
+        return parsed
 
     def map(self, name: str) -> dict[str, Any]:
         """A JSON object, or flattened ``Name.key=value`` pairs."""

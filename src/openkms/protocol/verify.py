@@ -84,6 +84,10 @@ class Authenticator:
         access_key_id = p.get("AccessKeyId") or ""
         if not access_key_id:
             raise errors.MissingParameter("AccessKeyId")
+        if not p.get("Action"):
+            # V1 signs parameters, not headers: an action named only by x-acs-action would be
+            # unsigned, and a captured request could be replayed as another action.
+            raise errors.MissingParameter("Action")
         nonce = p.get("SignatureNonce") or ""
         if not nonce:
             raise errors.MissingParameter("SignatureNonce")
