@@ -38,7 +38,7 @@ def parse_timestamp(value: str | None, name: str) -> float:
     """``YYYY-MM-DDThh:mm:ssZ`` (UTC), optionally with fractional seconds."""
     if value is None or value == "":
         raise IllegalTimestamp(name)
-    match = _TIMESTAMP.match(value)
+    match = _TIMESTAMP.fullmatch(value)
     if match is None:
         raise TimestampFormat(name)
     y, mo, d, h, mi, s = (int(g) for g in match.groups())
@@ -100,7 +100,7 @@ class Authenticator:
         return self._finish(cred, nonce, now)
 
     def _v3(self, req: RpcRequest, authorization: str, now: float) -> Credential:
-        match = _V3_AUTH.match(authorization)
+        match = _V3_AUTH.fullmatch(authorization)
         if match is None:
             raise IncompleteSignature("The Authorization header is malformed.")
         algorithm, access_key_id, signed_text, signature = match.groups()
