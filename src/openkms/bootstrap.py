@@ -126,7 +126,11 @@ def build(
     store = open_store(settings.database_url, settings.sqlite_path)
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
-    backends = Backends({ProtectionLevel.SOFTWARE: software}, {ProtectionLevel.HSM: HSM_UNAVAILABLE})
+    backends = Backends(
+        {ProtectionLevel.SOFTWARE: software},
+        {ProtectionLevel.HSM: HSM_UNAVAILABLE},
+        {ProtectionLevel.SOFTWARE: software.unavailable_specs()},
+    )
     public = SoftwarePublicKeyCrypto()
     versions = VersionService(store, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, backends, public, clock)

@@ -78,5 +78,8 @@ class SoftwareBackend:
     ) -> bytes:
         return asymmetric.decrypt(self._private_key(spec, version), algorithm, ciphertext)
 
+    def unavailable_specs(self) -> dict[str, str]:
+        return asymmetric.unavailable_specs()
+
     def close(self) -> None:
         self._pool.close()
