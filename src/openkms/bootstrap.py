@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openkms.crypto.public import SoftwarePublicKeyCrypto
-from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
+from openkms.crypto.sealing import AesGcmSealer, decode_root_key, derive_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain.ports import Clock, IdGenerator, NonceCache
 from openkms.domain.specs import ProtectionLevel
@@ -42,6 +42,7 @@ log = logging.getLogger("openkms")
 
 ROOT_KEY_FILE = "root.key"
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
+CONSOLE_SESSION_PURPOSE = "console-session-v1"
 HSM_UNAVAILABLE = (
     "Hardware-protected keys (ProtectionLevel=HSM) are not available in this build yet; use ProtectionLevel=SOFTWARE."
 )
@@ -82,6 +83,8 @@ class Runtime:
     offload: bool
     scheduler_lock: FileLock
     root_key_in_file: bool
+    # Signs the web console's session cookies; derived from the root key so every worker agrees.
+    console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -158,6 +161,7 @@ def build(
         offload=not blocks_event_loop_briefly(settings.database_url),
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
+        console_key=derive_key(root_key, CONSOLE_SESSION_PURPOSE),
         closers=[software.close],
     )
 
