@@ -210,10 +210,12 @@ def test_external_key_material_source(page: Page, server: InProcessServer, user:
     dialog = page.get_by_role("dialog", name="Create Key")
     dialog.get_by_text("Advanced", exact=True).click()
     external = dialog.get_by_label("External", exact=True)
+    ack = dialog.get_by_label("I understand the implications of using the external key materials key")
     reason = server.services.keys.capabilities("cn-hangzhou").get("Aliyun_AES_256").origins[Origin.EXTERNAL]
 
     if reason is not None:
         expect(external).to_be_disabled()
+        expect(ack).to_be_disabled()
         expect(dialog.locator("p.why", has_text="External:")).to_have_text(f"External: {reason}")
 
         # Without the check box: refused next to the check box (the option forced on, as a
@@ -248,7 +250,7 @@ def test_external_key_material_source(page: Page, server: InProcessServer, user:
     external.check()
     dialog.get_by_role("button", name="OK").click()
     expect(page.locator("#external_ack-error")).to_be_visible()
-    page.get_by_label("I understand the implications of using the external key materials key").check()
+    ack.check()
     page.get_by_role("button", name="OK").click()
     created_key_id(page)
     info = details(page)

@@ -85,9 +85,7 @@ def message_of(exc: errors.KmsError) -> str:
 
 def field_message(exc: errors.KmsError) -> str:
     """Next to a field, the reason alone: the field already says which parameter it is."""
-    if isinstance(exc, errors.InvalidParameter) and exc.reason:
-        return exc.reason
-    return message_of(exc)
+    return exc.detail or message_of(exc)
 
 
 @dataclass
@@ -597,4 +595,5 @@ def dialog_context(dialog: forms.CreateKeyForm, options: CreateOptions) -> dict[
         "min_rotation_days": forms.MIN_ROTATION_DAYS,
         "max_rotation_days": forms.MAX_ROTATION_DAYS,
         "external_ack_label": forms.EXTERNAL_ACK,
+        "external_offered": chosen.origins[Origin.EXTERNAL] is None,
     }

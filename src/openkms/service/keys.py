@@ -118,7 +118,8 @@ class KeyService:
         return spec, usage, backend
 
     def capabilities(self, region: str) -> CreateOptions:
-        """What CreateKey can make in ``region``, and why each refused choice is refused.
+        """What CreateKey can make in ``region``, and why each refused choice is refused (the
+        error's detail, without the API's fixed wording).
 
         Derived by running the same checks CreateKey runs, so the console offers exactly what the
         server does and lights new options up as the backends gain them.
@@ -128,7 +129,7 @@ class KeyService:
             try:
                 self._check_create(region, req)
             except errors.KmsError as exc:
-                return exc.message
+                return exc.detail or exc.message
             return None
 
         choices: list[SpecChoice] = []

@@ -57,6 +57,8 @@ document.addEventListener("DOMContentLoaded", () => {
     syncChoices("usages", "usage");
     syncChoices("levels", "protection_level");
     syncChoices("origins", "origin");
+    // The acknowledgement is only for External material, when the server offers it.
+    form.querySelector("#external_ack").disabled = spec.origins.EXTERNAL !== null;
     // Rotation Period is only for symmetric specs: hidden and not sent for the others.
     rotation.hidden = !spec.symmetric;
     rotation.disabled = !spec.symmetric;
