@@ -1,4 +1,5 @@
-"""The application: the RPC API at "/", health at "/healthz"; the lifespan runs the scheduler.
+"""The application: the RPC API at "/", the web console at "/console", health at "/healthz"; the
+lifespan runs the scheduler.
 
 "/" is dispatched before Starlette's router: it is the hot path and needs no routing.
 """
@@ -16,9 +17,10 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from openkms import bootstrap
+from openkms.console.app import MAX_FORM_BYTES, ConsoleConfig, create_console
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.settings import Settings
 
@@ -31,7 +33,14 @@ class OpenKmsApp:
         self._run_scheduler = run_scheduler
         handler = RpcHandler(runtime.services, runtime.nonces, runtime.auth_clock)
         self._rpc = RpcApp(handler, offload=runtime.offload)
-        self._site = Starlette(routes=[Route("/healthz", self._healthz)], lifespan=self._lifespan)
+        console = create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
+        self._site = Starlette(
+            routes=[
+                Route("/healthz", self._healthz),
+                Mount("/console", app=console, max_body_size=MAX_FORM_BYTES),
+            ],
+            lifespan=self._lifespan,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/":

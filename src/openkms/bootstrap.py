@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openkms.crypto.public import SoftwarePublicKeyCrypto
-from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
+from openkms.crypto.sealing import AesGcmSealer, decode_root_key, derive_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain.ports import Clock, IdGenerator, NonceCache
 from openkms.domain.specs import ProtectionLevel
@@ -43,6 +43,7 @@ log = logging.getLogger("openkms")
 
 ROOT_KEY_FILE = "root.key"
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
+CONSOLE_SESSION_PURPOSE = "console-session-v1"
 HSM_UNAVAILABLE = (
     "Hardware-protected keys (ProtectionLevel=HSM) are not available in this build yet; use ProtectionLevel=SOFTWARE."
 )
@@ -83,6 +84,8 @@ class Runtime:
     offload: bool
     scheduler_lock: FileLock
     root_key_in_file: bool
+    # Signs the web console's session cookies; derived from the root key so every worker agrees.
+    console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -127,7 +130,11 @@ def build(
     store = open_store(settings.database_url, settings.sqlite_path)
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
-    backends = Backends({ProtectionLevel.SOFTWARE: software}, {ProtectionLevel.HSM: HSM_UNAVAILABLE})
+    backends = Backends(
+        {ProtectionLevel.SOFTWARE: software},
+        {ProtectionLevel.HSM: HSM_UNAVAILABLE},
+        {ProtectionLevel.SOFTWARE: software.unavailable_specs()},
+    )
     public = SoftwarePublicKeyCrypto()
     versions = VersionService(store, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, backends, public, clock)
@@ -157,6 +164,7 @@ def build(
         offload=not blocks_event_loop_briefly(settings.database_url),
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
+        console_key=derive_key(root_key, CONSOLE_SESSION_PURPOSE),
         closers=[software.close],
     )
 

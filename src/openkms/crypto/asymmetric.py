@@ -5,6 +5,7 @@ tools verify and produce them with only the public key.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -39,6 +40,15 @@ def pkcs8(private_key: Any) -> bytes:
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return der
+
+
+def unavailable_specs() -> dict[str, str]:
+    """The asymmetric specs this build cannot generate, with the reason (the SM2 module may be absent)."""
+    try:
+        importlib.import_module("openkms.crypto.sm2")
+    except ImportError:
+        return {"EC_SM2": "EC_SM2 keys need the SM2 module (openkms.crypto.sm2), which this build does not include."}
+    return {}
 
 
 def generate(spec_name: str) -> tuple[bytes, bytes]:

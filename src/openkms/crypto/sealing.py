@@ -12,7 +12,9 @@ import binascii
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from openkms.domain import errors
 
@@ -39,6 +41,16 @@ class AesGcmSealer:
             return self._aead.decrypt(sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :], _DOMAIN + aad)
         except InvalidTag:
             raise errors.IntegrityError("data") from None
+
+
+def derive_key(root_key: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one named purpose (HKDF-SHA256 over the root key).
+
+    Every node and worker that holds the same root key derives the same key, and a derived key
+    reveals nothing about the root key or about keys derived for other purposes.
+    """
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"openkms-derive-v1|" + purpose.encode())
+    return hkdf.derive(root_key)
 
 
 def new_root_key() -> bytes:

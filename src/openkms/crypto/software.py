@@ -92,6 +92,9 @@ class SoftwareBackend:
     ) -> bytes:
         return asymmetric.decrypt(self._private_key(spec, version), algorithm, ciphertext)
 
+    def unavailable_specs(self) -> dict[str, str]:
+        return asymmetric.unavailable_specs()
+
     # --- import ---------------------------------------------------------------------------------
 
     def create_wrapping_key(self, wrapping_spec: str, token_id: str) -> tuple[bytes, bytes]:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 
 class KmsError(Exception):
-    """Base of every error the service layer raises on purpose."""
+    """Base of every error the service layer raises on purpose.
+
+    ``detail`` is the part of the message that says why, without the API's fixed wording (the
+    console shows it next to a form field); empty when the message has no such part.
+    """
+
+    detail: str = ""
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -25,6 +31,7 @@ class InvalidParameter(KmsError):
         super().__init__(f"{text} {reason}".strip())
         self.name = name
         self.reason = reason
+        self.detail = reason
 
 
 class MissingParameter(KmsError):
@@ -125,21 +132,25 @@ class DeletionProtected(KmsError):
 class UnsupportedOperation(KmsError):
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"Unsupported operation. {detail}".strip())
+        self.detail = detail
 
 
 class UnsupportedKeySpec(KmsError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
+        self.detail = detail
 
 
 class UnsupportedOrigin(KmsError):
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"This key origin is not valid for this api. {detail}".strip())
+        self.detail = detail
 
 
 class UnsupportedProtectionLevel(KmsError):
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"This protection level is not valid for this region. {detail}".strip())
+        self.detail = detail
 
 
 class LimitExceeded(KmsError):

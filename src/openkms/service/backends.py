@@ -15,9 +15,12 @@ class Backends:
         self,
         available: Mapping[ProtectionLevel, CryptoBackend],
         why_unavailable: Mapping[ProtectionLevel, str] | None = None,
+        spec_gaps: Mapping[ProtectionLevel, Mapping[str, str]] | None = None,
     ) -> None:
         self._available = dict(available)
         self._why = dict(why_unavailable or {})
+        # Per protection level: the key specs its backend cannot generate, and why.
+        self._gaps = {level: dict(gaps) for level, gaps in (spec_gaps or {}).items()}
 
     def for_level(self, level: ProtectionLevel) -> CryptoBackend:
         backend = self._available.get(level)
@@ -30,3 +33,9 @@ class Backends:
 
     def offers(self, level: ProtectionLevel) -> bool:
         return level in self._available
+
+    def check_spec(self, level: ProtectionLevel, spec_name: str) -> None:
+        """Raise ``UnsupportedKeySpec`` if the backend of ``level`` cannot generate ``spec_name`` keys."""
+        reason = self._gaps.get(level, {}).get(spec_name)
+        if reason is not None:
+            raise errors.UnsupportedKeySpec(reason)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from openkms.domain import errors, keys, listing, policy
 from openkms.domain.aliases import Alias, validate_alias_name
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
-from openkms.domain.ports import Clock, IdGenerator, Store, UnitOfWork
+from openkms.domain.ports import Clock, CryptoBackend, IdGenerator, Store, UnitOfWork
 from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import (
     DEFAULT_SPEC,
+    SPECS,
     KeyUsage,
     Origin,
     ProtectionLevel,
+    SpecInfo,
     check_usage,
     spec_info,
 )
@@ -39,6 +41,26 @@ class CreateKeyRequest:
     policy: str | None = None
     key_store_id: str = ""
     alias: str | None = None  # the console sets an alias in the same step
+
+
+@dataclass(frozen=True)
+class SpecChoice:
+    """One key spec as CreateKey offers it in a region: ``problem`` is None when it can be created."""
+
+    spec: SpecInfo
+    problem: str | None
+    usages: Mapping[KeyUsage, str | None]
+    levels: Mapping[ProtectionLevel, str | None]
+    origins: Mapping[Origin, str | None]
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    region: str
+    specs: tuple[SpecChoice, ...]
+
+    def get(self, name: str) -> SpecChoice | None:
+        return next((c for c in self.specs if c.spec.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -69,13 +91,17 @@ class KeyService:
 
     # --- create -------------------------------------------------------------------------------
 
-    def create_key(self, caller: Caller, req: CreateKeyRequest) -> Key:
+    def check_create(self, region: str, req: CreateKeyRequest) -> None:
+        """Every rule CreateKey applies before it generates anything; raises the first broken one."""
+        self._check_create(region, req)
+
+    def _check_create(self, region: str, req: CreateKeyRequest) -> tuple[SpecInfo, KeyUsage, CryptoBackend]:
         spec = spec_info(req.spec)
         usage = req.usage or spec.default_usage
         check_usage(spec, usage)
-        if spec.mainland_only and not self._regions.get(caller.region).mainland_china:
+        if spec.mainland_only and not self._regions.get(region).mainland_china:
             raise errors.UnsupportedKeySpec(
-                f"KeySpec {spec.name} is offered only in mainland China regions; {caller.region} is not one."
+                f"KeySpec {spec.name} is offered only in mainland China regions; {region} is not one."
             )
         if req.origin is Origin.EXTERNAL and not spec.symmetric:
             raise errors.UnsupportedOrigin("Origin=EXTERNAL is only for symmetric key specs.")
@@ -89,6 +115,41 @@ class KeyService:
         if req.alias is not None:
             validate_alias_name(req.alias)
         backend = self._backends.for_level(req.protection_level)
+        self._backends.check_spec(req.protection_level, spec.name)
+        return spec, usage, backend
+
+    def capabilities(self, region: str) -> CreateOptions:
+        """What CreateKey can make in ``region``, and why each refused choice is refused (the
+        error's detail, without the API's fixed wording).
+
+        Derived by running the same checks CreateKey runs, so the console offers exactly what the
+        server does and lights new options up as the backends gain them.
+        """
+
+        def problem(req: CreateKeyRequest) -> str | None:
+            try:
+                self._check_create(region, req)
+            except errors.KmsError as exc:
+                return exc.detail or exc.message
+            return None
+
+        choices: list[SpecChoice] = []
+        for spec in SPECS.values():
+            choices.append(
+                SpecChoice(
+                    spec=spec,
+                    problem=problem(CreateKeyRequest(spec=spec.name)),
+                    usages={u: problem(CreateKeyRequest(spec=spec.name, usage=u)) for u in KeyUsage},
+                    levels={
+                        lv: problem(CreateKeyRequest(spec=spec.name, protection_level=lv)) for lv in ProtectionLevel
+                    },
+                    origins={o: problem(CreateKeyRequest(spec=spec.name, origin=o)) for o in Origin},
+                )
+            )
+        return CreateOptions(region, tuple(choices))
+
+    def create_key(self, caller: Caller, req: CreateKeyRequest) -> Key:
+        spec, usage, backend = self._check_create(caller.region, req)
 
         now = self._now()
         key = Key(

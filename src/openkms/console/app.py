@@ -1,0 +1,141 @@
+"""The web console: a Starlette app that ``asgi.py`` mounts at ``/console``.
+
+Server-rendered pages (Jinja2), one stylesheet and one small script served from ``static/``:
+no build step, no CDN, it works offline. Every page is behind the log-on; every form carries the
+session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openkms.console.auth import SESSION_SECONDS, SessionManager
+from openkms.console.forms import LEVEL_LABELS, USAGE_LABELS
+from openkms.console.views import Console
+from openkms.domain.ports import Clock
+from openkms.service.container import Services
+
+HERE = Path(__file__).parent
+MAX_FORM_BYTES = 64 * 1024
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """``session_key`` signs the session cookies: the composition root derives it from the root key."""
+
+    session_key: bytes = field(repr=False)
+    session_seconds: int = SESSION_SECONDS
+
+
+class _Headers:
+    """Security headers on every console response; pages (not static files) are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        static = scope["path"].startswith(str(scope.get("root_path", "")) + "/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(SECURITY_HEADERS)
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self._app(scope, receive, send_with_headers)
+
+
+def _utc(ts: int | None) -> str:
+    if ts is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _minute(ts: int | None) -> str:
+    if ts is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+
+
+def _days(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    days = seconds / 86_400
+    return f"{days:g} days" if days != 1 else "1 day"
+
+
+def templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["utc"] = _utc
+    env.filters["days"] = _days
+    env.filters["minute"] = _minute
+    env.globals["usage_labels"] = USAGE_LABELS
+    env.globals["level_labels"] = LEVEL_LABELS
+    return Jinja2Templates(env=env)
+
+
+def create_console(services: Services, config: ConsoleConfig, offload: bool, clock: Clock | None = None) -> ASGIApp:
+    """``clock`` times the sessions; by default the services' clock (the runtime clock tests move)."""
+    sessions = SessionManager(config.session_key, services.identity, clock or services.clock, config.session_seconds)
+    console = Console(services, sessions, templates(), offload)
+    page = console.page
+    routes = [
+        Route("/", console.index, methods=["GET"]),
+        Route("/login", console.login, methods=["GET", "POST"]),
+        Route("/logout", page(console.logout, regional=False), methods=["POST"]),
+        Route("/switch-region", page(console.switch_region, regional=False), methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+        Route("/{region}/keys", page(console.keys_list), methods=["GET"]),
+        Route("/{region}/keys/create", page(console.create_key_dialog), methods=["GET"]),
+        Route("/{region}/keys/create", page(console.create_key), methods=["POST"]),
+        Route("/{region}/keys/{key_id}", page(console.key_detail), methods=["GET"]),
+        Route(
+            "/{region}/keys/{key_id}/versions/{version_id}/public-key.pem", page(console.public_key), methods=["GET"]
+        ),
+        Route("/{region}/keys/{key_id}/{action}", page(console.key_action), methods=["POST"]),
+        Route("/{region}/aliases", page(console.aliases_list), methods=["GET"]),
+        Route("/{region}/aliases/delete", page(console.delete_alias), methods=["POST"]),
+    ]
+
+    async def not_found(request: Request, _exc: Exception) -> Response:
+        return console.not_found(request)
+
+    async def failed(request: Request, _exc: Exception) -> Response:
+        return console.internal_error(request)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 500: failed})
+    return _Headers(app)

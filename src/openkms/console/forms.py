@@ -1,0 +1,204 @@
+"""The console's forms: what a field may hold, how a posted form becomes a service request, and
+which field a service error belongs to.
+
+Only the shape of the input is checked here (a number is a number, a choice is one of the
+choices). Every business rule is the service's: the console calls the same methods as the API,
+so the server validates a form exactly as it validates a CreateKey call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from openkms.domain import errors, keys, rotation
+from openkms.domain.aliases import PREFIX as ALIAS_PREFIX
+from openkms.domain.specs import DEFAULT_SPEC, SPECS, KeyUsage, Origin, ProtectionLevel
+from openkms.domain.tags import Tag, validate_tag
+from openkms.service.keys import CreateKeyRequest
+
+# The seed's words for each choice.
+USAGE_LABELS = {KeyUsage.ENCRYPT_DECRYPT: "Encrypt/Decrypt", KeyUsage.SIGN_VERIFY: "Sign/Verify"}
+LEVEL_LABELS = {ProtectionLevel.SOFTWARE: "Software", ProtectionLevel.HSM: "Hsm"}
+ORIGIN_LABELS = {Origin.ALIYUN_KMS: "Alibaba Cloud KMS", Origin.EXTERNAL: "External"}
+DEFAULT_KEY_STORE = ""
+KEY_STORES = {DEFAULT_KEY_STORE: "Default key store (shared KMS)"}
+ROTATION_DISABLE = "disable"
+ROTATION_CUSTOM = "custom"
+ROTATION_CHOICES: tuple[tuple[str, str], ...] = (
+    *((str(d), f"{d} Days") for d in rotation.PRESET_DAYS),
+    (ROTATION_DISABLE, "Disable"),
+    (ROTATION_CUSTOM, "Customize"),
+)
+MIN_ROTATION_DAYS = rotation.MIN_INTERVAL // rotation.DAY
+MAX_ROTATION_DAYS = rotation.MAX_INTERVAL // rotation.DAY
+EXTERNAL_ACK = "I understand the implications of using the external key materials key"
+EXTERNAL_ACK_MISSING = f"Select the check box “{EXTERNAL_ACK}” to use External key material."
+
+# Which form field a service error is about, by the API parameter it names.
+_PARAMETER_FIELDS = {
+    "KeySpec": "spec",
+    "KeyUsage": "usage",
+    "AliasName": "alias",
+    "Description": "description",
+    "RotationInterval": "rotation",
+    "ProtectionLevel": "protection_level",
+    "Origin": "origin",
+    "PendingWindowInDays": "window",
+    "Tags": "tag",
+    "DKMSInstanceId": "key_store",
+}
+
+
+def field_of(exc: errors.KmsError) -> str:
+    """The form field a service error concerns; ``form`` when it concerns the form as a whole."""
+    if isinstance(exc, errors.InvalidParameter | errors.MissingParameter):
+        return _PARAMETER_FIELDS.get(exc.name, "form")
+    if isinstance(exc, errors.UnsupportedKeySpec):
+        return "spec"
+    if isinstance(exc, errors.UnsupportedOrigin):
+        return "origin"
+    if isinstance(exc, errors.UnsupportedProtectionLevel):
+        return "protection_level"
+    if isinstance(exc, errors.AliasAlreadyExists | errors.AliasNotFound):
+        return "alias"
+    if isinstance(exc, errors.UnsupportedOperation):
+        return "rotation"
+    return "form"
+
+
+class FormError(Exception):
+    """The input does not have the shape a field needs; ``fields`` maps field -> message."""
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__("; ".join(fields.values()))
+        self.fields = dict(fields)
+
+
+def text(form: Mapping[str, object], name: str, default: str = "") -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else default
+
+
+def full_alias_name(value: str) -> str | None:
+    """What the Alias Name box holds -> the alias name; the ``alias/`` prefix is optional there."""
+    value = value.strip()
+    if not value:
+        return None
+    return value if value.startswith(ALIAS_PREFIX) else ALIAS_PREFIX + value
+
+
+def parse_rotation(period: str, custom_days: str) -> tuple[bool, int | None]:
+    """Rotation Period -> (enabled, interval in seconds). The 7-730 day rule is the domain's."""
+    if period in (ROTATION_DISABLE, ""):
+        return False, None
+    if period == ROTATION_CUSTOM:
+        days = custom_days.strip()
+        if not days.lstrip("-").isdigit() or len(days) > 6:
+            raise FormError(
+                {"rotation": f"Enter a whole number of days from {MIN_ROTATION_DAYS} to {MAX_ROTATION_DAYS}."}
+            )
+        return True, int(days) * rotation.DAY
+    if period.isdigit() and int(period) in rotation.PRESET_DAYS:
+        return True, int(period) * rotation.DAY
+    raise FormError({"rotation": "Choose a Rotation Period from the list."})
+
+
+@dataclass
+class CreateKeyForm:
+    """The Create Key dialog's values, kept as typed so the dialog can be shown again on error."""
+
+    key_store: str = DEFAULT_KEY_STORE
+    spec: str = DEFAULT_SPEC
+    usage: str = ""
+    alias: str = ""
+    protection_level: str = ProtectionLevel.SOFTWARE.value
+    description: str = ""
+    rotation_period: str = ROTATION_DISABLE
+    custom_days: str = ""
+    origin: str = Origin.ALIYUN_KMS.value
+    external_ack: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, object]) -> CreateKeyForm:
+        return cls(
+            key_store=text(form, "key_store"),
+            spec=text(form, "spec", DEFAULT_SPEC),
+            usage=text(form, "usage"),
+            alias=text(form, "alias"),
+            protection_level=text(form, "protection_level", ProtectionLevel.SOFTWARE.value),
+            description=text(form, "description"),
+            rotation_period=text(form, "rotation_period", ROTATION_DISABLE),
+            custom_days=text(form, "custom_days"),
+            origin=text(form, "origin", Origin.ALIYUN_KMS.value),
+            external_ack=text(form, "external_ack") == "yes",
+        )
+
+    @property
+    def symmetric(self) -> bool:
+        info = SPECS.get(self.spec)
+        return info is None or info.symmetric
+
+    def request(self) -> CreateKeyRequest:
+        """The service request, or FormError for every field whose input has the wrong shape."""
+        problems: dict[str, str] = {}
+        if self.key_store not in KEY_STORES:
+            problems["key_store"] = "Choose a KeyStore from the list."
+        if self.spec not in SPECS:
+            problems["spec"] = "Choose a Key Spec from the list."
+        usage = None
+        if self.usage:
+            try:
+                usage = KeyUsage(self.usage)
+            except ValueError:
+                problems["usage"] = "Choose Encrypt/Decrypt or Sign/Verify."
+        try:
+            level = ProtectionLevel(self.protection_level)
+        except ValueError:
+            problems["protection_level"] = "Choose Software or Hsm."
+            level = ProtectionLevel.SOFTWARE
+        try:
+            origin = Origin(self.origin)
+        except ValueError:
+            problems["origin"] = "Choose Alibaba Cloud KMS or External."
+            origin = Origin.ALIYUN_KMS
+        if origin is Origin.EXTERNAL and not self.external_ack:
+            problems["external_ack"] = EXTERNAL_ACK_MISSING
+        rotation_enabled, interval = False, None
+        # The dialog hides (and does not send) Rotation Period for asymmetric specs; if it is sent
+        # anyway, the service refuses it as CreateKey does.
+        try:
+            rotation_enabled, interval = parse_rotation(self.rotation_period, self.custom_days)
+        except FormError as exc:
+            problems.update(exc.fields)
+        if problems:
+            raise FormError(problems)
+        return CreateKeyRequest(
+            spec=self.spec,
+            usage=usage,
+            origin=origin,
+            protection_level=level,
+            description=self.description,
+            rotation_enabled=rotation_enabled,
+            rotation_interval=interval,
+            key_store_id=self.key_store,
+            alias=full_alias_name(self.alias),
+        )
+
+
+def parse_tag(key: str, value: str) -> Tag:
+    return validate_tag(key.strip(), value.strip(), "Tags")
+
+
+def parse_window(days: str) -> int:
+    """The deletion window's shape; its 7-366 day range is the domain's rule."""
+    days = days.strip()
+    if not days.isdigit() or len(days) > 6:
+        raise FormError(
+            {
+                "window": f"Enter the waiting period as a whole number of days from {keys.MIN_DELETION_WINDOW_DAYS}"
+                f" to {keys.MAX_DELETION_WINDOW_DAYS}."
+            }
+        )
+    return int(days)
