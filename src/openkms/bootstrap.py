@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from openkms.crypto.public import SoftwarePublicKeyCrypto
@@ -135,7 +135,7 @@ class Runtime:
 def prepare(settings: Settings) -> IssuedKey | None:
     """First-start work, idempotent: returns the administrator pair if it was just created at random."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    runtime = build(settings)
+    runtime = build(replace(settings, rsa_pool_size=0))  # no pool of key pairs for a moment's work
     try:
         issued = runtime.services.identity.bootstrap_admin(
             settings.admin_access_key_id, settings.admin_access_key_secret
