@@ -80,10 +80,12 @@ class Kms:
     def _call_new(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if not self.sends_region and action in ("TagResources", "UntagResources", "ListTagResources"):
             params.setdefault("RegionId", self.region)
-        request = getattr(new_models, f"{action}Request")().from_map(params)
         method = getattr(self._new, f"{_snake(action)}_with_options")
+        model = getattr(new_models, f"{action}Request", None)
+        # Actions without parameters (DescribeRegions) have no request model in the new SDK.
+        args = (RuntimeOptions(),) if model is None else (model().from_map(params), RuntimeOptions())
         try:
-            response = method(request, RuntimeOptions())
+            response = method(*args)
         except AlibabaCloudException as exc:
             data = exc.data or {}
             raise ApiError(
