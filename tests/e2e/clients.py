@@ -82,10 +82,11 @@ class Kms:
             params.setdefault("RegionId", self.region)
         method = getattr(self._new, f"{_snake(action)}_with_options")
         model = getattr(new_models, f"{action}Request", None)
-        # Actions without parameters (DescribeRegions) have no request model in the new SDK.
-        args = (RuntimeOptions(),) if model is None else (model().from_map(params), RuntimeOptions())
+        # Actions without parameters (DescribeRegions, DescribeAccountKmsStatus, OpenKmsService)
+        # have no request model: their method takes only the runtime options.
+        args = () if model is None else (model().from_map(params),)
         try:
-            response = method(*args)
+            response = method(*args, RuntimeOptions())
         except AlibabaCloudException as exc:
             data = exc.data or {}
             raise ApiError(

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from openkms.domain import errors
+from openkms.domain import errors, importing
 from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 
 RSA_BITS = {"RSA_2048": 2048, "RSA_3072": 3072}
@@ -133,7 +133,7 @@ def unwrap(private_key: Any, wrapping_algorithm: str, wrapped: bytes) -> bytes:
         else:
             material = private_key.decrypt(wrapped, _oaep(EncryptAlgorithm(wrapping_algorithm)))
     except ValueError:  # includes sm2.Sm2Error
-        raise errors.InvalidKeyMaterial("The material does not unwrap with the import token's key.") from None
+        raise errors.InvalidKeyMaterial(importing.UNWRAP_FAILED) from None
     return material
 
 

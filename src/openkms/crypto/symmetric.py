@@ -29,7 +29,10 @@ def derive_message_key(cipher: Cipher, material: bytes, salt: bytes) -> bytes:
 
 
 def aead_encrypt(cipher: Cipher, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """Raw AEAD: returns ciphertext || 16-byte tag."""
+    """Raw AEAD: returns ciphertext || 16-byte tag. The nonce is 96 bits, the only size the blob
+    layout has room for (other sizes go through GHASH, and NIST SP 800-38D advises against them)."""
+    if len(nonce) != NONCE_LEN:
+        raise ValueError("the GCM nonce must be 12 bytes")
     if cipher is Cipher.AES_GCM:
         return AESGCM(key).encrypt(nonce, plaintext, aad)
     enc = _Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
@@ -39,7 +42,7 @@ def aead_encrypt(cipher: Cipher, key: bytes, nonce: bytes, plaintext: bytes, aad
 
 def aead_decrypt(cipher: Cipher, key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
     """Raw AEAD: ``sealed`` is ciphertext || 16-byte tag. Raises InvalidCiphertext on any mismatch."""
-    if len(sealed) < TAG_LEN:
+    if len(sealed) < TAG_LEN or len(nonce) != NONCE_LEN:
         raise errors.InvalidCiphertext()
     try:
         if cipher is Cipher.AES_GCM:

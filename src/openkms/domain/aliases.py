@@ -9,11 +9,11 @@ from openkms.domain import errors
 
 PREFIX = "alias/"
 MAX_ALIASES_PER_REGION = 300
-_NAME = re.compile(r"^alias/[A-Za-z0-9_/\-]{1,255}$")
+_NAME = re.compile(r"alias/[A-Za-z0-9_/\-]{1,255}")
 
 
 def validate_alias_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # fullmatch: "$" would let a trailing newline through
         raise errors.InvalidParameter(
             "AliasName",
             "An alias is alias/ followed by 1 to 255 letters, digits, '_', '/' or '-'.",

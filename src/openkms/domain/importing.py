@@ -15,6 +15,7 @@ WRAPPING: dict[str, tuple[str, ...]] = {
     "EC_SM2": ("SM2PKE",),
 }
 PKCS1_V1_5 = "RSAES_PKCS1_V1_5"
+UNWRAP_FAILED = "The material does not unwrap to a key of this key spec with the import token's key."
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,5 +63,6 @@ def check_material_length(material: bytes, expected: int) -> bytes:
     # With RSAES-PKCS1-v1_5 a bad ciphertext decrypts to random bytes (implicit rejection), so
     # the length is the first line of defence; the material binding below is the second.
     if len(material) != expected:
-        raise errors.InvalidKeyMaterial(f"The key spec needs {expected} bytes of material.")
+        # The same message as an unwrapping failure: the two must not be told apart (no oracle).
+        raise errors.InvalidKeyMaterial(UNWRAP_FAILED)
     return material

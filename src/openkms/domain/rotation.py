@@ -14,7 +14,7 @@ MAX_INTERVAL = 730 * DAY
 # The console's presets (the seed's "Rotation Period"); any whole number of days 7-730 is accepted.
 PRESET_DAYS = (30, 90, 180, 365)
 
-_INTERVAL = re.compile(r"^(\d{1,12})([dhms])$")
+_INTERVAL = re.compile(r"([0-9]{1,12})([dhms])")  # ASCII digits only; \d takes any Unicode digit
 _UNIT = {"d": DAY, "h": 3_600, "m": 60, "s": 1}
 
 
@@ -26,7 +26,7 @@ class RotationStatus(StrEnum):
 
 def parse_interval(text: str, name: str = "RotationInterval") -> int:
     """``7d`` / ``168h`` / ``604800s`` -> seconds, within 7-730 days."""
-    match = _INTERVAL.match(text.strip())
+    match = _INTERVAL.fullmatch(text.strip())
     if match is None:
         raise errors.InvalidParameter(name, "Use <number><d|h|m|s>, for example 30d or 604800s.")
     seconds = int(match.group(1)) * _UNIT[match.group(2)]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from openkms.domain import errors
 
 MAX_TAGS_PER_KEY = 20
-_KEY = re.compile(r"^[A-Za-z0-9 /\\_\-.+=:@]{1,128}$")
-_VALUE = re.compile(r"^[A-Za-z0-9 /\\_\-.+=:@]{0,256}$")
+_KEY = re.compile(r"[A-Za-z0-9 /\\_\-.+=:@]{1,128}")
+_VALUE = re.compile(r"[A-Za-z0-9 /\\_\-.+=:@]{0,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,13 +19,14 @@ class Tag:
 
 
 def validate_tag(key: str, value: str, param: str = "Tags") -> Tag:
-    if not _KEY.match(key):
+    # fullmatch, not match with "$": "$" also matches before a trailing newline.
+    if not _KEY.fullmatch(key):
         raise errors.InvalidParameter(
             param, "A TagKey is 1 to 128 characters of letters, digits, spaces and / \\ _ - . + = : @."
         )
     if key.lower().startswith(("aliyun", "acs:")):
         raise errors.InvalidParameter(param, "A TagKey must not start with 'aliyun' or 'acs:'.")
-    if not _VALUE.match(value):
+    if not _VALUE.fullmatch(value):
         raise errors.InvalidParameter(
             param, "A TagValue is up to 256 characters of letters, digits, spaces and / \\ _ - . + = : @."
         )

@@ -64,14 +64,15 @@ class RpcHandler:
     ) -> Response:
         started = time.perf_counter()
         request_id = str(uuid.uuid4()).upper()
-        action, host, xml_root, ak, region = "", "", None, "-", "-"
+        action, xml_root, ak, region = "", None, "-", "-"
+        # Known before anything can fail, so that every error body echoes it as HostId.
+        host = _host_header(raw_headers)
         try:
             if method not in ("GET", "POST"):
                 raise UnsupportedHttpMethod()
             if body is None:
                 raise ParseRequestParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
             req = build_request(method, path, raw_query, raw_headers, body)
-            host = req.host
             if req.params.get("Format", "").upper() == "XML":
                 xml_root = "Error"
             action = req.params.get("Action") or req.header("x-acs-action") or ""
@@ -126,6 +127,13 @@ class RpcHandler:
         }
         content_type, payload = render(body, xml_root)
         return wire.status, wire.code, content_type, payload
+
+
+def _host_header(raw_headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in raw_headers:
+        if name.lower() == b"host":
+            return value.decode("latin-1")
+    return ""
 
 
 class RpcApp:

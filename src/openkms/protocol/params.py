@@ -14,7 +14,12 @@ from typing import Any
 
 from openkms.domain import errors
 
-_INT = re.compile(r"^[+-]?\d{1,18}$")
+_INT = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII digits: \d would take any Unicode digit
+
+
+def _is_index(text: str) -> bool:
+    # isdigit() alone is True for superscripts, which int() refuses, and for non-Latin digits.
+    return text.isascii() and text.isdigit()
 
 
 class Params:
@@ -54,11 +59,15 @@ class Params:
         value = self.raw(name)
         if value is None:
             return None
-        if not _INT.match(value.strip()):
+        if not _INT.fullmatch(value.strip()):
             raise errors.InvalidParameter(name, "It must be an integer.")
         number = int(value)
         if (lo is not None and number < lo) or (hi is not None and number > hi):
-            raise errors.InvalidParameter(name, f"It must be from {lo} to {hi}.")
+            if lo is not None and hi is not None:
+                bound = f"from {lo} to {hi}"
+            else:
+                bound = f"at least {lo}" if lo is not None else f"at most {hi}"
+            raise errors.InvalidParameter(name, f"It must be {bound}.")
         return number
 
     def b64(self, name: str) -> bytes:
@@ -75,9 +84,17 @@ class Params:
         if value is None:
             return None
         try:
-            return json.loads(value)
-        except ValueError:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
             raise errors.InvalidParameter(name, "It is not valid JSON.") from None
+        if "\\u" in value:
+            # A \uD800-\uDFFF escape without its pair decodes to a string that is not text
+            # and fails later, wherever it is encoded (for example as associated data).
+            try:
+                json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise errors.InvalidParameter(name, "It contains an unpaired surrogate escape.") from None
+        return parsed
 
     def map(self, name: str) -> dict[str, Any]:
         """A JSON object, or flattened ``Name.key=value`` pairs."""
@@ -94,7 +111,7 @@ class Params:
         found: dict[int, str] = {}
         prefix = name + "."
         for key, value in self._values.items():
-            if key.startswith(prefix) and key[len(prefix) :].isdigit() and value != "":
+            if key.startswith(prefix) and _is_index(key[len(prefix) :]) and value != "":
                 found[int(key[len(prefix) :])] = value
         if len(found) > limit:
             raise errors.InvalidParameter(name, f"At most {limit} values.")
@@ -109,7 +126,7 @@ class Params:
             if not key.startswith(prefix):
                 continue
             index, _, field = key[len(prefix) :].partition(".")
-            if not index.isdigit():
+            if not _is_index(index):
                 continue
             if field == "Key":
                 keys[int(index)] = value

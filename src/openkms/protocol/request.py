@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from openkms.protocol.errors import ParseRequestParameter
 
 FORM = "application/x-www-form-urlencoded"
+# A '%' not followed by two hex digits: urllib would keep it as a literal, but no client encodes
+# that way, and the value the client signed cannot be known.
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 @dataclass(slots=True)
@@ -28,6 +32,8 @@ class RpcRequest:
 
 def _unquote(text: str) -> str:
     if "%" in text or "+" in text:
+        if _BAD_ESCAPE.search(text):
+            raise ValueError("malformed percent-escape")
         return unquote_plus(text, errors="strict")
     return text
 

@@ -38,7 +38,7 @@ def parse_timestamp(value: str | None, name: str) -> float:
     """``YYYY-MM-DDThh:mm:ssZ`` (UTC), optionally with fractional seconds."""
     if value is None or value == "":
         raise IllegalTimestamp(name)
-    match = _TIMESTAMP.match(value)
+    match = _TIMESTAMP.fullmatch(value)
     if match is None:
         raise TimestampFormat(name)
     y, mo, d, h, mi, s = (int(g) for g in match.groups())
@@ -84,6 +84,10 @@ class Authenticator:
         access_key_id = p.get("AccessKeyId") or ""
         if not access_key_id:
             raise errors.MissingParameter("AccessKeyId")
+        if not p.get("Action"):
+            # V1 signs parameters, not headers: an action named only by x-acs-action would be
+            # unsigned, and a captured request could be replayed as another action.
+            raise errors.MissingParameter("Action")
         nonce = p.get("SignatureNonce") or ""
         if not nonce:
             raise errors.MissingParameter("SignatureNonce")
@@ -96,7 +100,7 @@ class Authenticator:
         return self._finish(cred, nonce, now)
 
     def _v3(self, req: RpcRequest, authorization: str, now: float) -> Credential:
-        match = _V3_AUTH.match(authorization)
+        match = _V3_AUTH.fullmatch(authorization)
         if match is None:
             raise IncompleteSignature("The Authorization header is malformed.")
         algorithm, access_key_id, signed_text, signature = match.groups()

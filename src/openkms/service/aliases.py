@@ -25,8 +25,12 @@ class AliasService:
         with self._store.write() as uow:
             key = resolve_key(uow, caller, ref, now)
             require(key.state, Op.CREATE_ALIAS)
-            if uow.aliases.get(caller.account_uid, caller.region, name) is not None:
-                raise errors.AliasAlreadyExists()
+            existing = uow.aliases.get(caller.account_uid, caller.region, name)
+            if existing is not None:
+                target = uow.keys.get(caller.account_uid, caller.region, existing.key_id)
+                if target is not None and not target.is_gone(now):
+                    raise errors.AliasAlreadyExists()
+                uow.aliases.delete(existing)  # it named a key past its deletion window
             if uow.aliases.count(caller.account_uid, caller.region) >= self._limit:
                 raise errors.LimitExceeded(f"At most {self._limit} aliases per account and region.")
             alias = Alias(name, key.id, caller.account_uid, caller.region, now)

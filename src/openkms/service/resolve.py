@@ -44,5 +44,6 @@ def key_id_of(uow: UnitOfWork, caller: Caller, ref: str) -> str:
 def resolve_key(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
     key = uow.keys.get(caller.account_uid, caller.region, key_id_of(uow, caller, ref))
     if key is None or key.is_gone(now):
-        raise errors.KeyNotFound()
+        # An alias of a key past its deletion window is gone with it, purged or not yet.
+        raise errors.AliasNotFound() if is_alias(ref.strip().rsplit(":", 1)[-1]) else errors.KeyNotFound()
     return effective(key, now)

@@ -23,8 +23,9 @@ def open_kms_service(ctx: Ctx) -> dict[str, Any]:
 
 def get_random_password(ctx: Ctx) -> dict[str, Any]:
     p = ctx.p
+    length = p.integer("PasswordLength")
     rules = PasswordRules(
-        length=p.integer("PasswordLength") or DEFAULT_LENGTH,
+        length=DEFAULT_LENGTH if length is None else length,  # 0 is out of range, not "absent"
         exclude_characters=p.raw("ExcludeCharacters") or "",
         exclude_lowercase=p.flag("ExcludeLowercase"),
         exclude_uppercase=p.flag("ExcludeUppercase"),

@@ -1,0 +1,125 @@
+"""No key material, secret, data key or plaintext at rest or in the logs (issue item 4).
+
+Drives a dedicated server through every SDK mode, then reads the raw SQLite files of its data
+directory (the WAL included, where fresh commits live until a checkpoint) and the records of the
+``openkms`` loggers, and looks for every secret it knows in every encoding a careless
+implementation might have used. Key material is obtained by unsealing each version under the
+server's root key, so the check covers the real bytes, not a guess.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from openkms.bootstrap import load_root_key
+from openkms.crypto.sealing import AesGcmSealer
+from openkms.crypto.software import material_aad
+from tests.e2e.clients import MODES, ApiError, Kms
+from tests.servers import InProcessServer, inprocess_server
+
+DB_SUFFIXES = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    with inprocess_server(Path(tmp_path_factory.mktemp("at-rest")) / "data") as srv:
+        yield srv
+
+
+def encodings(secret: bytes) -> set[bytes]:
+    """The forms a secret could be written in: raw, hex, base64 (standard and URL-safe)."""
+    forms = {secret, binascii.hexlify(secret), binascii.hexlify(secret).upper()}
+    for b64 in (base64.b64encode(secret), base64.urlsafe_b64encode(secret)):
+        forms.add(b64)
+        forms.add(b64.rstrip(b"="))
+    return {f for f in forms if len(f) >= 8}
+
+
+def database_files(data_dir: Path) -> list[Path]:
+    return sorted(p for p in data_dir.iterdir() if p.name.endswith(DB_SUFFIXES))
+
+
+def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="openkms")
+    canary = f"at-rest canary {uuid.uuid4().hex} ✓"
+    secrets: dict[str, bytes] = {"admin AccessKey secret": server.secret.encode(), "plaintext": canary.encode()}
+    version_ids: list[str] = []
+    key_ids: list[str] = []
+
+    for mode in MODES:
+        ak, account_secret, _ = server.new_account()
+        secrets[f"{mode} AccessKey secret"] = account_secret.encode()
+        kms = Kms(mode, server.endpoint, ak, account_secret)
+        for spec in ("Aliyun_AES_256", "Aliyun_AES_128", "Aliyun_SM4"):
+            meta = kms.call("CreateKey", KeySpec=spec, EnableAutomaticRotation=True, RotationInterval="7d")
+            key_ids.append(meta["KeyMetadata"]["KeyId"])
+        signing_key = kms.call("CreateKey", KeySpec="EC_P256", KeyUsage="SIGN/VERIFY")["KeyMetadata"]["KeyId"]
+        key_ids.append(signing_key)
+        key_id = key_ids[-4]
+
+        blob = kms.call("Encrypt", KeyId=key_id, Plaintext=canary, EncryptionContext={"c": "1"})["CiphertextBlob"]
+        assert kms.call("Decrypt", CiphertextBlob=blob, EncryptionContext={"c": "1"})["Plaintext"] == canary
+        kms.call("ReEncrypt", CiphertextBlob=blob, DestinationKeyId=key_ids[-3], SourceEncryptionContext={"c": "1"})
+        dk = kms.call("GenerateDataKey", KeyId=key_id, NumberOfBytes=32)["Plaintext"]
+        secrets[f"{mode} data key"] = base64.b64decode(dk)
+        secrets[f"{mode} data key (base64 text)"] = dk.encode()
+        blob = kms.call("GenerateDataKeyWithoutPlaintext", KeyId=key_ids[-2])["CiphertextBlob"]
+        dk = kms.call("Decrypt", CiphertextBlob=blob)["Plaintext"]
+        secrets[f"{mode} data key without plaintext"] = base64.b64decode(dk)
+        # Failing requests that carry the plaintext: a wrong secret (whose error echoes the string
+        # to sign) and a wrong context. Neither may leave the plaintext in a log.
+        with pytest.raises(ApiError):
+            Kms(mode, server.endpoint, ak, account_secret + "x").call("Encrypt", KeyId=key_id, Plaintext=canary)
+        with pytest.raises(ApiError):
+            kms.call("Decrypt", CiphertextBlob=blob, EncryptionContext={"wrong": canary})
+
+    # Rotate every rotating key once, so that more than one version of each holds material.
+    server.clock.advance(8 * 86_400)
+    assert len(server.services.scheduler.run_once().rotated) == 3 * len(MODES)
+
+    # The material of every version, unsealed under the root key.
+    sealer = AesGcmSealer(load_root_key(server.runtime.settings)[0])
+    sealed_refs: list[bytes] = []
+    with server.runtime.store.read() as uow:
+        for key_id in key_ids:
+            for version in uow.versions.list_for_key(key_id):
+                version_ids.append(version.id)
+                sealed_refs.append(version.material_ref)
+                material = sealer.unseal(version.material_ref, material_aad(version.id))
+                secrets[f"material of {key_id}/{version.id}"] = material
+    assert len(version_ids) == len(key_ids) + 3 * len(MODES)
+    secrets["root key"] = load_root_key(server.runtime.settings)[0]
+
+    files = database_files(server.data_dir)
+    names = {p.name for p in files}
+    assert {"openkms.sqlite3", "openkms.sqlite3-wal"} <= names, names
+    raw = {p.name: p.read_bytes() for p in files}
+    everything = b"".join(raw.values())
+    # The scan sees what was written: ids and the sealed forms are there...
+    for key_id in key_ids:
+        assert key_id.encode() in everything
+    for sealed in sealed_refs:
+        assert sealed in everything
+    # ...and no secret is, in any encoding.
+    for what, secret in secrets.items():
+        for form in encodings(secret):
+            for name, content in raw.items():
+                assert form not in content, f"{what} found in {name}"
+
+    # Logs: one access line per request, and no secret or plaintext in any openkms record.
+    records = [r for r in caplog.records if r.name.startswith("openkms")]
+    access = [r.getMessage() for r in records if r.name == "openkms.access"]
+    assert sum(" Encrypt " in line for line in access) == 2 * len(MODES)
+    assert any("SignatureDoesNotMatch" in line or "InvalidAccessKeySecret" in line for line in access)
+    text = "\n".join(r.getMessage() + (r.exc_text or "") for r in records).encode()
+    for what, secret in secrets.items():
+        for form in encodings(secret) | {canary.encode("ascii", "backslashreplace")}:
+            assert form not in text, f"{what} found in the log"
+    assert b"canary" not in text

@@ -1,0 +1,63 @@
+"""Pagination and the ListKeys Filters language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from openkms.domain import errors, listing
+from openkms.domain.listing import Filter, Page
+
+
+def test_page_defaults() -> None:
+    assert Page() == Page(1, 10)
+
+
+def test_page_slices() -> None:
+    items = list(range(12))
+    assert Page(1, 5).slice(items) == [0, 1, 2, 3, 4]
+    assert Page(3, 5).slice(items) == [10, 11]
+    assert Page(4, 5).slice(items) == []
+    assert Page(1, 100).slice(items) == items
+
+
+@pytest.mark.parametrize(
+    ("number", "size", "name"),
+    [(0, 10, "PageNumber"), (-1, 10, "PageNumber"), (1, 0, "PageSize"), (1, 101, "PageSize")],
+)
+def test_page_bounds(number: int, size: int, name: str) -> None:
+    with pytest.raises(errors.InvalidParameter) as err:
+        Page(number, size)
+    assert err.value.name == name
+
+
+def test_filter_keys_known_and_counted() -> None:
+    listing.check_filters([Filter("KeyState", ("Enabled",)), Filter("TagKey", ("a",) * 10)])
+    with pytest.raises(errors.InvalidParameter, match="Unknown filter key"):
+        listing.check_filters([Filter("Colour", ("red",))])
+    with pytest.raises(errors.InvalidParameter, match="1 to 10 values"):
+        listing.check_filters([Filter("KeyState", ())])
+    with pytest.raises(errors.InvalidParameter, match="1 to 10 values"):
+        listing.check_filters([Filter("KeyState", ("x",) * 11)])
+    with pytest.raises(errors.InvalidParameter, match="At most 10 filters"):
+        listing.check_filters([Filter("KeyState", ("Enabled",))] * 11)
+
+
+def _attrs(values: dict[str, set[str]]) -> Callable[[str], set[str]]:
+    return lambda name: values.get(name, set())
+
+
+def test_matches_and_across_keys_or_within_a_key() -> None:
+    key = _attrs({"KeyState": {"Enabled"}, "KeySpec": {"Aliyun_AES_256"}, "TagKey": {"a", "b"}})
+    assert listing.matches([], key)
+    assert listing.matches([Filter("KeyState", ("Disabled", "Enabled"))], key)  # OR within one key
+    assert not listing.matches([Filter("KeyState", ("Disabled",))], key)
+    # AND across keys
+    assert listing.matches([Filter("KeyState", ("Enabled",)), Filter("KeySpec", ("Aliyun_AES_256",))], key)
+    assert not listing.matches([Filter("KeyState", ("Enabled",)), Filter("KeySpec", ("RSA_2048",))], key)
+    # a repeated key widens (OR), it does not narrow
+    assert listing.matches([Filter("KeyState", ("Disabled",)), Filter("KeyState", ("Enabled",))], key)
+    # a multi-valued attribute matches when any of its values is wanted
+    assert listing.matches([Filter("TagKey", ("b", "z"))], key)
+    assert not listing.matches([Filter("AliasName", ("alias/x",))], key)
