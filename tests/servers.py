@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,7 +96,8 @@ class ProcessServer:
     proc: subprocess.Popen[bytes]
     port: int
     data_dir: Path
-    log_path: Path
+    stdout_path: Path
+    stderr_path: Path
 
     @property
     def endpoint(self) -> str:
@@ -109,34 +111,90 @@ class ProcessServer:
         data: dict[str, str] = json.loads((self.data_dir / "admin-credentials.json").read_text())
         return data
 
+    def stdout(self) -> str:
+        """What the server printed for the operator (the administrator pair, once)."""
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        """The server's log."""
+        return self.stderr_path.read_text(errors="replace")
+
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.stdout() + self.stderr()
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (with --workers N > 1); empty when the server runs in one process."""
+        return [
+            pid
+            for pid in child_pids(self.proc.pid)
+            if b"multiprocessing.spawn" in _cmdline(pid) and b"resource_tracker" not in _cmdline(pid)
+        ]
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then the exit status (raises if the server has not exited within ``timeout``)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
 
 
 def openkms_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "openkms.cli.main", *args]
 
 
+def clean_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The test process's environment without any OPENKMS_* setting, plus ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENKMS_")}
+    full_env.update(env or {})
+    return full_env
+
+
+def run_openkms(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Runs one ``openkms`` command to completion, capturing stdout and stderr separately."""
+    return subprocess.run(
+        openkms_command(*args), capture_output=True, text=True, env=clean_env(env), timeout=timeout, check=False
+    )
+
+
+def child_pids(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 @contextmanager
 def process_server(
     data_dir: Path, *extra: str, env: dict[str, str] | None = None, workers: int = 1
 ) -> Iterator[ProcessServer]:
+    """A real ``openkms serve`` process. stdout and stderr go to separate files beside ``data_dir``, new ones
+    for each start."""
     port = free_port()
-    log_path = data_dir.parent / f"{data_dir.name}-server.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENKMS_")}
-    full_env.update(env or {})
-    with log_path.open("wb") as log:
+    run = 1
+    while (data_dir.parent / f"{data_dir.name}-{run}-stdout.log").exists():
+        run += 1  # one pair of files per start of the same data directory
+    stdout_path = data_dir.parent / f"{data_dir.name}-{run}-stdout.log"
+    stderr_path = data_dir.parent / f"{data_dir.name}-{run}-stderr.log"
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         proc = subprocess.Popen(
             openkms_command(
                 "serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers), *extra
             ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=full_env,
+            stdout=out,
+            stderr=err,
+            env=clean_env(env),
         )
-    server = ProcessServer(proc, port, data_dir, log_path)
+    server = ProcessServer(proc, port, data_dir, stdout_path, stderr_path)
     try:
         wait_healthy(server.base_url, proc=proc)
+        if workers > 1:
+            wait_for_workers(server, workers)
         yield server
     finally:
         if proc.poll() is None:
@@ -146,3 +204,15 @@ def process_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def wait_for_workers(server: ProcessServer, workers: int, timeout: float = 30.0) -> None:
+    """Every worker has started its application (each logs 'Application startup complete')."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.stderr().count("Application startup complete") >= workers:
+            return
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server exited with {server.proc.returncode}")
+        time.sleep(0.05)  # polling for start-up, not waiting on a domain timer
+    raise RuntimeError(f"{workers} workers did not start")

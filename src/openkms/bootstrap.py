@@ -12,13 +12,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from openkms.crypto.public import SoftwarePublicKeyCrypto
 from openkms.crypto.sealing import AesGcmSealer, decode_root_key, derive_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
-from openkms.domain.ports import Clock, IdGenerator, NonceCache
+from openkms.domain import errors
+from openkms.domain.ports import Clock, IdGenerator, NonceCache, Sealer
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
@@ -32,7 +33,8 @@ from openkms.service.keys import KeyService, Limits
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
-from openkms.settings import Settings
+from openkms.settings import Settings, SettingsError
+from openkms.storage import meta
 from openkms.storage.factory import blocks_event_loop_briefly, open_store
 from openkms.storage.locks import FileLock
 from openkms.storage.nonces import SqliteNonceCache
@@ -53,6 +55,10 @@ class InsecureRootKeyWarning(UserWarning):
     """The root key is held in a plain file next to the data it protects."""
 
 
+class RootKeyMismatch(SettingsError):
+    """The root key does not open the data: it is not the key the data was sealed under."""
+
+
 def _write_private(path: Path, data: bytes) -> bool:
     """Create ``path`` with mode 0600; False if it already exists (another process won the race)."""
     try:
@@ -65,13 +71,47 @@ def _write_private(path: Path, data: bytes) -> bool:
 
 
 def load_root_key(settings: Settings) -> tuple[bytes, bool]:
-    """Returns (root key, held in a file)."""
+    """Returns (root key, held in a file). A malformed key is a configuration error, never echoed."""
     if settings.root_key:
-        return decode_root_key(settings.root_key), False
+        try:
+            return decode_root_key(settings.root_key), False
+        except ValueError as exc:
+            raise SettingsError(f"OPENKMS_ROOT_KEY: {exc}") from None
     path = settings.data_dir / ROOT_KEY_FILE
     if not path.exists():
         _write_private(path, encode_root_key(new_root_key()).encode())
-    return decode_root_key(path.read_text()), True
+    try:
+        return decode_root_key(path.read_text()), True
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+
+
+ROOT_KEY_CHECK = "root-key-check"
+_CHECK_AAD = b"node-meta:" + ROOT_KEY_CHECK.encode()
+_CHECK_PLAINTEXT = b"openkms root key check v1"
+
+
+def check_root_key(store: SqlStore, sealer: Sealer, settings: Settings, in_file: bool) -> None:
+    """Refuse to start under a root key other than the one that sealed the data.
+
+    A known value is sealed under the root key at the first start. With any other key every
+    secret and every key version would fail to unseal request by request; checking once here
+    turns that into one clear message at start-up.
+    """
+    sealed = meta.get_value(store.engine, ROOT_KEY_CHECK)
+    if sealed is None:
+        sealed = meta.put_value_if_absent(store.engine, ROOT_KEY_CHECK, sealer.seal(_CHECK_PLAINTEXT, _CHECK_AAD))
+    try:
+        if sealer.unseal(sealed, _CHECK_AAD) == _CHECK_PLAINTEXT:
+            return
+    except errors.IntegrityError:
+        pass
+    source = settings.data_dir / ROOT_KEY_FILE if in_file else "OPENKMS_ROOT_KEY"
+    where = "the configured database" if settings.database_url else settings.sqlite_path
+    raise RootKeyMismatch(
+        f"the root key from {source} is not the key the data in {where} was sealed under; "
+        "start openkms with the original root key"
+    )
 
 
 @dataclass
@@ -98,7 +138,7 @@ class Runtime:
 def prepare(settings: Settings) -> IssuedKey | None:
     """First-start work, idempotent: returns the administrator pair if it was just created at random."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    runtime = build(settings)
+    runtime = build(replace(settings, rsa_pool_size=0))  # no pool of key pairs for a moment's work
     try:
         issued = runtime.services.identity.bootstrap_admin(
             settings.admin_access_key_id, settings.admin_access_key_secret
@@ -128,6 +168,11 @@ def build(
     root_key, in_file = load_root_key(settings)
     sealer = AesGcmSealer(root_key)
     store = open_store(settings.database_url, settings.sqlite_path)
+    try:
+        check_root_key(store, sealer, settings, in_file)
+    except BaseException:
+        store.dispose()
+        raise
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
     backends = Backends(

@@ -66,44 +66,96 @@ class Settings:
             s.catalogue()
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
-        if s.workers < 1:
-            raise SettingsError("workers must be at least 1")
+        _check(s)
         return replace(s, data_dir=s.data_dir.expanduser().resolve())
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _check(s: Settings) -> None:
+    if s.workers < 1:
+        raise SettingsError("workers must be at least 1")
+    if not 0 <= s.port <= 65535:
+        raise SettingsError(f"port must be between 0 and 65535, not {s.port}")
+    if s.log_level.lower() not in LOG_LEVELS:
+        raise SettingsError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}")
+    if s.scheduler_interval <= 0:
+        raise SettingsError("the scheduler interval must be positive")
+    if min(s.keys_per_region, s.aliases_per_region, s.rsa_pool_size) < 0 or s.version_spacing_days < 0:
+        raise SettingsError("limits and pool sizes cannot be negative")
+    if bool(s.admin_access_key_id) != bool(s.admin_access_key_secret):
+        raise SettingsError("set both OPENKMS_ADMIN_ACCESS_KEY_ID and OPENKMS_ADMIN_ACCESS_KEY_SECRET, or neither")
+
+
+_KIND_NAMES: dict[type, str] = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _table(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    table = doc.get(name, {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"[{name}] must be a table")
+    return table
+
+
+def _typed(table: Mapping[str, Any], section: str, name: str, kind: type) -> Any:
+    """``table[name]`` if it has the TOML type ``kind`` (an integer is also a number), else a clear error."""
+    value = table[name]
+    if isinstance(value, bool) and kind is not bool:
+        ok = False
+    else:
+        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+    if not ok:
+        raise SettingsError(f"[{section}] {name} must be {_KIND_NAMES[kind]}, not {value!r}")
+    return float(value) if kind is float else value
+
+
+def _regions(table: Mapping[str, Any]) -> tuple[Region, ...]:
+    entries = table["region"]
+    if not isinstance(entries, list) or not all(isinstance(r, dict) for r in entries):
+        raise SettingsError("[[regions.region]] must be a list of tables")
+    regions = []
+    for entry in entries:
+        if "id" not in entry:
+            raise SettingsError("[[regions.region]] entries need an id")
+        regions.append(
+            Region(
+                _typed(entry, "regions.region", "id", str),
+                _typed(entry, "regions.region", "mainland_china", bool) if "mainland_china" in entry else False,
+                _typed(entry, "regions.region", "name", str) if "name" in entry else "",
+            )
+        )
+    return tuple(regions)
 
 
 def _apply_file(s: Settings, path: Path) -> Settings:
     try:
         doc = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"cannot read config file {path}: {exc}") from None
-    server, storage = doc.get("server", {}), doc.get("storage", {})
-    limits, regions, scheduler = doc.get("limits", {}), doc.get("regions", {}), doc.get("scheduler", {})
+    server, storage, limits = _table(doc, "server"), _table(doc, "storage"), _table(doc, "limits")
+    regions, scheduler, crypto = _table(doc, "regions"), _table(doc, "scheduler"), _table(doc, "crypto")
     changes: dict[str, Any] = {"config_file": path}
-    for name in ("host", "port", "workers", "log_level"):
+    for name, kind in (("host", str), ("port", int), ("workers", int), ("log_level", str)):
         if name in server:
-            changes[name] = server[name]
+            changes[name] = _typed(server, "server", name, kind)
     if "data_dir" in storage:
-        changes["data_dir"] = Path(storage["data_dir"])
+        changes["data_dir"] = Path(_typed(storage, "storage", "data_dir", str))
     if "database_url" in storage:
-        changes["database_url"] = storage["database_url"]
+        changes["database_url"] = _typed(storage, "storage", "database_url", str)
     for name in ("keys_per_region", "aliases_per_region"):
         if name in limits:
-            changes[name] = int(limits[name])
+            changes[name] = _typed(limits, "limits", name, int)
     if "version_spacing_days" in limits:
-        changes["version_spacing_days"] = float(limits["version_spacing_days"])
-    if "rsa_pool_size" in doc.get("crypto", {}):
-        changes["rsa_pool_size"] = int(doc["crypto"]["rsa_pool_size"])
+        changes["version_spacing_days"] = _typed(limits, "limits", "version_spacing_days", float)
+    if "rsa_pool_size" in crypto:
+        changes["rsa_pool_size"] = _typed(crypto, "crypto", "rsa_pool_size", int)
     if "interval_seconds" in scheduler:
-        changes["scheduler_interval"] = float(scheduler["interval_seconds"])
+        changes["scheduler_interval"] = _typed(scheduler, "scheduler", "interval_seconds", float)
     if "default" in regions:
-        changes["default_region"] = regions["default"]
+        changes["default_region"] = _typed(regions, "regions", "default", str)
     if "region" in regions:
-        try:
-            changes["regions"] = tuple(
-                Region(r["id"], bool(r.get("mainland_china", False)), r.get("name", "")) for r in regions["region"]
-            )
-        except (KeyError, TypeError) as exc:
-            raise SettingsError(f"[[regions.region]] entries need an id: {exc}") from None
+        changes["regions"] = _regions(regions)
     return replace(s, **changes)
 
 

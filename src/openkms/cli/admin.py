@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from openkms import bootstrap
 from openkms.domain import errors
@@ -15,7 +16,8 @@ from openkms.settings import Settings
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(config_file=getattr(args, "config", None), data_dir=getattr(args, "data_dir", None))
+    settings = Settings.load(config_file=getattr(args, "config", None), data_dir=getattr(args, "data_dir", None))
+    return replace(settings, rsa_pool_size=0)  # a command creates no keys: pre-generated pairs would be wasted
 
 
 @contextmanager
@@ -29,8 +31,8 @@ def services(args: argparse.Namespace) -> Iterator[Services]:
         runtime.close()
 
 
-def _fail(exc: errors.KmsError) -> int:
-    sys.stderr.write(f"openkms: {exc.message}\n")
+def _fail(exc: errors.KmsError, subject: str = "") -> int:
+    sys.stderr.write(f"openkms: {subject + ': ' if subject else ''}{exc.message}\n")
     return 1
 
 
@@ -67,7 +69,7 @@ def _set(args: argparse.Namespace, enabled: bool) -> int:
         try:
             s.identity.set_enabled(args.access_key_id, enabled)
         except errors.KmsError as exc:
-            return _fail(exc)
+            return _fail(exc, args.access_key_id)
     sys.stdout.write(f"{args.access_key_id}: {'Enabled' if enabled else 'Disabled'}\n")
     return 0
 
@@ -85,6 +87,6 @@ def delete_access_key(args: argparse.Namespace) -> int:
         try:
             s.identity.delete_access_key(args.access_key_id)
         except errors.KmsError as exc:
-            return _fail(exc)
+            return _fail(exc, args.access_key_id)
     sys.stdout.write(f"{args.access_key_id}: deleted\n")
     return 0

@@ -106,3 +106,10 @@ import_tokens = Table(
     Column("expires_at", Integer, nullable=False),
     Index("ix_import_tokens_expires", "expires_at"),
 )
+
+node_meta = Table(
+    "node_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
