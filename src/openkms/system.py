@@ -50,3 +50,11 @@ class OffsetClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._offset += seconds
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+    def reset(self, offset: float = 0.0) -> None:
+        with self._lock:
+            self._offset = offset
