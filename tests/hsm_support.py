@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from openkms.crypto import softhsm
-from openkms.crypto.pkcs11_session import TokenConfig
+from openkms.crypto.pkcs11_module import TokenConfig
 from openkms.crypto.sealing import AesGcmSealer, new_root_key
 
 SOFTHSM_AVAILABLE, SOFTHSM_REASON = softhsm.available()

@@ -1,28 +1,23 @@
-"""PKCS#11 plumbing for the HSM backend and sealer: the module loaded once per process with OS
-locking, one login per token, a pool of sessions with an object-handle cache, and the translation
-of the binding's errors into domain errors.
+"""PKCS#11 sessions for the HSM backend and sealer: one login per token, a pool of sessions with
+an object-handle cache, and the translation of the binding's errors into domain errors.
 
 What this design answers (measured with SoftHSM2 2.6.1 and python-pkcs11 0.10.1, which releases
 the GIL around every PKCS#11 call):
 
-* ``C_Initialize(NULL)``, which python-pkcs11 calls, tells the module that the application will
-  not call it from several threads; SoftHSM2 then disables its mutexes, and threads using their
-  own sessions at once crash the process (segmentation fault, or CKR_GENERAL_ERROR). This module
-  therefore calls ``C_Initialize`` itself with ``CKF_OS_LOCKING_OK`` (through ctypes, on the
-  module's own function list) and keeps python-pkcs11 from initialising a second time.
 * Login state belongs to the application, not to a session: ``C_Logout`` on any session logs out
   every session of the process, and python-pkcs11's ``Session.close()`` calls ``C_Logout`` for a
   session opened with a PIN. So each token is logged in once, through one session kept open for
-  the life of the process; the working sessions are opened without a PIN (they inherit the
-  login), are pooled, and are closed only when the last user of the token lets go.
+  the life of its users; the working sessions are opened without a PIN (they inherit the login),
+  are pooled, and are closed only when the last user of the token lets go. A lost login (someone
+  else logged out) or a lost session is noticed before use (C_GetSessionInfo) and repaired.
 * A login costs about 2 ms (SoftHSM2 derives the PIN key); opening a session on a logged-in token
   costs microseconds, but finding an object and wrapping it in python-pkcs11 costs a few
   attribute reads: each pooled session keeps the objects it found, keyed by (CKA_ID, class).
+* The module itself is initialised once per process with OS locking (``pkcs11_module.py``).
 """
 
 from __future__ import annotations
 
-import ctypes
 import hmac
 import logging
 import os
@@ -30,206 +25,26 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from openkms.crypto.pkcs11_module import (
+    CKS_RO_USER_FUNCTIONS,
+    CKS_RW_USER_FUNCTIONS,
+    Library,
+    TokenConfig,
+    binding,
+    describe,
+    library,
+    registry_lock,
+)
 from openkms.domain import errors
+
+__all__ = ["PooledSession", "TokenConfig", "TokenSessions", "open_token", "release"]
 
 log = logging.getLogger("openkms.crypto.pkcs11")
 
 T = TypeVar("T")
-
-CKF_OS_LOCKING_OK = 0x00000002
-CKR_OK = 0x0
-CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191
 _MAX_CACHED_OBJECTS = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class TokenConfig:
-    """Where a key store's token is: module, token label, user PIN (never shown in a repr)."""
-
-    module_path: str
-    token_label: str
-    pin: str = field(repr=False)
-    # SoftHSM2 only: its configuration file, put in SOFTHSM2_CONF before C_Initialize.
-    softhsm2_conf: str | None = None
-
-
-# --- the module, initialised once per process with OS locking ------------------------------------
-
-_CK_RV = ctypes.c_ulong
-
-
-class _InitArgs(ctypes.Structure):
-    _fields_ = (
-        ("CreateMutex", ctypes.c_void_p),
-        ("DestroyMutex", ctypes.c_void_p),
-        ("LockMutex", ctypes.c_void_p),
-        ("UnlockMutex", ctypes.c_void_p),
-        ("flags", ctypes.c_ulong),
-        ("pReserved", ctypes.c_void_p),
-    )
-
-
-class _FunctionList(ctypes.Structure):
-    """The head of CK_FUNCTION_LIST: the entries this module calls itself."""
-
-    _fields_ = (
-        ("version_major", ctypes.c_ubyte),
-        ("version_minor", ctypes.c_ubyte),
-        ("C_Initialize", ctypes.CFUNCTYPE(_CK_RV, ctypes.c_void_p)),
-        ("C_Finalize", ctypes.CFUNCTYPE(_CK_RV, ctypes.c_void_p)),
-        ("C_GetInfo", ctypes.c_void_p),
-        ("C_GetFunctionList", ctypes.c_void_p),
-        ("C_GetSlotList", ctypes.c_void_p),
-        ("C_GetSlotInfo", ctypes.c_void_p),
-        ("C_GetTokenInfo", ctypes.c_void_p),
-        ("C_GetMechanismList", ctypes.c_void_p),
-        ("C_GetMechanismInfo", ctypes.c_void_p),
-        (
-            "C_InitToken",
-            ctypes.CFUNCTYPE(_CK_RV, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p),
-        ),
-        ("C_InitPIN", ctypes.c_void_p),
-        ("C_SetPIN", ctypes.c_void_p),
-        ("C_OpenSession", ctypes.c_void_p),
-        ("C_CloseSession", ctypes.c_void_p),
-        ("C_CloseAllSessions", ctypes.c_void_p),
-        ("C_GetSessionInfo", ctypes.CFUNCTYPE(_CK_RV, ctypes.c_ulong, ctypes.c_void_p)),
-    )
-
-
-class _SessionInfo(ctypes.Structure):
-    _fields_ = (
-        ("slotID", ctypes.c_ulong),
-        ("state", ctypes.c_ulong),
-        ("flags", ctypes.c_ulong),
-        ("ulDeviceError", ctypes.c_ulong),
-    )
-
-
-CKS_RO_USER_FUNCTIONS = 1
-CKS_RW_USER_FUNCTIONS = 3
-
-
-def _function_list(module_path: str) -> _FunctionList:
-    # dlopen of the same path returns the handle python-pkcs11 uses: one module state per process.
-    dll = ctypes.CDLL(module_path)
-    pointer = ctypes.POINTER(_FunctionList)()
-    rv = dll.C_GetFunctionList(ctypes.byref(pointer))
-    if rv != CKR_OK:
-        raise errors.BackendUnavailable(f"The PKCS#11 module gave no function list (CKR {rv:#x}).")
-    return pointer.contents
-
-
-def _initialize_os_locking(module_path: str) -> None:
-    args = _InitArgs(None, None, None, None, CKF_OS_LOCKING_OK, None)
-    rv = _function_list(module_path).C_Initialize(ctypes.cast(ctypes.byref(args), ctypes.c_void_p))
-    if rv not in (CKR_OK, CKR_CRYPTOKI_ALREADY_INITIALIZED):
-        raise errors.BackendUnavailable(f"The PKCS#11 module failed to initialise (CKR {rv:#x}).")
-
-
-def _finalize(module_path: str) -> None:
-    _function_list(module_path).C_Finalize(None)
-
-
-def init_token(module_path: str, slot_id: int, so_pin: str, label: str) -> None:
-    """C_InitToken, which python-pkcs11 does not offer (used to create a SoftHSM2 token)."""
-    pin = so_pin.encode()
-    padded = label.encode().ljust(32, b" ")[:32]
-    rv = _function_list(module_path).C_InitToken(slot_id, pin, len(pin), padded)
-    if rv != CKR_OK:
-        raise errors.BackendUnavailable(f"The PKCS#11 module could not initialise a token (CKR {rv:#x}).")
-
-
-def _binding() -> Any:
-    try:
-        import pkcs11
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise errors.BackendUnavailable("The python-pkcs11 package is not installed.") from None
-    return pkcs11
-
-
-class _Library:
-    """The loaded module of one path in this process."""
-
-    def __init__(self, module_path: str, softhsm2_conf: str | None) -> None:
-        pkcs11 = _binding()
-        from pkcs11 import _pkcs11
-
-        class _OsLockingLib(_pkcs11.lib):
-            # python-pkcs11 calls C_Initialize(NULL): no locking. This override runs in its place.
-            def initialize(self) -> None:
-                _initialize_os_locking(module_path)
-
-        self.module_path = module_path
-        self.functions = _function_list(module_path)
-        self.softhsm2_conf = softhsm2_conf
-        self.pid = os.getpid()
-        self.users = 0
-        if softhsm2_conf is not None:
-            os.environ["SOFTHSM2_CONF"] = softhsm2_conf
-        try:
-            self.lib: Any = _OsLockingLib(module_path)
-        except pkcs11.PKCS11Error as exc:
-            raise errors.BackendUnavailable(f"The PKCS#11 module cannot be loaded ({_describe(exc)}).") from None
-
-    def session_state(self, handle: int) -> int | None:
-        """The session's state (CKS_*), or None when the handle no longer names a session.
-        python-pkcs11 has no C_GetSessionInfo; asking before use also keeps it from touching a
-        dead session (its object search then raises from a destructor)."""
-        info = _SessionInfo()
-        rv = self.functions.C_GetSessionInfo(handle, ctypes.cast(ctypes.byref(info), ctypes.c_void_p))
-        return int(info.state) if rv == CKR_OK else None
-
-    def reinitialize(self, softhsm2_conf: str | None) -> None:
-        _finalize(self.module_path)
-        if softhsm2_conf is not None:
-            os.environ["SOFTHSM2_CONF"] = softhsm2_conf
-        self.softhsm2_conf = softhsm2_conf
-        self.pid = os.getpid()
-        _initialize_os_locking(self.module_path)
-
-
-_libraries: dict[str, _Library] = {}
-_registry_lock = threading.Lock()
-
-
-def _library(config: TokenConfig) -> _Library:
-    """The module for ``config``, initialised once per process (caller holds ``_registry_lock``)."""
-    path = os.path.realpath(config.module_path)
-    if not os.path.isfile(path):
-        raise errors.BackendUnavailable(f"The PKCS#11 module {config.module_path} does not exist.")
-    lib = _libraries.get(path)
-    if lib is None:
-        lib = _libraries[path] = _Library(path, config.softhsm2_conf)
-    elif lib.pid != os.getpid():
-        # A forked child inherits the parent's module state; PKCS#11 asks it to initialise anew.
-        lib.reinitialize(config.softhsm2_conf)
-        for key in [k for k in _pools if k[0] == path]:
-            del _pools[key]
-        lib.users = 0
-    elif config.softhsm2_conf is not None and lib.softhsm2_conf != config.softhsm2_conf:
-        # SoftHSM2 reads its configuration once, in C_Initialize: one token directory per process.
-        if lib.users:
-            raise errors.BackendUnavailable(
-                "SoftHSM2 is already in use in this process with another configuration "
-                f"({lib.softhsm2_conf}); a process can use one SoftHSM2 token directory at a time."
-            )
-        lib.reinitialize(config.softhsm2_conf)
-    return lib
-
-
-def with_module(config: TokenConfig, action: Callable[[Any], T]) -> T:
-    """Run ``action(lib)`` on the python-pkcs11 library of ``config`` (for token administration)."""
-    pkcs11 = _binding()
-    with _registry_lock:
-        lib = _library(config)
-        try:
-            return action(lib.lib)
-        except pkcs11.PKCS11Error as exc:
-            raise errors.BackendUnavailable(f"The PKCS#11 module failed ({_describe(exc)}).") from None
 
 
 # --- sessions --------------------------------------------------------------------------------------
@@ -270,7 +85,7 @@ class PooledSession:
 class TokenSessions:
     """The sessions of one token in this process: logged in once, shared by every user."""
 
-    def __init__(self, lib: _Library, config: TokenConfig, max_sessions: int) -> None:
+    def __init__(self, lib: Library, config: TokenConfig, max_sessions: int) -> None:
         self._lib = lib
         self._config = config
         self._max = max_sessions
@@ -279,14 +94,14 @@ class TokenSessions:
         self._open = 0
         self._users = 0
         self.pid = os.getpid()
-        pkcs11 = _binding()
+        pkcs11 = binding()
         label = config.token_label
         try:
             self._token: Any = lib.lib.get_token(token_label=label)
         except pkcs11.NoSuchToken:
             raise errors.BackendUnavailable(f"The PKCS#11 token {label!r} is not present.") from None
         except pkcs11.PKCS11Error as exc:
-            raise errors.BackendUnavailable(f"The PKCS#11 token {label!r} is unreachable ({_describe(exc)}).") from None
+            raise errors.BackendUnavailable(f"The PKCS#11 token {label!r} is unreachable ({describe(exc)}).") from None
         self._holders: list[Any] = []
         self._login()
 
@@ -296,18 +111,18 @@ class TokenSessions:
 
     def _login(self) -> None:
         """Log the application in, through a session that stays open (closing it logs out)."""
-        pkcs11 = _binding()
+        pkcs11 = binding()
         try:
             self._holders.append(self._token.open(rw=True, user_pin=self._config.pin))
         except pkcs11.UserAlreadyLoggedIn:
             self._holders.append(self._token.open(rw=True))
         except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange, pkcs11.PinLocked, pkcs11.PinExpired) as exc:
             raise errors.BackendUnavailable(
-                f"Login to the PKCS#11 token {self.label!r} failed ({_describe(exc)})."
+                f"Login to the PKCS#11 token {self.label!r} failed ({describe(exc)})."
             ) from None
         except pkcs11.PKCS11Error as exc:
             raise errors.BackendUnavailable(
-                f"The PKCS#11 token {self.label!r} is unreachable ({_describe(exc)})."
+                f"The PKCS#11 token {self.label!r} is unreachable ({describe(exc)})."
             ) from None
 
     def _relogin(self, pooled: PooledSession) -> None:
@@ -323,7 +138,7 @@ class TokenSessions:
             raise errors.BackendUnavailable(
                 "This PKCS#11 key store was opened before the process forked; open it in the worker."
             )
-        pkcs11 = _binding()
+        pkcs11 = binding()
         with self._cond:
             while not self._idle and self._open >= self._max:
                 self._cond.wait()
@@ -353,14 +168,14 @@ class TokenSessions:
 
     def _usable(self, pooled: PooledSession | None) -> PooledSession:
         """A live session of a logged-in application: a dead one is replaced, a lost login renewed."""
-        pkcs11 = _binding()
+        pkcs11 = binding()
         state = None if pooled is None else self._lib.session_state(pooled.session.handle)
         if state is None:
             try:
                 pooled = PooledSession(self._token.open(rw=True))
             except pkcs11.PKCS11Error as exc:
                 raise errors.BackendUnavailable(
-                    f"The PKCS#11 token {self.label!r} opened no session ({_describe(exc)})."
+                    f"The PKCS#11 token {self.label!r} opened no session ({describe(exc)})."
                 ) from None
             state = self._lib.session_state(pooled.session.handle)
         assert pooled is not None
@@ -375,7 +190,7 @@ class TokenSessions:
         """Run ``operation`` on a pooled session. Stale handles, a lost session or a lost login are
         repaired (twice at most); any other error of the binding becomes a domain error (nothing
         foreign crosses the port)."""
-        pkcs11 = _binding()
+        pkcs11 = binding()
         for attempt in range(3):
             last = attempt == 2
             try:
@@ -401,14 +216,14 @@ class TokenSessions:
                 if last:
                     raise errors.BackendUnavailable(f"The PKCS#11 token {self.label!r} lost its sessions.") from None
             except pkcs11.PKCS11Error as exc:
-                log.warning("PKCS#11 %s failed on token %r: %s", what, self.label, _describe(exc))
+                log.warning("PKCS#11 %s failed on token %r: %s", what, self.label, describe(exc))
                 raise errors.BackendUnavailable(
-                    f"The PKCS#11 token {self.label!r} failed to {what} ({_describe(exc)})."
+                    f"The PKCS#11 token {self.label!r} failed to {what} ({describe(exc)})."
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _close_all(self) -> None:
-        pkcs11 = _binding()
+        pkcs11 = binding()
         with self._cond:
             idle, self._idle = self._idle, []
             self._open -= len(idle)
@@ -426,10 +241,12 @@ _pools: dict[tuple[str, str], TokenSessions] = {}
 
 def open_token(config: TokenConfig, max_sessions: int = 32) -> TokenSessions:
     """The process-wide sessions of ``config``'s token; pair every call with ``release``."""
-    with _registry_lock:
-        lib = _library(config)
+    with registry_lock:
+        lib = library(config)
         key = (lib.module_path, config.token_label)
         pool = _pools.get(key)
+        if pool is not None and pool.pid != os.getpid():
+            pool = None  # inherited from the parent of a fork: this process opens its own
         if pool is not None and not hmac.compare_digest(pool._config.pin.encode(), config.pin.encode()):
             # The token is logged in already; a second login could not check this PIN.
             raise errors.BackendUnavailable(
@@ -444,7 +261,7 @@ def open_token(config: TokenConfig, max_sessions: int = 32) -> TokenSessions:
 
 def release(pool: TokenSessions) -> None:
     """One user of the token is done; the last one closes its sessions and logs out."""
-    with _registry_lock:
+    with registry_lock:
         pool._users -= 1
         if pool._users > 0:
             return
@@ -453,8 +270,3 @@ def release(pool: TokenSessions) -> None:
             del _pools[key]
             pool._lib.users -= 1
         pool._close_all()
-
-
-def _describe(exc: BaseException) -> str:
-    """The error's class name (the CKR code's name), never its arguments."""
-    return type(exc).__name__

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from openkms.crypto.pkcs11_session import TokenConfig, init_token, with_module
+from openkms.crypto.pkcs11_module import TokenConfig, init_token, with_module
 from openkms.domain import errors
 from openkms.domain.ports import Sealer
 

@@ -17,9 +17,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from openkms.crypto import pkcs11 as hsm
+from openkms.crypto import pkcs11_keys as hsm_keys
 from openkms.crypto import softhsm
-from openkms.crypto.pkcs11_session import TokenConfig, TokenSessions, open_token, release, with_module
+from openkms.crypto.pkcs11_module import TokenConfig, with_module
+from openkms.crypto.pkcs11_session import TokenSessions, open_token, release
 from openkms.domain import errors
+from openkms.domain.asymmetric import SignAlgorithm
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.specs import SPECS
@@ -99,7 +102,7 @@ def test_a_symmetric_version_is_a_derive_only_non_extractable_token_object(
     ref = backend.create_symmetric(AES_256, version_id)
     # the stored reference is the object's name and nothing else: no key bytes can hide in it
     assert ref == b"pkcs11:v1:openkms:" + version_id.encode()
-    [found] = attributes(token, hsm.object_id(ref), [*SECURE, "VALUE_LEN", "DERIVE", "ENCRYPT", "DECRYPT", "WRAP"])
+    [found] = attributes(token, hsm_keys.object_id(ref), [*SECURE, "VALUE_LEN", "DERIVE", "ENCRYPT", "DECRYPT", "WRAP"])
     assert found == {
         "CLASS": p11().ObjectClass.SECRET_KEY,
         "TOKEN": True,
@@ -116,7 +119,7 @@ def test_a_symmetric_version_is_a_derive_only_non_extractable_token_object(
         "WRAP": False,
     }
     with token.session() as s:
-        key = s.find(hsm.object_id(ref), p11().ObjectClass.SECRET_KEY)
+        key = s.find(hsm_keys.object_id(ref), p11().ObjectClass.SECRET_KEY)
         with pytest.raises(p11().AttributeSensitive):
             _ = key[p11().Attribute.VALUE]
 
@@ -128,10 +131,10 @@ def test_an_asymmetric_version_is_a_non_extractable_key_pair(
     version_id = str(uuid.uuid4())
     ref, public_key = backend.create_asymmetric(SPECS[spec_name], version_id)
     assert ref == b"pkcs11:v1:openkms:" + version_id.encode()
-    found = {obj["CLASS"]: obj for obj in attributes(token, hsm.object_id(ref), ["TOKEN", "PRIVATE", "LABEL"])}
+    found = {obj["CLASS"]: obj for obj in attributes(token, hsm_keys.object_id(ref), ["TOKEN", "PRIVATE", "LABEL"])}
     private = p11().ObjectClass.PRIVATE_KEY
     assert set(found) == {private, p11().ObjectClass.PUBLIC_KEY}
-    [secure] = attributes(token, hsm.object_id(ref), SECURE, private)
+    [secure] = attributes(token, hsm_keys.object_id(ref), SECURE, private)
     assert secure["SENSITIVE"]
     assert not secure["EXTRACTABLE"]
     assert secure["NEVER_EXTRACTABLE"]
@@ -148,7 +151,7 @@ def test_imported_material_lands_in_a_non_extractable_object(
     assert material not in version.material_ref
     assert version.material_ref.startswith(b"pkcs11:v1:openkms:" + version.id.encode() + b":import:")
     [found] = attributes(
-        token, hsm.object_id(version.material_ref), ["TOKEN", "SENSITIVE", "EXTRACTABLE", "DERIVE", "ENCRYPT"]
+        token, hsm_keys.object_id(version.material_ref), ["TOKEN", "SENSITIVE", "EXTRACTABLE", "DERIVE", "ENCRYPT"]
     )
     assert found["TOKEN"]
     assert found["SENSITIVE"]
@@ -176,7 +179,7 @@ def test_each_message_is_encrypted_under_its_own_derived_key(
     keys = set()
     for _ in range(3):
         salt, nonce, sealed = backend.encrypt(spec, version, b"aad", b"plaintext")
-        message_key = aes_ecb(material, hsm.message_key_input(salt))[:length]
+        message_key = aes_ecb(material, hsm_keys.message_key_input(salt))[:length]
         assert AESGCM(message_key).decrypt(nonce, sealed, b"aad") == b"plaintext"
         keys.add(message_key)
         # and not under the version key itself
@@ -190,8 +193,8 @@ def test_the_fingerprint_is_the_documented_key_check_value(
 ) -> None:
     material = os.urandom(32)
     _, fingerprint = imported(backend, import_token, material)
-    check_key = aes_ecb(material, hsm._FINGERPRINT_KEY_INPUT)
-    assert fingerprint == aes_ecb(check_key, hsm._FINGERPRINT_BLOCKS)
+    check_key = aes_ecb(material, hsm_keys.FINGERPRINT_KEY_INPUT)
+    assert fingerprint == aes_ecb(check_key, hsm_keys.FINGERPRINT_BLOCKS)
     assert material not in fingerprint
 
 
@@ -229,7 +232,7 @@ def test_pkcs1_garbage_is_refused_by_the_token(backend: hsm.Pkcs11Backend, impor
     for wrapped in (os.urandom(256), b"\x00" * 256):
         with pytest.raises(errors.InvalidKeyMaterial) as caught:
             backend.import_material(AES_256, str(uuid.uuid4()), token, wrapped)
-        assert caught.value.message.endswith(hsm._IMPORT_FAILED)  # one answer, whatever failed
+        assert caught.value.message.endswith(hsm.IMPORT_FAILED)  # one answer, whatever failed
 
 
 def test_a_missing_or_malformed_reference_is_an_integrity_error(backend: hsm.Pkcs11Backend) -> None:
@@ -242,11 +245,11 @@ def test_destroy_removes_the_objects(backend: hsm.Pkcs11Backend, token: TokenSes
     version_id = str(uuid.uuid4())
     ref, _ = backend.create_asymmetric(SPECS["EC_P256"], version_id)
     version = KeyVersion(version_id, "k", 0, ref)
-    backend.sign(SPECS["EC_P256"], version, hsm.SignAlgorithm.ECDSA_SHA_256, b"\x01" * 32)  # cached handle
+    backend.sign(SPECS["EC_P256"], version, SignAlgorithm.ECDSA_SHA_256, b"\x01" * 32)  # cached handle
     assert backend.destroy(ref) == 2
-    assert attributes(token, hsm.object_id(ref), []) == []
+    assert attributes(token, hsm_keys.object_id(ref), []) == []
     with pytest.raises(errors.IntegrityError):
-        backend.sign(SPECS["EC_P256"], version, hsm.SignAlgorithm.ECDSA_SHA_256, b"\x01" * 32)
+        backend.sign(SPECS["EC_P256"], version, SignAlgorithm.ECDSA_SHA_256, b"\x01" * 32)
 
 
 def test_an_unreachable_module_or_token_is_backend_unavailable() -> None:
@@ -319,3 +322,35 @@ def test_a_lost_session_is_replaced(backend: hsm.Pkcs11Backend) -> None:
     blob = backend.encrypt(AES_256, version, b"", b"new session")
     assert backend.decrypt(AES_256, version, b"", *blob) == b"new session"
     assert pooled not in backend._tokens._idle
+
+
+def test_a_forked_child_opens_its_own_sessions(backend: hsm.Pkcs11Backend) -> None:
+    """PKCS#11 state does not survive fork: an inherited backend refuses clearly, and a backend
+    opened in the child initialises the module anew, without disturbing the parent."""
+    version_id = str(uuid.uuid4())
+    version = KeyVersion(version_id, "k", 0, backend.create_symmetric(AES_256, version_id))
+    blob = backend.encrypt(AES_256, version, b"", b"from the parent")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        outcome = []
+        try:
+            backend.encrypt(AES_256, version, b"", b"x")
+            outcome.append("inherited backend worked")
+        except errors.BackendUnavailable as exc:
+            outcome.append("refused" if "forked" in exc.message else exc.message)
+        try:
+            child = hsm.Pkcs11Backend(shared_token())
+            outcome.append(child.decrypt(AES_256, version, b"", *blob).decode())
+            child.close()
+        except BaseException as exc:
+            outcome.append(repr(exc))
+        os.write(write, "|".join(outcome).encode())
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    report = os.read(read, 4096).decode()
+    os.close(read)
+    assert status == 0
+    assert report == "refused|from the parent"
+    assert backend.decrypt(AES_256, version, b"", *backend.encrypt(AES_256, version, b"", b"still")) == b"still"
