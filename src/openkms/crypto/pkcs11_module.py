@@ -96,9 +96,13 @@ CKS_RW_USER_FUNCTIONS = 3
 
 def _function_list(module_path: str) -> _FunctionList:
     # dlopen of the same path returns the handle python-pkcs11 uses: one module state per process.
-    dll = ctypes.CDLL(module_path)
+    try:
+        dll = ctypes.CDLL(module_path)
+        get_function_list = dll.C_GetFunctionList
+    except (OSError, AttributeError):
+        raise errors.BackendUnavailable(f"{module_path} cannot be loaded as a PKCS#11 module.") from None
     pointer = ctypes.POINTER(_FunctionList)()
-    rv = dll.C_GetFunctionList(ctypes.byref(pointer))
+    rv = get_function_list(ctypes.byref(pointer))
     if rv != CKR_OK:
         raise errors.BackendUnavailable(f"The PKCS#11 module gave no function list (CKR {rv:#x}).")
     return pointer.contents

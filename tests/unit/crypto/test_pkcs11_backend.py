@@ -252,13 +252,23 @@ def test_destroy_removes_the_objects(backend: hsm.Pkcs11Backend, token: TokenSes
         backend.sign(SPECS["EC_P256"], version, SignAlgorithm.ECDSA_SHA_256, b"\x01" * 32)
 
 
-def test_an_unreachable_module_or_token_is_backend_unavailable() -> None:
+def ssl_library() -> str:
+    import _ssl
+
+    return _ssl.__file__
+
+
+def test_an_unreachable_module_or_token_is_backend_unavailable(backend: hsm.Pkcs11Backend) -> None:
     config = shared_token()
     with pytest.raises(errors.BackendUnavailable, match="does not exist"):
         hsm.Pkcs11Backend(replace(config, module_path="/nonexistent/libpkcs11.so"))
+    with pytest.raises(errors.BackendUnavailable, match="cannot be loaded"):
+        hsm.Pkcs11Backend(replace(config, module_path=__file__))  # a file, but no shared library
+    with pytest.raises(errors.BackendUnavailable, match="cannot be loaded"):
+        hsm.Pkcs11Backend(replace(config, module_path=ssl_library()))  # a library, but not PKCS#11
     with pytest.raises(errors.BackendUnavailable, match="not present"):
         hsm.Pkcs11Backend(replace(config, token_label="no-such-token"))
-    with pytest.raises(errors.BackendUnavailable, match="another PIN") as caught:
+    with pytest.raises(errors.BackendUnavailable, match="another PIN") as caught:  # the token is open (backend)
         hsm.Pkcs11Backend(replace(config, pin="not-the-pin-42"))
     assert "not-the-pin-42" not in str(caught.value)
 
