@@ -110,7 +110,8 @@ class TokenSessions:
         return self._config.token_label
 
     def _login(self) -> None:
-        """Log the application in, through a session that stays open (closing it logs out)."""
+        """Log the application in, through a session that stays open (closing it logs out).
+        (When C_Login fails, python-pkcs11 leaves the session it opened for it open.)"""
         pkcs11 = binding()
         try:
             self._holders.append(self._token.open(rw=True, user_pin=self._config.pin))
@@ -146,14 +147,16 @@ class TokenSessions:
             if pooled is None:
                 self._open += 1
         try:
-            pooled = self._usable(pooled)
+            pooled = self._live(pooled)
         except BaseException:
-            with self._cond:
+            with self._cond:  # the session is dead and none could be opened in its place
                 self._open -= 1
                 self._cond.notify()
             raise
         healthy = True
         try:
+            if not self.logged_in(pooled):  # someone logged the application out
+                self._relogin(pooled)
             yield pooled
         except (pkcs11.SessionHandleInvalid, pkcs11.SessionClosed, pkcs11.DeviceRemoved, pkcs11.TokenNotPresent):
             healthy = False
@@ -166,22 +169,17 @@ class TokenSessions:
                     self._open -= 1
                 self._cond.notify()
 
-    def _usable(self, pooled: PooledSession | None) -> PooledSession:
-        """A live session of a logged-in application: a dead one is replaced, a lost login renewed."""
+    def _live(self, pooled: PooledSession | None) -> PooledSession:
+        """``pooled`` if its handle still names a session, else a new session."""
+        if pooled is not None and self._lib.session_state(pooled.session.handle) is not None:
+            return pooled
         pkcs11 = binding()
-        state = None if pooled is None else self._lib.session_state(pooled.session.handle)
-        if state is None:
-            try:
-                pooled = PooledSession(self._token.open(rw=True))
-            except pkcs11.PKCS11Error as exc:
-                raise errors.BackendUnavailable(
-                    f"The PKCS#11 token {self.label!r} opened no session ({describe(exc)})."
-                ) from None
-            state = self._lib.session_state(pooled.session.handle)
-        assert pooled is not None
-        if state not in (CKS_RO_USER_FUNCTIONS, CKS_RW_USER_FUNCTIONS):
-            self._relogin(pooled)
-        return pooled
+        try:
+            return PooledSession(self._token.open(rw=True))
+        except pkcs11.PKCS11Error as exc:
+            raise errors.BackendUnavailable(
+                f"The PKCS#11 token {self.label!r} opened no session ({describe(exc)})."
+            ) from None
 
     def logged_in(self, pooled: PooledSession) -> bool:
         return self._lib.session_state(pooled.session.handle) in (CKS_RO_USER_FUNCTIONS, CKS_RW_USER_FUNCTIONS)
