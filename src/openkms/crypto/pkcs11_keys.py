@@ -1,0 +1,202 @@
+"""How openkms keys look inside a PKCS#11 token: names, templates, derivations and encodings.
+
+Object naming: CKA_ID = CKA_LABEL = ``openkms:<version id>`` (an imported version gets a random
+suffix, so that importing again never collides); an import wrapping key is
+``openkms:import:<token id>``. The stored reference is ``b"pkcs11:v1:" + CKA_ID``: derived from
+ids alone, it holds nothing about the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from openkms.crypto import asymmetric
+from openkms.domain import errors
+from openkms.domain.asymmetric import EncryptAlgorithm
+from openkms.domain.specs import SpecInfo
+
+REF_PREFIX = b"pkcs11:v1:"
+ID_PREFIX = "openkms:"
+MESSAGE_KEY_DOMAIN = b"openkms/hsm/v1/message-key"
+FINGERPRINT_KEY_INPUT = hashlib.sha256(b"openkms/hsm/v1/material-fingerprint-key").digest()
+FINGERPRINT_BLOCKS = hashlib.sha256(b"openkms/hsm/v1/material-fingerprint").digest()
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+RSA_BITS = {"RSA_2048": 2048, "RSA_3072": 3072}
+CURVES: dict[str, tuple[bytes, ec.EllipticCurve]] = {
+    "EC_P256": (bytes.fromhex("06082a8648ce3d030107"), ec.SECP256R1()),  # 1.2.840.10045.3.1.7
+    "EC_P256K": (bytes.fromhex("06052b8104000a"), ec.SECP256K1()),  # 1.3.132.0.10
+}
+
+
+def p11() -> Any:
+    """The python-pkcs11 package (imported lazily: a server without HSM keys never loads it)."""
+    import pkcs11
+
+    return pkcs11
+
+
+# --- names -----------------------------------------------------------------------------------------
+
+
+def version_object_id(version_id: str, imported: str = "") -> bytes:
+    suffix = f":import:{imported}" if imported else ""
+    return (ID_PREFIX + version_id + suffix).encode("ascii")
+
+
+def wrapping_object_id(token_id: str) -> bytes:
+    return (ID_PREFIX + "import:" + token_id).encode("ascii")
+
+
+def reference(object_id: bytes) -> bytes:
+    return REF_PREFIX + object_id
+
+
+def object_id(ref: bytes) -> bytes:
+    """The CKA_ID a stored reference names; IntegrityError if it is not a PKCS#11 reference."""
+    if not ref.startswith(REF_PREFIX) or not (len(REF_PREFIX) < len(ref) <= len(REF_PREFIX) + 128):
+        raise errors.IntegrityError("HSM key reference")
+    return ref[len(REF_PREFIX) :]
+
+
+# --- templates -------------------------------------------------------------------------------------
+
+
+def stored_template(oid: bytes, secret: bool, **granted: bool) -> dict[Any, Any]:
+    """A stored private or secret key: a private, sensitive token object that never leaves the
+    token, named ``oid``, able to do nothing but what ``granted`` names (e.g. DERIVE=True)."""
+    a = p11().Attribute
+    template = {
+        a.TOKEN: True,
+        a.PRIVATE: True,
+        a.SENSITIVE: True,
+        a.EXTRACTABLE: False,
+        a.ID: oid,
+        a.LABEL: oid.decode("ascii"),
+        a.DECRYPT: False,
+        a.SIGN: False,
+        a.UNWRAP: False,
+        a.DERIVE: False,
+    }
+    if secret:
+        template.update({a.ENCRYPT: False, a.WRAP: False, a.VERIFY: False})
+    template.update({getattr(a, name): value for name, value in granted.items()})
+    return template
+
+
+def public_template(oid: bytes, **granted: Any) -> dict[Any, Any]:
+    a = p11().Attribute
+    template = {a.TOKEN: True, a.PRIVATE: False, a.ID: oid, a.LABEL: oid.decode("ascii")}
+    template.update({getattr(a, name): value for name, value in granted.items()})
+    return template
+
+
+def session_key_template(**granted: bool) -> dict[Any, Any]:
+    """A short-lived key: a sensitive, non-extractable session object (destroyed after use)."""
+    a = p11().Attribute
+    template = {a.TOKEN: False, a.PRIVATE: True, a.SENSITIVE: True, a.EXTRACTABLE: False}
+    template.update({getattr(a, name): value for name, value in granted.items()})
+    return template
+
+
+# --- derivations -----------------------------------------------------------------------------------
+
+
+def message_key_input(salt: bytes) -> bytes:
+    """The two AES blocks the version key encrypts to make a message's key (public: from the salt)."""
+    return hashlib.sha256(MESSAGE_KEY_DOMAIN + salt).digest()
+
+
+def derive_message_key(version_key: Any, spec: SpecInfo, salt: bytes, usage: str) -> Any:
+    """The message's own AES key, a session object: AES-ECB(version key, input)[:key length]."""
+    p = p11()
+    return version_key.derive_key(
+        p.KeyType.AES,
+        spec.material_bytes * 8,
+        capabilities=p.MechanismFlag(0),
+        mechanism=p.Mechanism.AES_ECB_ENCRYPT_DATA,
+        mechanism_param=message_key_input(salt),
+        template=session_key_template(**{usage: True}),
+    )
+
+
+def fingerprint(version_key: Any) -> bytes:
+    """The key check value of a version key, computed in the token: AES-ECB under a key derived
+    from the version key (over a fixed input) of two fixed blocks. Equal for equal material,
+    different for different material, and it reveals nothing about the material."""
+    p = p11()
+    check_key = version_key.derive_key(
+        p.KeyType.AES,
+        256,
+        capabilities=p.MechanismFlag(0),
+        mechanism=p.Mechanism.AES_ECB_ENCRYPT_DATA,
+        mechanism_param=FINGERPRINT_KEY_INPUT,
+        template=session_key_template(ENCRYPT=True),
+    )
+    try:
+        value: bytes = check_key.encrypt(FINGERPRINT_BLOCKS, mechanism=p.Mechanism.AES_ECB)
+        return value
+    finally:
+        check_key.destroy()
+
+
+# --- mechanisms and encodings ----------------------------------------------------------------------
+
+
+def rsa_decryption(algorithm: str) -> tuple[Any, Any]:
+    """The mechanism and parameter of an RSA decryption or unwrapping algorithm."""
+    p = p11()
+    if algorithm == EncryptAlgorithm.RSAES_OAEP_SHA_1:
+        return p.Mechanism.RSA_PKCS_OAEP, (p.Mechanism.SHA_1, p.MGF.SHA1, None)
+    if algorithm == EncryptAlgorithm.RSAES_OAEP_SHA_256:
+        return p.Mechanism.RSA_PKCS_OAEP, (p.Mechanism.SHA256, p.MGF.SHA256, None)
+    if algorithm == "RSAES_PKCS1_V1_5":
+        return p.Mechanism.RSA_PKCS, None
+    raise errors.UnsupportedOperation(f"The PKCS#11 token cannot decrypt or unwrap {algorithm}.")
+
+
+def public_key_spki(spec_name: str, public_key: Any) -> bytes:
+    """The SubjectPublicKeyInfo (DER) of a token public key, built from its attributes."""
+    a = p11().Attribute
+    if spec_name in RSA_BITS:
+        n = int.from_bytes(public_key[a.MODULUS], "big")
+        e = int.from_bytes(public_key[a.PUBLIC_EXPONENT], "big")
+        return asymmetric.spki(rsa.RSAPublicNumbers(e, n).public_key())
+    point = public_key[a.EC_POINT]
+    # CKA_EC_POINT is a DER OCTET STRING around the uncompressed point (some tokens give it raw).
+    if len(point) == 67 and point[0] == 0x04 and point[1] == 65:
+        point = point[2:]
+    return asymmetric.spki(ec.EllipticCurvePublicKey.from_encoded_point(CURVES[spec_name][1], point))
+
+
+def ecdsa_der(raw: bytes) -> bytes:
+    """CKM_ECDSA's r || s as the DER SEQUENCE that cryptography, OpenSSL and the SDKs verify."""
+    half = len(raw) // 2
+    return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+
+
+def unsupported_spec(spec_name: str) -> errors.UnsupportedKeySpec:
+    return errors.UnsupportedKeySpec(
+        f"KeySpec {spec_name} is not available with ProtectionLevel HSM: the PKCS#11 token has no "
+        "SM2/SM4 mechanisms. Use ProtectionLevel SOFTWARE for this KeySpec."
+    )
+
+
+def infrastructure_errors() -> tuple[type[Exception], ...]:
+    """Errors that say the token or a session failed, not the caller's data."""
+    p = p11()
+    return (
+        p.UserNotLoggedIn,
+        p.SessionHandleInvalid,
+        p.SessionClosed,
+        p.ObjectHandleInvalid,
+        p.KeyHandleInvalid,
+        p.DeviceError,
+        p.DeviceMemory,
+        p.DeviceRemoved,
+        p.TokenNotPresent,
+        p.HostMemory,
+    )
