@@ -22,8 +22,9 @@ import uvicorn
 
 from openkms import bootstrap
 from openkms.asgi import OpenKmsApp
-from openkms.settings import Settings
+from openkms.settings import KeyStoreSettings, Settings
 from openkms.system import OffsetClock
+from tests.hsm_support import SOFTHSM_AVAILABLE, shared_token
 
 
 def free_port() -> int:
@@ -69,10 +70,33 @@ class InProcessServer:
         return issued.access_key.id, issued.secret, issued.access_key.account_uid
 
 
+TEST_HSM_STORE = "kst-softhsm-test"
+TEST_HSM_PIN_ENV = "OPENKMS_TEST_HSM_PIN"
+
+
+def _hsm_settings() -> dict[str, Any]:
+    """HSM keys of an in-process server go to the process's shared SoftHSM2 token, configured as
+    a key store: SoftHSM2 serves one token directory per process. (openkms's own token in the data
+    directory is exercised by the tests that run ``openkms serve`` as a process.)"""
+    if not SOFTHSM_AVAILABLE:
+        return {"auto_softhsm": False}
+    token = shared_token()
+    os.environ[TEST_HSM_PIN_ENV] = token.pin
+    store = KeyStoreSettings(
+        id=TEST_HSM_STORE,
+        module=token.module_path,
+        token_label=token.token_label,
+        pin_env=TEST_HSM_PIN_ENV,
+        description="the test process's SoftHSM2 token",
+        softhsm2_conf=token.softhsm2_conf,
+    )
+    return {"auto_softhsm": False, "keystores": (store,), "default_hsm_keystore": TEST_HSM_STORE}
+
+
 @contextmanager
 def inprocess_server(data_dir: Path, **settings: Any) -> Iterator[InProcessServer]:
     port = free_port()
-    values: dict[str, Any] = {"keys_per_region": 100_000, "aliases_per_region": 100_000}
+    values: dict[str, Any] = {"keys_per_region": 100_000, "aliases_per_region": 100_000, **_hsm_settings()}
     values.update(settings)
     cfg = Settings.load(env={}, data_dir=data_dir, port=port, **values)
     issued = bootstrap.prepare(cfg)

@@ -15,8 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from openkms.crypto import pkcs11, softhsm
+from openkms.crypto.lazy import LazyBackend
+from openkms.crypto.pkcs11_module import TokenConfig
+from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
 from openkms.crypto.public import SoftwarePublicKeyCrypto
-from openkms.crypto.sealing import AesGcmSealer, decode_root_key, derive_key, encode_root_key, new_root_key
+from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
 from openkms.domain.ports import Clock, IdGenerator, NonceCache, Sealer
@@ -24,7 +28,7 @@ from openkms.domain.specs import ProtectionLevel
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
-from openkms.service.backends import Backends
+from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
@@ -33,7 +37,7 @@ from openkms.service.keys import KeyService, Limits
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
-from openkms.settings import Settings, SettingsError
+from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage import meta
 from openkms.storage.factory import blocks_event_loop_briefly, open_store
 from openkms.storage.locks import FileLock
@@ -45,9 +49,9 @@ log = logging.getLogger("openkms")
 
 ROOT_KEY_FILE = "root.key"
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
-CONSOLE_SESSION_PURPOSE = "console-session-v1"
-HSM_UNAVAILABLE = (
-    "Hardware-protected keys (ProtectionLevel=HSM) are not available in this build yet; use ProtectionLevel=SOFTWARE."
+HSM_DISABLED = (
+    "openkms's own SoftHSM2 token is switched off ([hsm] auto_softhsm = false): configure a PKCS#11 key "
+    "store ([[keystores]]) to use ProtectionLevel HSM."
 )
 
 
@@ -138,7 +142,7 @@ class Runtime:
 def prepare(settings: Settings) -> IssuedKey | None:
     """First-start work, idempotent: returns the administrator pair if it was just created at random."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    runtime = build(replace(settings, rsa_pool_size=0))  # no pool of key pairs for a moment's work
+    runtime = build(replace(settings, rsa_pool_size=0), first_start=True)  # no key-pair pool for a moment's work
     try:
         issued = runtime.services.identity.bootstrap_admin(
             settings.admin_access_key_id, settings.admin_access_key_secret
@@ -156,30 +160,89 @@ def prepare(settings: Settings) -> IssuedKey | None:
     return issued
 
 
+def _keystore(settings: Settings, store_id: str) -> KeyStoreSettings:
+    return next(k for k in settings.keystores if k.id == store_id)
+
+
+def _token_config(ks: KeyStoreSettings) -> TokenConfig:
+    try:
+        pin = ks.read_pin()
+    except SettingsError as exc:
+        raise errors.BackendUnavailable(str(exc)) from None
+    return TokenConfig(ks.module, ks.token_label, pin, ks.softhsm2_conf)
+
+
+def open_root(settings: Settings, create: bool) -> tuple[Sealer, bool, list[Callable[[], None]]]:
+    """The root of trust: (sealer, held in a plain file, closers). In a key store when configured."""
+    if settings.root_key_keystore:
+        ks = _keystore(settings, settings.root_key_keystore)
+        try:
+            hsm_sealer = Pkcs11Sealer(_token_config(ks), create_if_missing=create)
+        except errors.KmsError as exc:
+            raise SettingsError(f"the root key in key store {ks.id}: {exc.message}") from None
+        return hsm_sealer, False, [hsm_sealer.close]
+    root_key, in_file = load_root_key(settings)
+    return AesGcmSealer(root_key), in_file, []
+
+
+def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend) -> list[KeyStore]:
+    """The default store (software keys; HSM keys in openkms's own SoftHSM2 token when SoftHSM2 is
+    installed) and every configured PKCS#11 key store. Tokens are opened on first use."""
+    hsm_gaps = pkcs11.unavailable_specs()
+    stores = [KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, software, spec_gaps=software.unavailable_specs())]
+    installed, found = softhsm.available()
+    if not settings.auto_softhsm:
+        stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, None, unavailable=HSM_DISABLED))
+    elif not installed:
+        stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, None, unavailable=found))
+    else:
+        own = LazyBackend("default", lambda: pkcs11.Pkcs11Backend(softhsm.ensure_token(settings.data_dir, sealer)))
+        stores.append(
+            KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, "openkms's own SoftHSM2 token", spec_gaps=hsm_gaps)
+        )
+    for ks in settings.keystores:
+        backend = LazyBackend(ks.id, lambda ks=ks: pkcs11.Pkcs11Backend(_token_config(ks)))  # type: ignore[misc]
+        stores.append(KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, spec_gaps=hsm_gaps))
+    return stores
+
+
+CONSOLE_KEY = "console-session-key"
+
+
+def console_key(store: SqlStore, sealer: Sealer) -> bytes:
+    """The key that signs console session cookies: random, made once, sealed with the data, so
+    every worker and node agrees whatever holds the root key."""
+    aad = b"node-meta:" + CONSOLE_KEY.encode()
+    sealed = meta.get_value(store.engine, CONSOLE_KEY)
+    if sealed is None:
+        sealed = meta.put_value_if_absent(store.engine, CONSOLE_KEY, sealer.seal(os.urandom(32), aad))
+    return sealer.unseal(sealed, aad)
+
+
 def build(
     settings: Settings,
     clock: Clock | None = None,
     auth_clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    first_start: bool = False,
 ) -> Runtime:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clock = clock or SystemClock()
     ids = ids or UuidGenerator()
-    root_key, in_file = load_root_key(settings)
-    sealer = AesGcmSealer(root_key)
+    sealer, in_file, closers = open_root(settings, create=first_start)
     store = open_store(settings.database_url, settings.sqlite_path)
     try:
         check_root_key(store, sealer, settings, in_file)
+        session_key = console_key(store, sealer)
     except BaseException:
         store.dispose()
+        for close in closers:
+            close()
         raise
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
-    backends = Backends(
-        {ProtectionLevel.SOFTWARE: software},
-        {ProtectionLevel.HSM: HSM_UNAVAILABLE},
-        {ProtectionLevel.SOFTWARE: software.unavailable_specs()},
-    )
+    stores = key_stores(settings, sealer, software)
+    backends = Backends(stores, default_hsm=settings.default_hsm_keystore)
     public = SoftwarePublicKeyCrypto()
     versions = VersionService(store, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, backends, public, clock)
@@ -209,8 +272,8 @@ def build(
         offload=not blocks_event_loop_briefly(settings.database_url),
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
-        console_key=derive_key(root_key, CONSOLE_SESSION_PURPOSE),
-        closers=[software.close],
+        console_key=session_key,
+        closers=[software.close, *(s.backend.close for s in stores if isinstance(s.backend, LazyBackend)), *closers],
     )
 
 

@@ -9,6 +9,7 @@ Secrets (the root key, the admin secret) are read from the environment only, nev
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,36 @@ from openkms.domain.regions import DEFAULT_REGION, DEFAULT_REGIONS, Region, Regi
 
 class SettingsError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class KeyStoreSettings:
+    """A PKCS#11 key store. The PIN is named by its source (an environment variable or a file an
+    operator controls), never written into the configuration."""
+
+    id: str
+    module: str
+    token_label: str
+    pin_env: str | None = None
+    pin_file: Path | None = None
+    description: str = ""
+    # SoftHSM2 only: its configuration file (SoftHSM2 reads SOFTHSM2_CONF once per process).
+    softhsm2_conf: str | None = None
+
+    def read_pin(self, env: Mapping[str, str] | None = None) -> str:
+        env = os.environ if env is None else env
+        if self.pin_env:
+            pin = env.get(self.pin_env)
+            if not pin:
+                raise SettingsError(f"key store {self.id}: the environment variable {self.pin_env} is not set")
+            return pin
+        assert self.pin_file is not None
+        try:
+            return self.pin_file.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(
+                f"key store {self.id}: cannot read its PIN file {self.pin_file}: {exc.strerror}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -41,6 +72,14 @@ class Settings:
     version_spacing_days: float = 7.0
     log_level: str = "info"
     config_file: Path | None = None
+    keystores: tuple[KeyStoreSettings, ...] = ()
+    # The key store that serves ProtectionLevel=HSM when a request names none ("" = openkms's own
+    # SoftHSM2 token in the data directory).
+    default_hsm_keystore: str = ""
+    # Create openkms's own SoftHSM2 token when SoftHSM2 is installed and HSM keys are asked for.
+    auto_softhsm: bool = True
+    # Keep the root key inside this key store's token instead of a file or the environment.
+    root_key_keystore: str | None = None
     root_key: str | None = field(default=None, repr=False)
     admin_access_key_id: str | None = None
     admin_access_key_secret: str | None = field(default=None, repr=False)
@@ -84,6 +123,14 @@ def _check(s: Settings) -> None:
         raise SettingsError("the scheduler interval must be positive")
     if min(s.keys_per_region, s.aliases_per_region, s.rsa_pool_size) < 0 or s.version_spacing_days < 0:
         raise SettingsError("limits and pool sizes cannot be negative")
+    ids = [k.id for k in s.keystores]
+    if len(set(ids)) != len(ids):
+        raise SettingsError("two [[keystores]] have the same id")
+    for name in (s.default_hsm_keystore or None, s.root_key_keystore):
+        if name is not None and name not in ids:
+            raise SettingsError(f"[hsm] names the key store {name!r}, but no [[keystores]] entry has that id")
+    if s.root_key_keystore and s.root_key:
+        raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if bool(s.admin_access_key_id) != bool(s.admin_access_key_secret):
         raise SettingsError("set both OPENKMS_ADMIN_ACCESS_KEY_ID and OPENKMS_ADMIN_ACCESS_KEY_SECRET, or neither")
 
@@ -128,6 +175,40 @@ def _regions(table: Mapping[str, Any]) -> tuple[Region, ...]:
     return tuple(regions)
 
 
+_KEYSTORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _keystores(entries: Any) -> tuple[KeyStoreSettings, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SettingsError("[[keystores]] must be a list of tables")
+    stores = []
+    for entry in entries:
+        for required in ("id", "module", "token_label"):
+            if required not in entry:
+                raise SettingsError(f"[[keystores]] entries need {required}")
+        store_id = _typed(entry, "keystores", "id", str)
+        if not _KEYSTORE_ID.fullmatch(store_id):
+            raise SettingsError(f"key store id {store_id!r}: use 1-64 letters, digits, '_' or '-'")
+        if "pin" in entry:
+            raise SettingsError(
+                f"key store {store_id}: never write a PIN into the configuration; use pin_env or pin_file"
+            )
+        if ("pin_env" in entry) == ("pin_file" in entry):
+            raise SettingsError(f"key store {store_id}: give exactly one of pin_env or pin_file")
+        stores.append(
+            KeyStoreSettings(
+                id=store_id,
+                module=_typed(entry, "keystores", "module", str),
+                token_label=_typed(entry, "keystores", "token_label", str),
+                pin_env=_typed(entry, "keystores", "pin_env", str) if "pin_env" in entry else None,
+                pin_file=Path(_typed(entry, "keystores", "pin_file", str)) if "pin_file" in entry else None,
+                description=_typed(entry, "keystores", "description", str) if "description" in entry else "",
+                softhsm2_conf=_typed(entry, "keystores", "softhsm2_conf", str) if "softhsm2_conf" in entry else None,
+            )
+        )
+    return tuple(stores)
+
+
 def _apply_file(s: Settings, path: Path) -> Settings:
     try:
         doc = tomllib.loads(path.read_text())
@@ -156,6 +237,15 @@ def _apply_file(s: Settings, path: Path) -> Settings:
         changes["default_region"] = _typed(regions, "regions", "default", str)
     if "region" in regions:
         changes["regions"] = _regions(regions)
+    if "keystores" in doc:
+        changes["keystores"] = _keystores(doc["keystores"])
+    hsm = _table(doc, "hsm")
+    if "default_keystore" in hsm:
+        changes["default_hsm_keystore"] = _typed(hsm, "hsm", "default_keystore", str)
+    if "auto_softhsm" in hsm:
+        changes["auto_softhsm"] = _typed(hsm, "hsm", "auto_softhsm", bool)
+    if "root_key_keystore" in hsm:
+        changes["root_key_keystore"] = _typed(hsm, "hsm", "root_key_keystore", str)
     return replace(s, **changes)
 
 

@@ -183,8 +183,9 @@ def test_keyspec_usage_origin_protection_level_refusals(kms: Kms) -> None:
         # [INFERRED] automatic rotation of an asymmetric key is an unsupported operation.
         ({"KeySpec": "RSA_2048", **rotation}, (400, "Rejected.UnsupportedOperation")),
         ({"ProtectionLevel": "software"}, (400, "InvalidParameter")),
-        # No HSM backend is configured on the test server.
-        ({"ProtectionLevel": "HSM"}, (400, "Unsupported.ProtectionLevel")),
+        # The HSM (SoftHSM2) has no SM4 or SM2 mechanisms: refused, never kept in software instead.
+        ({"ProtectionLevel": "HSM", "KeySpec": "Aliyun_SM4"}, (400, "Unsupported.KeySpec")),
+        ({"ProtectionLevel": "HSM", "DKMSInstanceId": "kst-nonexistent"}, (400, "InvalidParameter")),
     ]
     for params, expected in cases:
         assert refusal(kms, "CreateKey", **params) == expected, params

@@ -49,6 +49,11 @@ IMPORT_FAILED = "The material does not unwrap in the token to key material of th
 _OAEP_SHA1_ONLY = "SoftHSM2 implements OAEP with SHA-1 only"
 
 
+def unavailable_specs() -> dict[str, str]:
+    """Key specs this backend cannot keep in a token, and why (for CreateKey and the console)."""
+    return {name: keys.unsupported_spec(name).message for name in ("Aliyun_SM4", "EC_SM2")}
+
+
 class Pkcs11Backend:
     """Implements ``CryptoBackend`` on a PKCS#11 token. Thread-safe; one per key store."""
 
@@ -218,7 +223,12 @@ class Pkcs11Backend:
 
     # --- import ---------------------------------------------------------------------------------
 
-    def create_wrapping_key(self, wrapping_spec: str, token_id: str) -> tuple[bytes, bytes]:
+    def create_wrapping_key(self, wrapping_spec: str, wrapping_algorithm: str, token_id: str) -> tuple[bytes, bytes]:
+        if wrapping_algorithm == "RSAES_OAEP_SHA_256":
+            raise errors.UnsupportedOperation(
+                f"The PKCS#11 token cannot unwrap RSAES_OAEP_SHA_256 ({_OAEP_SHA1_ONLY}); ask for import "
+                "parameters with RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5."
+            )
         if wrapping_spec != "RSA_2048":
             raise errors.UnsupportedKeySpec(
                 f"WrappingKeySpec {wrapping_spec} is not available for HSM keys: the PKCS#11 token has no "
@@ -303,7 +313,11 @@ class Pkcs11Backend:
         fingerprint = self._tokens.call("import key material", run)
         return keys.reference(oid), fingerprint
 
-    # --- housekeeping (not part of the port) -------------------------------------------------------
+    # --- housekeeping -----------------------------------------------------------------------------
+
+    def discard(self, material_ref: bytes) -> None:
+        if material_ref:
+            self.destroy(material_ref)
 
     def destroy(self, ref: bytes) -> int:
         """Destroy the token objects a reference names (deleted material, expired wrapping keys).

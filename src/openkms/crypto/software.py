@@ -97,7 +97,7 @@ class SoftwareBackend:
 
     # --- import ---------------------------------------------------------------------------------
 
-    def create_wrapping_key(self, wrapping_spec: str, token_id: str) -> tuple[bytes, bytes]:
+    def create_wrapping_key(self, wrapping_spec: str, wrapping_algorithm: str, token_id: str) -> tuple[bytes, bytes]:
         private_der, public_der = self._pool.take(wrapping_spec)
         return self._sealer.seal(private_der, wrapping_key_aad(token_id)), public_der
 
@@ -109,6 +109,9 @@ class SoftwareBackend:
         material = asymmetric.unwrap(private_key, token.wrapping_algorithm, wrapped)
         importing.check_material_length(material, spec.material_bytes)
         return self._sealer.seal(material, material_aad(version_id)), fingerprint(material)
+
+    def discard(self, material_ref: bytes) -> None:
+        """Sealed material lives only in its row, which the caller deletes."""
 
     def close(self) -> None:
         self._pool.close()

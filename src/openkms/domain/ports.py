@@ -73,8 +73,16 @@ class CryptoBackend(Protocol):
         """Raises ``InvalidCiphertext`` when the ciphertext does not decrypt."""
         ...
 
-    def create_wrapping_key(self, wrapping_spec: str, token_id: str) -> tuple[bytes, bytes]:
-        """A key pair to wrap imported material: (sealed private key, public key SPKI DER)."""
+    def create_wrapping_key(self, wrapping_spec: str, wrapping_algorithm: str, token_id: str) -> tuple[bytes, bytes]:
+        """A key pair to wrap imported material: (reference to the private key, public key SPKI DER).
+
+        Refuses (UnsupportedOperation) an algorithm the backend could not unwrap with later.
+        """
+        ...
+
+    def discard(self, material_ref: bytes) -> None:
+        """Destroy what a reference names (deleted or expired material, an expired wrapping key,
+        a purged key's versions). Sealed software material needs nothing: its row goes."""
         ...
 
     def import_material(

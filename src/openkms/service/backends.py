@@ -1,41 +1,106 @@
-"""Which crypto backend serves which keys, chosen once at start-up by the composition root."""
+"""Key stores: which crypto backend keeps which keys. Built once at start-up by the composition root.
+
+A key store is a security domain (the seed's "KeyStore"; the API's ``DKMSInstanceId``). The
+default store, id ``""``, keeps SOFTWARE keys with the software backend and HSM keys in the
+default HSM (openkms's own SoftHSM2 token, or the key store an operator names as the default).
+Further stores are PKCS#11 tokens an operator configured; a key names its store for life.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from openkms.domain import errors
 from openkms.domain.keys import Key
 from openkms.domain.ports import CryptoBackend
 from openkms.domain.specs import ProtectionLevel
 
+DEFAULT_STORE = ""
+
+
+@dataclass(frozen=True)
+class KeyStore:
+    """One backend at one protection level, or the reason it cannot serve."""
+
+    id: str
+    protection_level: ProtectionLevel
+    backend: CryptoBackend | None
+    description: str = ""
+    # Why the store cannot serve at all (e.g. SoftHSM2 is not installed): nothing is created in it.
+    unavailable: str | None = None
+    # Key specs its backend cannot generate, and why.
+    spec_gaps: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeyStoreStatus:
+    id: str
+    protection_level: ProtectionLevel
+    description: str
+    available: bool
+    reason: str
+    default: bool
+
 
 class Backends:
-    def __init__(
-        self,
-        available: Mapping[ProtectionLevel, CryptoBackend],
-        why_unavailable: Mapping[ProtectionLevel, str] | None = None,
-        spec_gaps: Mapping[ProtectionLevel, Mapping[str, str]] | None = None,
-    ) -> None:
-        self._available = dict(available)
-        self._why = dict(why_unavailable or {})
-        # Per protection level: the key specs its backend cannot generate, and why.
-        self._gaps = {level: dict(gaps) for level, gaps in (spec_gaps or {}).items()}
+    def __init__(self, stores: Sequence[KeyStore], default_hsm: str = DEFAULT_STORE) -> None:
+        self._stores = {(s.id, s.protection_level): s for s in stores}
+        self._ids = {s.id for s in stores if s.id != DEFAULT_STORE}
+        self._default_hsm = default_hsm
 
-    def for_level(self, level: ProtectionLevel) -> CryptoBackend:
-        backend = self._available.get(level)
-        if backend is None:
-            raise errors.UnsupportedProtectionLevel(self._why.get(level, f"{level} keys are not configured."))
-        return backend
+    def _store(self, store_id: str, level: ProtectionLevel) -> KeyStore:
+        if store_id == DEFAULT_STORE and level is ProtectionLevel.HSM:
+            store_id = self._default_hsm
+        store = self._stores.get((store_id, level))
+        if store is None:
+            if store_id != DEFAULT_STORE and store_id not in self._ids:
+                raise errors.InvalidParameter("DKMSInstanceId", f"No key store is named {store_id!r}.")
+            if store_id == DEFAULT_STORE:
+                raise errors.UnsupportedProtectionLevel(f"{level} keys are not configured.")
+            kept = next(lv for (sid, lv) in self._stores if sid == store_id)
+            raise errors.InvalidParameter(
+                "ProtectionLevel", f"Key store {store_id} keeps keys with ProtectionLevel {kept}."
+            )
+        return store
 
-    def for_key(self, key: Key) -> CryptoBackend:
-        return self.for_level(key.protection_level)
-
-    def offers(self, level: ProtectionLevel) -> bool:
-        return level in self._available
-
-    def check_spec(self, level: ProtectionLevel, spec_name: str) -> None:
-        """Raise ``UnsupportedKeySpec`` if the backend of ``level`` cannot generate ``spec_name`` keys."""
-        reason = self._gaps.get(level, {}).get(spec_name)
+    def place(self, level: ProtectionLevel, store_id: str, spec_name: str) -> tuple[str, CryptoBackend]:
+        """Where a new key of ``spec_name`` goes: (the store id it will name for life, its backend)."""
+        store = self._store(store_id, level)
+        if store.unavailable is not None or store.backend is None:
+            raise errors.UnsupportedProtectionLevel(store.unavailable or f"{level} keys are not configured.")
+        reason = store.spec_gaps.get(spec_name)
         if reason is not None:
             raise errors.UnsupportedKeySpec(reason)
+        return store.id, store.backend
+
+    def for_key(self, key: Key) -> CryptoBackend:
+        store = self._stores.get((key.key_store_id, key.protection_level))
+        if store is None or store.backend is None:
+            # The key was made in a store that is no longer configured (or cannot load here).
+            raise errors.BackendUnavailable(
+                f"The key store {key.key_store_id or 'default'} of this key is not available."
+            )
+        return store.backend
+
+    def all_backends(self) -> list[CryptoBackend]:
+        return [s.backend for s in self._stores.values() if s.backend is not None]
+
+    def key_stores(self) -> list[KeyStoreStatus]:
+        """For the console: every store, whether it can take new keys, and why not."""
+        out = []
+        for store in self._stores.values():
+            default = store.id == DEFAULT_STORE or (
+                store.protection_level is ProtectionLevel.HSM and store.id == self._default_hsm
+            )
+            out.append(
+                KeyStoreStatus(
+                    store.id,
+                    store.protection_level,
+                    store.description,
+                    store.unavailable is None and store.backend is not None,
+                    store.unavailable or "",
+                    default,
+                )
+            )
+        return sorted(out, key=lambda s: (s.id != DEFAULT_STORE, s.id, s.protection_level.value))

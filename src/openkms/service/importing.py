@@ -78,7 +78,9 @@ class ImportService:
         require(key.state, Op.IMPORT_PARAMS)
         importing.check_wrapping(wrapping_spec, wrapping_algorithm, self._regions.get(caller.region).mainland_china)
         token_id = self._ids.new_id()
-        sealed_private, public_key = self._backends.for_key(key).create_wrapping_key(wrapping_spec, token_id)
+        sealed_private, public_key = self._backends.for_key(key).create_wrapping_key(
+            wrapping_spec, wrapping_algorithm, token_id
+        )
         token = ImportToken(
             token_id, key.id, wrapping_spec, wrapping_algorithm, sealed_private, public_key, now,
             now + importing.TOKEN_LIFETIME_SECONDS,

@@ -23,7 +23,7 @@ from openkms.domain.specs import (
 )
 from openkms.domain.states import KeyState
 from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
-from openkms.service.backends import Backends
+from openkms.service.backends import Backends, KeyStoreStatus
 from openkms.service.importing import has_material
 from openkms.service.resolve import resolve_key
 
@@ -95,7 +95,7 @@ class KeyService:
         """Every rule CreateKey applies before it generates anything; raises the first broken one."""
         self._check_create(region, req)
 
-    def _check_create(self, region: str, req: CreateKeyRequest) -> tuple[SpecInfo, KeyUsage, CryptoBackend]:
+    def _check_create(self, region: str, req: CreateKeyRequest) -> tuple[SpecInfo, KeyUsage, CryptoBackend, str]:
         spec = spec_info(req.spec)
         usage = req.usage or spec.default_usage
         check_usage(spec, usage)
@@ -114,9 +114,8 @@ class KeyService:
             policy.validate_policy(req.policy)
         if req.alias is not None:
             validate_alias_name(req.alias)
-        backend = self._backends.for_level(req.protection_level)
-        self._backends.check_spec(req.protection_level, spec.name)
-        return spec, usage, backend
+        store_id, backend = self._backends.place(req.protection_level, req.key_store_id, spec.name)
+        return spec, usage, backend, store_id
 
     def capabilities(self, region: str) -> CreateOptions:
         """What CreateKey can make in ``region``, and why each refused choice is refused (the
@@ -148,8 +147,11 @@ class KeyService:
             )
         return CreateOptions(region, tuple(choices))
 
+    def key_stores(self) -> list[KeyStoreStatus]:
+        return self._backends.key_stores()
+
     def create_key(self, caller: Caller, req: CreateKeyRequest) -> Key:
-        spec, usage, backend = self._check_create(caller.region, req)
+        spec, usage, backend, store_id = self._check_create(caller.region, req)
 
         now = self._now()
         key = Key(
@@ -164,7 +166,7 @@ class KeyService:
             created_at=now,
             creator=caller.account_uid,
             description=req.description,
-            key_store_id=req.key_store_id,
+            key_store_id=store_id,
             policy=req.policy,
         )
         if req.rotation_enabled:

@@ -50,7 +50,7 @@ def token() -> Iterator[TokenSessions]:
 @pytest.fixture(scope="module")
 def import_token(backend: hsm.Pkcs11Backend) -> ImportToken:
     token_id = str(uuid.uuid4())
-    ref, public_key = backend.create_wrapping_key("RSA_2048", token_id)
+    ref, public_key = backend.create_wrapping_key("RSA_2048", "RSAES_OAEP_SHA_1", token_id)
     return ImportToken(token_id, "key", "RSA_2048", "RSAES_OAEP_SHA_1", ref, public_key, 0, 1)
 
 
@@ -224,7 +224,7 @@ def test_specs_without_mechanisms_are_refused_clearly(backend: hsm.Pkcs11Backend
     with pytest.raises(errors.UnsupportedKeySpec, match="EC_SM2"):
         backend.create_asymmetric(SPECS["EC_SM2"], str(uuid.uuid4()))
     with pytest.raises(errors.UnsupportedKeySpec, match="EC_SM2"):
-        backend.create_wrapping_key("EC_SM2", str(uuid.uuid4()))
+        backend.create_wrapping_key("EC_SM2", "SM2PKE", str(uuid.uuid4()))
 
 
 def test_pkcs1_garbage_is_refused_by_the_token(backend: hsm.Pkcs11Backend, import_token: ImportToken) -> None:

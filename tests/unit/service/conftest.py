@@ -14,7 +14,7 @@ from openkms.domain.identity import Caller
 from openkms.domain.ports import Store
 from openkms.domain.regions import DEFAULT_REGION, DEFAULT_REGIONS, RegionCatalogue
 from openkms.domain.specs import ProtectionLevel
-from openkms.service.backends import Backends
+from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.keys import KeyService
 from openkms.service.versions import VersionService
 from openkms.storage.factory import open_store
@@ -53,7 +53,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         path,
         store,
         ManualClock(T0),
-        Backends({ProtectionLevel.SOFTWARE: backend}),
+        Backends([KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, backend)]),
         RegionCatalogue(DEFAULT_REGIONS, DEFAULT_REGION),
     )
     yield w
