@@ -22,7 +22,7 @@ from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import Origin
 from openkms.domain.states import KeyState, Op, require
 from openkms.service.backends import Backends
-from openkms.service.resolve import resolve_key
+from openkms.service.resolve import resolve_key, resolve_stored
 
 _TOKEN_AAD = b"openkms-import-token-v1"
 
@@ -163,6 +163,21 @@ class ImportService:
         with self._store.write() as uow:
             purged_tokens = uow.import_tokens.delete_expired(now)
         return expired, purged_tokens
+
+
+def resolve_for_update(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
+    """``resolve_key`` inside a write transaction that may save the key.
+
+    A key whose material expired is seen as PendingImport with no expiry; once saved so, nothing
+    records that its material must go, and a later ScheduleKeyDeletion + CancelKeyDeletion would
+    find the material and enable the key again. So the material is deleted in the same
+    transaction, as the background job would have done.
+    """
+    stored = resolve_stored(uow, caller, ref, now)
+    key = keys.effective(stored, now)
+    if key is not stored and key.primary_version_id is not None:
+        uow.versions.set_material(key.primary_version_id, b"")
+    return key
 
 
 def has_material(uow: UnitOfWork, key: Key) -> bool:

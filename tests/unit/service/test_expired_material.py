@@ -51,7 +51,8 @@ def _assert_material_gone(rt: Inproc, key: Key, blob: bytes) -> None:
         s.crypto.decrypt(rt.caller, blob, {})
     with rt.runtime.store.read() as uow:
         versions = uow.versions.list_for_key(key.id)
-    assert versions and all(v.material_ref == b"" for v in versions)
+    assert versions
+    assert all(v.material_ref == b"" for v in versions)
 
 
 @pytest.mark.parametrize("scheduler_runs_between", [False, True])
