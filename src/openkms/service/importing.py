@@ -105,9 +105,8 @@ class ImportService:
                 raise errors.ExpiredImportToken()
         expire_at = importing.check_expiry(expire_unix, now)
         version_id = key.primary_version_id or self._ids.new_id()
-        material_ref, fingerprint = self._backends.for_key(key).import_material(
-            key.spec_info, version_id, token, wrapped
-        )
+        backend = self._backends.for_key(key)
+        material_ref, fingerprint = backend.import_material(key.spec_info, version_id, token, wrapped)
         if key.material_fingerprint is not None and not hmac.compare_digest(key.material_fingerprint, fingerprint):
             raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
         with self._store.write() as uow:
@@ -117,6 +116,11 @@ class ImportService:
                 current.material_fingerprint, fingerprint
             ):
                 raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
+            if current.primary_version_id not in (None, version_id):
+                # A concurrent first import gave the key its version meanwhile: the material goes
+                # there (sealed for that version's id), never into a second, orphaned version.
+                version_id = current.primary_version_id
+                material_ref, _ = backend.import_material(key.spec_info, version_id, token, wrapped)
             if uow.versions.get(version_id) is None:
                 uow.versions.add(KeyVersion(version_id, key.id, now, material_ref))
             else:
