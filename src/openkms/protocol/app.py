@@ -106,7 +106,7 @@ class RpcHandler:
             "%s %s %s %d %s %.1fms ak=%s region=%s",
             request_id,
             method,
-            action or "-",
+            action if action in ACTIONS else "?",  # the caller's text only once it is a known name
             status,
             code,
             (time.perf_counter() - started) * 1000,
