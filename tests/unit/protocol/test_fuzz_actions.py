@@ -223,6 +223,9 @@ def test_random_parameters_never_fail_the_server(env: Env, action: str) -> None:
         env.restore()
 
 
+SECP112R1_SPKI = "MDIwEAYHKoZIzj0CAQYFK4EEAAYDHgAEKkxkiCQVJf1KqBUs69BOPCWno4Fmxbz6sg8RTg=="
+RSA_WRAP = {"WrappingKeySpec": "RSA_2048", "WrappingAlgorithm": "RSAES_OAEP_SHA_256"}
+
 # Inputs that broke a handler once, kept as named regressions: (action, parameters, expected code).
 ODD_REQUESTS: list[tuple[str, dict[str, str], str]] = [
     ("ListKeys", {"Filters": "[" * 100_000}, "InvalidParameter"),  # RecursionError in json.loads
@@ -239,6 +242,12 @@ ODD_REQUESTS: list[tuple[str, dict[str, str], str]] = [
     # A lone surrogate in a JSON string cannot be encoded as UTF-8 (the context's canonical form).
     ("Encrypt", {"KeyId": "alias/fuzz", "Plaintext": "p", "EncryptionContext": '{"a":"\\ud800"}'}, "InvalidParameter"),
     ("GenerateDataKey", {"KeyId": "alias/fuzz", "EncryptionContext": '{"\\udfff":"x"}'}, "InvalidParameter"),
+    # A well-formed EC key on a curve the crypto library does not support (UnsupportedAlgorithm).
+    (
+        "GenerateAndExportDataKey",
+        {"KeyId": "alias/fuzz", "PublicKeyBlob": SECP112R1_SPKI, **RSA_WRAP},
+        "InvalidParameter",
+    ),
 ]
 
 
