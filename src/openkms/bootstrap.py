@@ -25,6 +25,7 @@ from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
 from openkms.domain.ports import Clock, IdGenerator, NonceCache, Sealer
 from openkms.domain.specs import ProtectionLevel
+from openkms.protocol.verify import NONCE_MEMORY_SECONDS
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
@@ -267,7 +268,7 @@ def build(
         settings=settings,
         services=services,
         store=store,
-        nonces=SqliteNonceCache(settings.data_dir / "nonces.sqlite3"),
+        nonces=SqliteNonceCache(settings.data_dir / "nonces.sqlite3", window=NONCE_MEMORY_SECONDS),
         auth_clock=auth_clock or SystemClock(),
         offload=not blocks_event_loop_briefly(settings.database_url),
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),

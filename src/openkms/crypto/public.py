@@ -6,6 +6,8 @@ import base64
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from openkms.crypto import asymmetric
 from openkms.domain import errors
 from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
@@ -35,7 +37,7 @@ class SoftwarePublicKeyCrypto:
                 raise errors.InvalidParameter(parameter, "The public key is not valid PEM.") from None
         try:
             key = asymmetric.load_public(spec_name, der)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):  # e.g. an EC key on an unsupported curve
             raise errors.InvalidParameter(
                 parameter, f"The public key is not a {spec_name} SubjectPublicKeyInfo (base64 DER)."
             ) from None

@@ -33,7 +33,7 @@ def validate_policy(text: str) -> str:
         raise errors.InvalidParameter("Policy", f"At most {MAX_POLICY_BYTES} bytes.")
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise errors.InvalidParameter("Policy", "The policy is not valid JSON.") from None
     if not isinstance(doc, dict) or doc.get("Version") != "1":
         raise errors.InvalidParameter("Policy", 'A policy is a JSON object with "Version": "1".')

@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
@@ -49,7 +49,7 @@ Send = Callable[[Message], Awaitable[None]]
 class Response:
     status: int
     content_type: bytes
-    body: bytes
+    body: bytes = field(repr=False)  # may carry a plaintext or a data key
     request_id: str
 
 
@@ -106,7 +106,7 @@ class RpcHandler:
             "%s %s %s %d %s %.1fms ak=%s region=%s",
             request_id,
             method,
-            action or "-",
+            action if action in ACTIONS else "?",  # the caller's text only once it is a known name
             status,
             code,
             (time.perf_counter() - started) * 1000,

@@ -18,8 +18,9 @@ _INT = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII digits: \d would take any Unicod
 
 
 def _is_index(text: str) -> bool:
-    # isdigit() alone is True for superscripts, which int() refuses, and for non-Latin digits.
-    return text.isascii() and text.isdigit()
+    # isdigit() alone is True for superscripts, which int() refuses, and for non-Latin digits;
+    # and int() refuses more than 4300 digits.
+    return len(text) <= 9 and text.isascii() and text.isdigit()
 
 
 class Params:

@@ -19,11 +19,12 @@ class RpcRequest:
     method: str
     path: str
     host: str
-    headers: dict[str, list[str]]
-    body: bytes
-    query: list[tuple[str, str]]
-    form: list[tuple[str, str]]
-    params: dict[str, str] = field(default_factory=dict)
+    # The payload (a Plaintext, say) stays out of the repr.
+    headers: dict[str, list[str]] = field(repr=False)
+    body: bytes = field(repr=False)
+    query: list[tuple[str, str]] = field(repr=False)
+    form: list[tuple[str, str]] = field(repr=False)
+    params: dict[str, str] = field(default_factory=dict, repr=False)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from openkms.domain import errors, listing
 from openkms.domain.aliases import Alias, validate_alias_name
 from openkms.domain.identity import Caller
-from openkms.domain.ports import Clock, Store
+from openkms.domain.ports import Clock, Store, UnitOfWork
 from openkms.domain.states import Op, require
 from openkms.service.resolve import resolve_key
 
@@ -27,8 +27,7 @@ class AliasService:
             require(key.state, Op.CREATE_ALIAS)
             existing = uow.aliases.get(caller.account_uid, caller.region, name)
             if existing is not None:
-                target = uow.keys.get(caller.account_uid, caller.region, existing.key_id)
-                if target is not None and not target.is_gone(now):
+                if _live(uow, existing, now) is not None:
                     raise errors.AliasAlreadyExists()
                 uow.aliases.delete(existing)  # it named a key past its deletion window
             if uow.aliases.count(caller.account_uid, caller.region) >= self._limit:
@@ -40,7 +39,7 @@ class AliasService:
     def update_alias(self, caller: Caller, name: str, ref: str) -> Alias:
         now = self._now()
         with self._store.write() as uow:
-            alias = uow.aliases.get(caller.account_uid, caller.region, name)
+            alias = _live(uow, uow.aliases.get(caller.account_uid, caller.region, name), now)
             if alias is None:
                 raise errors.AliasNotFound()
             key = resolve_key(uow, caller, ref, now)
@@ -49,8 +48,9 @@ class AliasService:
         return Alias(alias.name, key.id, alias.account_uid, alias.region, alias.created_at)
 
     def delete_alias(self, caller: Caller, name: str) -> None:
+        now = self._now()
         with self._store.write() as uow:
-            alias = uow.aliases.get(caller.account_uid, caller.region, name)
+            alias = _live(uow, uow.aliases.get(caller.account_uid, caller.region, name), now)
             if alias is None:
                 raise errors.AliasNotFound()
             uow.aliases.delete(alias)
@@ -67,3 +67,12 @@ class AliasService:
             key = resolve_key(uow, caller, ref, self._now())
             aliases = uow.aliases.list_for_key(key.id)
         return page.slice(aliases), len(aliases)
+
+
+def _live(uow: UnitOfWork, alias: Alias | None, now: int) -> Alias | None:
+    """The alias, unless its key is past its deletion window: such an alias is gone with the
+    key even before the background job purges both."""
+    if alias is None:
+        return None
+    target = uow.keys.get(alias.account_uid, alias.region, alias.key_id)
+    return alias if target is not None and not target.is_gone(now) else None

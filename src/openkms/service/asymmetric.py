@@ -5,7 +5,7 @@ Every call names a key version (asymmetric keys have no primary version to fall 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openkms.domain import asymmetric, errors
 from openkms.domain.identity import Caller
@@ -20,7 +20,7 @@ from openkms.service.resolve import resolve_key
 class AsymmetricResult:
     key_id: str
     version_id: str
-    value: bytes
+    value: bytes = field(repr=False)  # a signature, a ciphertext, or a decrypted plaintext
 
 
 class AsymmetricService:

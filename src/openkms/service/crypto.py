@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openkms.domain import asymmetric, ciphertext, context, errors
 from openkms.domain.identity import Caller
@@ -37,7 +37,7 @@ class Encrypted:
 class Decrypted:
     key_id: str
     version_id: str
-    plaintext: bytes
+    plaintext: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class DataKey:
     version_id: str
     blob: bytes
     # The data key as base64 text; empty for GenerateDataKeyWithoutPlaintext.
-    plaintext_b64: str
+    plaintext_b64: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

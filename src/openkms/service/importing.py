@@ -22,7 +22,7 @@ from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import Origin
 from openkms.domain.states import KeyState, Op, require
 from openkms.service.backends import Backends
-from openkms.service.resolve import resolve_key
+from openkms.service.resolve import resolve_key, resolve_stored
 
 _TOKEN_AAD = b"openkms-import-token-v1"
 
@@ -107,9 +107,8 @@ class ImportService:
                 raise errors.ExpiredImportToken()
         expire_at = importing.check_expiry(expire_unix, now)
         version_id = key.primary_version_id or self._ids.new_id()
-        material_ref, fingerprint = self._backends.for_key(key).import_material(
-            key.spec_info, version_id, token, wrapped
-        )
+        backend = self._backends.for_key(key)
+        material_ref, fingerprint = backend.import_material(key.spec_info, version_id, token, wrapped)
         if key.material_fingerprint is not None and not hmac.compare_digest(key.material_fingerprint, fingerprint):
             raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
         with self._store.write() as uow:
@@ -119,6 +118,11 @@ class ImportService:
                 current.material_fingerprint, fingerprint
             ):
                 raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
+            if current.primary_version_id not in (None, version_id):
+                # A concurrent first import gave the key its version meanwhile: the material goes
+                # there (sealed for that version's id), never into a second, orphaned version.
+                version_id = current.primary_version_id
+                material_ref, _ = backend.import_material(key.spec_info, version_id, token, wrapped)
             if uow.versions.get(version_id) is None:
                 uow.versions.add(KeyVersion(version_id, key.id, now, material_ref))
             else:
@@ -165,6 +169,21 @@ class ImportService:
         with self._store.write() as uow:
             purged_tokens = uow.import_tokens.delete_expired(now)
         return expired, purged_tokens
+
+
+def resolve_for_update(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
+    """``resolve_key`` inside a write transaction that may save the key.
+
+    A key whose material expired is seen as PendingImport with no expiry; once saved so, nothing
+    records that its material must go, and a later ScheduleKeyDeletion + CancelKeyDeletion would
+    find the material and enable the key again. So the material is deleted in the same
+    transaction, as the background job would have done.
+    """
+    stored = resolve_stored(uow, caller, ref, now)
+    key = keys.effective(stored, now)
+    if key is not stored and key.primary_version_id is not None:
+        uow.versions.set_material(key.primary_version_id, b"")
+    return key
 
 
 def has_material(uow: UnitOfWork, key: Key) -> bool:

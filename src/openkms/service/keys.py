@@ -24,7 +24,7 @@ from openkms.domain.specs import (
 from openkms.domain.states import KeyState
 from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
 from openkms.service.backends import Backends, KeyStoreStatus
-from openkms.service.importing import has_material
+from openkms.service.importing import has_material, resolve_for_update
 from openkms.service.resolve import resolve_key
 
 
@@ -259,7 +259,7 @@ class KeyService:
     def _change(self, caller: Caller, ref: str, change: Callable[[Key, int], Key]) -> Key:
         now = self._now()
         with self._store.write() as uow:
-            key = resolve_key(uow, caller, ref, now)
+            key = resolve_for_update(uow, caller, ref, now)
             new = change(key, now)
             if new != key:
                 uow.keys.save(new)
@@ -279,7 +279,7 @@ class KeyService:
 
     def cancel_deletion(self, caller: Caller, ref: str) -> Key:
         with self._store.write() as uow:
-            key = resolve_key(uow, caller, ref, self._now())
+            key = resolve_for_update(uow, caller, ref, self._now())
             new = keys.cancel_deletion(key, has_material(uow, key))
             uow.keys.save(new)
         return new

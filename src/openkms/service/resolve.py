@@ -41,9 +41,14 @@ def key_id_of(uow: UnitOfWork, caller: Caller, ref: str) -> str:
     return ref
 
 
-def resolve_key(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
+def resolve_stored(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
+    """The key as its row stands (see ``resolve_key`` for the key as callers see it)."""
     key = uow.keys.get(caller.account_uid, caller.region, key_id_of(uow, caller, ref))
     if key is None or key.is_gone(now):
         # An alias of a key past its deletion window is gone with it, purged or not yet.
         raise errors.AliasNotFound() if is_alias(ref.strip().rsplit(":", 1)[-1]) else errors.KeyNotFound()
-    return effective(key, now)
+    return key
+
+
+def resolve_key(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
+    return effective(resolve_stored(uow, caller, ref, now), now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from openkms.service.resolve import resolve_key
 MAX_BATCH_RESOURCES = 50
 MAX_BATCH_TAGS = 20
 PAGE_ROWS = 200
+_TOKEN = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ class TagService:
 def _decode_token(token: str | None) -> int:
     if not token:
         return 0
-    if not token.isdigit():
+    # ASCII digits, bounded: str.isdigit() accepts '²' and int() refuses over 4300 digits.
+    if not _TOKEN.fullmatch(token):
         raise errors.InvalidParameter("NextToken")
     return int(token)
