@@ -8,13 +8,14 @@ so the server validates a form exactly as it validates a CreateKey call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from openkms.domain import errors, keys, rotation
 from openkms.domain.aliases import PREFIX as ALIAS_PREFIX
 from openkms.domain.specs import DEFAULT_SPEC, SPECS, KeyUsage, Origin, ProtectionLevel
 from openkms.domain.tags import Tag, validate_tag
+from openkms.service.backends import KeyStoreStatus
 from openkms.service.keys import CreateKeyRequest
 
 # The seed's words for each choice.
@@ -22,7 +23,17 @@ USAGE_LABELS = {KeyUsage.ENCRYPT_DECRYPT: "Encrypt/Decrypt", KeyUsage.SIGN_VERIF
 LEVEL_LABELS = {ProtectionLevel.SOFTWARE: "Software", ProtectionLevel.HSM: "Hsm"}
 ORIGIN_LABELS = {Origin.ALIYUN_KMS: "Alibaba Cloud KMS", Origin.EXTERNAL: "External"}
 DEFAULT_KEY_STORE = ""
-KEY_STORES = {DEFAULT_KEY_STORE: "Default key store (shared KMS)"}
+DEFAULT_KEY_STORE_LABEL = "Default key store (shared KMS)"
+
+
+def key_store_labels(stores: Iterable[KeyStoreStatus]) -> dict[str, str]:
+    """The KeyStore choices: the default store, then every configured (HSM) key store."""
+    labels = {DEFAULT_KEY_STORE: DEFAULT_KEY_STORE_LABEL}
+    for store in stores:
+        if store.id != DEFAULT_KEY_STORE:
+            note = f" — {store.description}" if store.description else ""
+            labels[store.id] = f"{store.id}{note} (Hsm)"
+    return labels
 ROTATION_DISABLE = "disable"
 ROTATION_CUSTOM = "custom"
 ROTATION_CHOICES: tuple[tuple[str, str], ...] = (
@@ -143,8 +154,7 @@ class CreateKeyForm:
     def request(self) -> CreateKeyRequest:
         """The service request, or FormError for every field whose input has the wrong shape."""
         problems: dict[str, str] = {}
-        if self.key_store not in KEY_STORES:
-            problems["key_store"] = "Choose a KeyStore from the list."
+        # The key store itself is checked by the service (an unknown one is refused there).
         if self.spec not in SPECS:
             problems["spec"] = "Choose a Key Spec from the list."
         usage = None

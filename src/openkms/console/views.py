@@ -590,7 +590,7 @@ def dialog_context(dialog: forms.CreateKeyForm, options: CreateOptions) -> dict[
         "usage_choices": usage_choices,
         "level_choices": level_choices,
         "origin_choices": origin_choices,
-        "key_stores": forms.KEY_STORES,
+        "key_stores": forms.key_store_labels(options.key_stores),
         "rotation_choices": forms.ROTATION_CHOICES,
         "min_rotation_days": forms.MIN_ROTATION_DAYS,
         "max_rotation_days": forms.MAX_ROTATION_DAYS,

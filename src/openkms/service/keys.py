@@ -58,6 +58,7 @@ class SpecChoice:
 class CreateOptions:
     region: str
     specs: tuple[SpecChoice, ...]
+    key_stores: tuple[KeyStoreStatus, ...] = ()
 
     def get(self, name: str) -> SpecChoice | None:
         return next((c for c in self.specs if c.spec.name == name), None)
@@ -145,7 +146,7 @@ class KeyService:
                     origins={o: problem(CreateKeyRequest(spec=spec.name, origin=o)) for o in Origin},
                 )
             )
-        return CreateOptions(region, tuple(choices))
+        return CreateOptions(region, tuple(choices), tuple(self._backends.key_stores()))
 
     def key_stores(self) -> list[KeyStoreStatus]:
         return self._backends.key_stores()

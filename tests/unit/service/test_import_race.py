@@ -54,7 +54,12 @@ def test_concurrent_imports_of_the_same_material_leave_one_version(rt: Inproc) -
     sealer = AesGcmSealer(bootstrap.load_root_key(rt.runtime.settings)[0])
     backend = Interleaving(SoftwareBackend(sealer, pool_size=0))
     importing = ImportService(
-        rt.runtime.store, Backends([KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, backend)]), sealer, rt.clock, UuidGenerator(), s.regions
+        rt.runtime.store,
+        Backends([KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, backend)]),
+        sealer,
+        rt.clock,
+        UuidGenerator(),
+        s.regions,
     )
     key = s.keys.create_key(rt.caller, CreateKeyRequest(origin=Origin.EXTERNAL))
     params = importing.get_parameters(rt.caller, key.id, "RSAES_OAEP_SHA_256", "RSA_2048")
