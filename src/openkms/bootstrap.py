@@ -260,7 +260,7 @@ def build(
         identity=IdentityService(store, sealer, clock),
         importing=importing,
         account=AccountService(regions),
-        scheduler=Scheduler(store, clock, versions, importing),
+        scheduler=Scheduler(store, clock, versions, importing, backends),
         regions=regions,
         clock=clock,
     )

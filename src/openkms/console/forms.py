@@ -34,6 +34,8 @@ def key_store_labels(stores: Iterable[KeyStoreStatus]) -> dict[str, str]:
             note = f" — {store.description}" if store.description else ""
             labels[store.id] = f"{store.id}{note} (Hsm)"
     return labels
+
+
 ROTATION_DISABLE = "disable"
 ROTATION_CUSTOM = "custom"
 ROTATION_CHOICES: tuple[tuple[str, str], ...] = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import Origin
 from openkms.domain.states import KeyState, Op, require
 from openkms.service.backends import Backends
+from openkms.service.discards import Discards
 from openkms.service.resolve import resolve_key, resolve_stored
 
 _TOKEN_AAD = b"openkms-import-token-v1"
@@ -109,6 +111,32 @@ class ImportService:
         version_id = key.primary_version_id or self._ids.new_id()
         backend = self._backends.for_key(key)
         material_ref, fingerprint = backend.import_material(key.spec_info, version_id, token, wrapped)
+        discards = Discards()
+        try:
+            new = self._store_material(
+                caller, key, token, wrapped, version_id, material_ref, fingerprint, expire_at, discards
+            )
+        except BaseException:
+            discards.add(backend, material_ref)  # the token object made above is referenced by nothing
+            discards.run()
+            raise
+        discards.run()
+        return new
+
+    def _store_material(
+        self,
+        caller: Caller,
+        key: Key,
+        token: ImportToken,
+        wrapped: bytes,
+        version_id: str,
+        material_ref: bytes,
+        fingerprint: bytes,
+        expire_at: int | None,
+        discards: Discards,
+    ) -> Key:
+        now = self._now()
+        backend = self._backends.for_key(key)
         if key.material_fingerprint is not None and not hmac.compare_digest(key.material_fingerprint, fingerprint):
             raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
         with self._store.write() as uow:
@@ -122,10 +150,14 @@ class ImportService:
                 # A concurrent first import gave the key its version meanwhile: the material goes
                 # there (sealed for that version's id), never into a second, orphaned version.
                 version_id = current.primary_version_id
+                discards.add(backend, material_ref)
                 material_ref, _ = backend.import_material(key.spec_info, version_id, token, wrapped)
-            if uow.versions.get(version_id) is None:
+            existing = uow.versions.get(version_id)
+            if existing is None:
                 uow.versions.add(KeyVersion(version_id, key.id, now, material_ref))
             else:
+                if existing.material_ref != material_ref:
+                    discards.add(backend, existing.material_ref)  # a re-import replaces the object
                 uow.versions.set_material(version_id, material_ref)
             new = keys.after_material_imported(current, version_id, fingerprint, expire_at)
             uow.keys.save(new)
@@ -133,15 +165,17 @@ class ImportService:
 
     def delete_material(self, caller: Caller, ref: str) -> Key:
         now = self._now()
+        discards = Discards()
         with self._store.write() as uow:
             key = resolve_key(uow, caller, ref, now)
             _require_external(key)
             require(key.state, Op.IMPORT_PARAMS)
-            return self._forget_material(uow, key)
+            new = self._forget_material(uow, key, discards)
+        discards.run()
+        return new
 
-    def _forget_material(self, uow: UnitOfWork, key: Key) -> Key:
-        if key.primary_version_id is not None:
-            uow.versions.set_material(key.primary_version_id, b"")
+    def _forget_material(self, uow: UnitOfWork, key: Key, discards: Discards) -> Key:
+        forget_material(uow, self._backends, key, discards)
         new = keys.after_material_deleted(key)
         uow.keys.save(new)
         return new
@@ -154,6 +188,7 @@ class ImportService:
         expired: list[str] = []
         with self._store.read() as uow:
             candidates = uow.keys.with_stale_material(now)
+        discards = Discards()
         for key in candidates:
             with self._store.write() as uow:
                 current = uow.keys.get(key.account_uid, key.region, key.id)
@@ -162,16 +197,39 @@ class ImportService:
                 version = uow.versions.get(current.primary_version_id)
                 stale = keys.material_expired(current, now) or current.state is KeyState.PENDING_IMPORT
                 if stale and version is not None and version.material_ref:
-                    self._forget_material(uow, current)
+                    self._forget_material(uow, current, discards)
                     expired.append(current.id)
                 elif keys.material_expired(current, now):
                     uow.keys.save(keys.after_material_deleted(current))
+            discards.run()
         with self._store.write() as uow:
+            for token in uow.import_tokens.expired(now):
+                self._discard_wrapping_key(uow, token, discards)
             purged_tokens = uow.import_tokens.delete_expired(now)
+        discards.run()
         return expired, purged_tokens
 
+    def _discard_wrapping_key(self, uow: UnitOfWork, token: ImportToken, discards: Discards) -> None:
+        key = uow.keys.get_by_id(token.key_id)
+        if key is not None:
+            # If the key's store is gone, nothing of it can be destroyed from here.
+            with contextlib.suppress(errors.BackendUnavailable):
+                discards.add(self._backends.for_key(key), token.sealed_private_key)
 
-def resolve_for_update(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
+
+def forget_material(uow: UnitOfWork, backends: Backends, key: Key, discards: Discards) -> None:
+    """Drop the material of the key's current version (its object is destroyed after commit)."""
+    if key.primary_version_id is None:
+        return
+    version = uow.versions.get(key.primary_version_id)
+    if version is not None and version.material_ref:
+        discards.add(backends.for_key(key), version.material_ref)
+    uow.versions.set_material(key.primary_version_id, b"")
+
+
+def resolve_for_update(
+    uow: UnitOfWork, caller: Caller, ref: str, now: int, backends: Backends, discards: Discards
+) -> Key:
     """``resolve_key`` inside a write transaction that may save the key.
 
     A key whose material expired is seen as PendingImport with no expiry; once saved so, nothing
@@ -181,8 +239,8 @@ def resolve_for_update(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> K
     """
     stored = resolve_stored(uow, caller, ref, now)
     key = keys.effective(stored, now)
-    if key is not stored and key.primary_version_id is not None:
-        uow.versions.set_material(key.primary_version_id, b"")
+    if key is not stored:
+        forget_material(uow, backends, key, discards)
     return key
 
 

@@ -24,6 +24,7 @@ from openkms.domain.specs import (
 from openkms.domain.states import KeyState
 from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
 from openkms.service.backends import Backends, KeyStoreStatus
+from openkms.service.discards import Discards
 from openkms.service.importing import has_material, resolve_for_update
 from openkms.service.resolve import resolve_key
 
@@ -259,12 +260,14 @@ class KeyService:
 
     def _change(self, caller: Caller, ref: str, change: Callable[[Key, int], Key]) -> Key:
         now = self._now()
+        discards = Discards()
         with self._store.write() as uow:
-            key = resolve_for_update(uow, caller, ref, now)
+            key = resolve_for_update(uow, caller, ref, now, self._backends, discards)
             new = change(key, now)
             if new != key:
                 uow.keys.save(new)
-            return new
+        discards.run()
+        return new
 
     def enable_key(self, caller: Caller, ref: str) -> Key:
         return self._change(caller, ref, lambda k, _now: keys.enable(k))
@@ -279,10 +282,12 @@ class KeyService:
         return self._change(caller, ref, lambda k, now: keys.schedule_deletion(k, window_days, now))
 
     def cancel_deletion(self, caller: Caller, ref: str) -> Key:
+        discards = Discards()
         with self._store.write() as uow:
-            key = resolve_for_update(uow, caller, ref, self._now())
+            key = resolve_for_update(uow, caller, ref, self._now(), self._backends, discards)
             new = keys.cancel_deletion(key, has_material(uow, key))
             uow.keys.save(new)
+        discards.run()
         return new
 
     def set_deletion_protection(self, caller: Caller, ref: str, enabled: bool, description: str = "") -> Key:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openkms.domain.ports import Clock, Store
+from openkms.domain import errors
+from openkms.domain.keys import Key
+from openkms.domain.ports import Clock, Store, UnitOfWork
+from openkms.service.backends import Backends
+from openkms.service.discards import Discards
 from openkms.service.importing import ImportService
 from openkms.service.versions import VersionService
 
@@ -23,7 +27,10 @@ class SchedulerReport:
 
 
 class Scheduler:
-    def __init__(self, store: Store, clock: Clock, versions: VersionService, importing: ImportService) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, versions: VersionService, importing: ImportService, backends: Backends
+    ) -> None:
+        self._backends = backends
         self._store = store
         self._clock = clock
         self._versions = versions
@@ -39,10 +46,24 @@ class Scheduler:
         with self._store.read() as uow:
             candidates = uow.keys.past_deletion(now)
         for key in candidates:
+            discards = Discards()
             with self._store.write() as uow:
                 current = uow.keys.get(key.account_uid, key.region, key.id)
                 if current is not None and current.is_gone(now):
+                    self._retire_objects(uow, current, discards)
                     uow.keys.purge(key.id)
                     purged.append(key.id)
+            discards.run()
         expired, tokens = self._importing.expire()
         return SchedulerReport(tuple(rotated), tuple(purged), tuple(expired), tokens)
+
+    def _retire_objects(self, uow: UnitOfWork, key: Key, discards: Discards) -> None:
+        """What a purged key's backend holds outside the database: its versions and wrapping keys."""
+        try:
+            backend = self._backends.for_key(key)
+        except errors.BackendUnavailable:
+            return  # its key store is no longer configured: nothing here can destroy its objects
+        for version in uow.versions.list_for_key(key.id):
+            discards.add(backend, version.material_ref)
+        for token in uow.import_tokens.for_key(key.id):
+            discards.add(backend, token.sealed_private_key)

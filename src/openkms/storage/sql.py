@@ -42,6 +42,7 @@ def _p(name: str) -> Any:
 
 
 KEY_GET = _key_select.where(K.id == _p("id"), K.account_uid == _p("account"), K.region == _p("region"))
+KEY_GET_BY_ID = _key_select.where(K.id == _p("id"))
 KEY_INSERT = insert(t.keys).values(_key_values)
 KEY_UPDATE = update(t.keys).where(K.id == _p("key_id")).values({n: v for n, v in _key_values.items() if n != "id"})
 KEY_LIST = _key_select.where(K.account_uid == _p("account"), K.region == _p("region")).order_by(K.created_at, K.id)
@@ -111,6 +112,8 @@ _token_columns = [c.name for c in t.import_tokens.columns]
 TOKEN_GET = select(*t.import_tokens.columns).where(IT.id == _p("id"))
 TOKEN_INSERT = insert(t.import_tokens).values({n: bindparam(n) for n in _token_columns})
 TOKEN_DELETE_EXPIRED = delete(t.import_tokens).where(IT.expires_at <= _p("now"))
+TOKEN_EXPIRED = select(*t.import_tokens.columns).where(IT.expires_at <= _p("now"))
+TOKEN_FOR_KEY = select(*t.import_tokens.columns).where(IT.key_id == _p("key_id"))
 TOKEN_COUNT_EXPIRED = select(func.count()).select_from(t.import_tokens).where(IT.expires_at <= _p("now"))
 
 AC = t.accounts.c
@@ -279,6 +282,10 @@ class SqlKeys:
         row = self._db.one(KEY_GET, id=key_id, account=account_uid, region=region)
         return _key(row) if row else None
 
+    def get_by_id(self, key_id: str) -> Key | None:
+        row = self._db.one(KEY_GET_BY_ID, id=key_id)
+        return _key(row) if row else None
+
     def add(self, key: Key) -> None:
         self._db.run(KEY_INSERT, **_key_params(key))
 
@@ -382,6 +389,13 @@ class SqlTags:
             self._db.run(TAG_INSERT, key_id=key_id, tag_key=tag.key, tag_value=tag.value)
 
 
+def _token(row: Sequence[Any]) -> ImportToken:
+    v = dict(zip(_token_columns, row, strict=True))
+    v["sealed_private_key"] = bytes(v["sealed_private_key"])
+    v["public_key"] = bytes(v["public_key"])
+    return ImportToken(**v)
+
+
 class SqlImportTokens:
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -401,12 +415,13 @@ class SqlImportTokens:
 
     def get(self, token_id: str) -> ImportToken | None:
         row = self._db.one(TOKEN_GET, id=token_id)
-        if row is None:
-            return None
-        v = dict(zip(_token_columns, row, strict=True))
-        v["sealed_private_key"] = bytes(v["sealed_private_key"])
-        v["public_key"] = bytes(v["public_key"])
-        return ImportToken(**v)
+        return _token(row) if row is not None else None
+
+    def expired(self, now: int) -> list[ImportToken]:
+        return [_token(r) for r in self._db.all(TOKEN_EXPIRED, now=now)]
+
+    def for_key(self, key_id: str) -> list[ImportToken]:
+        return [_token(r) for r in self._db.all(TOKEN_FOR_KEY, key_id=key_id)]
 
     def delete_expired(self, now: int) -> int:
         row = self._db.one(TOKEN_COUNT_EXPIRED, now=now)

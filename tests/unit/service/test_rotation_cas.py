@@ -99,7 +99,7 @@ def test_scheduler_runs_rotate_once_per_interval(world: World) -> None:
     importing = ImportService(
         world.store, world.backends, AesGcmSealer(bytes(32)), world.clock, UuidGenerator(), world.regions
     )
-    scheduler = Scheduler(world.store, world.clock, versions, importing)
+    scheduler = Scheduler(world.store, world.clock, versions, importing, world.backends)
     assert scheduler.run_once().rotated == (key.id,)
     assert scheduler.run_once().rotated == ()
     world.clock.advance(7 * DAY)
