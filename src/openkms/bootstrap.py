@@ -23,9 +23,9 @@ from openkms.crypto.public import SoftwarePublicKeyCrypto
 from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
+from openkms.domain.identity import NONCE_MEMORY_SECONDS
 from openkms.domain.ports import Clock, IdGenerator, NonceCache, Sealer
 from openkms.domain.specs import ProtectionLevel
-from openkms.protocol.verify import NONCE_MEMORY_SECONDS
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService

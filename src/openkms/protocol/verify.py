@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 
 from openkms.domain import errors
+from openkms.domain.identity import MAX_SKEW_SECONDS
 from openkms.domain.ports import NonceCache
 from openkms.protocol import signing
 from openkms.protocol.errors import (
@@ -26,11 +27,6 @@ from openkms.protocol.errors import (
 from openkms.protocol.request import RpcRequest
 from openkms.service.identity import Credential, IdentityService
 
-MAX_SKEW_SECONDS = 15 * 60
-# A timestamp is accepted from 15 minutes before to 15 minutes after it, so a request signed by a
-# clock running ahead stays valid up to 30 minutes after its first use: its nonce must be kept
-# that long, or the request can be replayed once the nonce is forgotten.
-NONCE_MEMORY_SECONDS = 2 * MAX_SKEW_SECONDS
 V3_REQUIRED_SIGNED = ("host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce")
 _V3_AUTH = re.compile(
     r"^(ACS3-[A-Z0-9-]+)\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]+)\s*$"
