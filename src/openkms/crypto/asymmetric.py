@@ -5,7 +5,6 @@ tools verify and produce them with only the public key.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -43,11 +42,12 @@ def pkcs8(private_key: Any) -> bytes:
 
 
 def unavailable_specs() -> dict[str, str]:
-    """The asymmetric specs this build cannot generate, with the reason (the SM2 module may be absent)."""
-    try:
-        importlib.import_module("openkms.crypto.sm2")
-    except ImportError:
-        return {"EC_SM2": "EC_SM2 keys need the SM2 module (openkms.crypto.sm2), which this build does not include."}
+    """The asymmetric specs this machine cannot generate, with the reason: SM2 needs the system's
+    OpenSSL 3 libcrypto with SM2 enabled."""
+    from openkms.crypto import sm2
+
+    if not sm2.available():
+        return {"EC_SM2": "EC_SM2 keys need the system's OpenSSL 3 libcrypto with SM2, which this machine lacks."}
     return {}
 
 
