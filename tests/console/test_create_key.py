@@ -15,11 +15,9 @@ from playwright.sync_api import Page, expect
 from openkms.domain import listing
 from openkms.domain.identity import Caller
 from openkms.domain.rotation import DAY
-from openkms.domain.specs import Origin
 from tests.console.conftest import (
     User,
     console_url,
-    csrf_token,
     force_enable,
     open_create_dialog,
     screenshot,
@@ -202,59 +200,41 @@ def test_seed_steps_1_to_7_asymmetric_key_and_its_public_key(page: Page, server:
     assert sdk_pem.strip() == pem.decode().strip()
 
 
-def test_external_key_material_source(page: Page, server: InProcessServer, user: User) -> None:
-    """External is offered only when the server can import material; until then it is disabled with
-    the server's reason, and a crafted request is refused by the same rule as the API's."""
-    step_1_log_on(page, server, user)
-    open_create_dialog(page)
-    dialog = page.get_by_role("dialog", name="Create Key")
+def test_external_needs_the_check_box_and_a_symmetric_spec(
+    signed_in: Page, server: InProcessServer, user: User
+) -> None:
+    """The seed's walk for an External key is in test_import; here what the dialog refuses."""
+    page = signed_in
+    dialog = open_create_dialog(page)
     dialog.get_by_text("Advanced", exact=True).click()
     external = dialog.get_by_label("External", exact=True)
     ack = dialog.get_by_label("I understand the implications of using the external key materials key")
-    reason = server.services.keys.capabilities("cn-hangzhou").get("Aliyun_AES_256").origins[Origin.EXTERNAL]
-
-    if reason is not None:
-        expect(external).to_be_disabled()
-        expect(ack).to_be_disabled()
-        expect(dialog.locator("p.why", has_text="External:")).to_have_text(f"External: {reason}")
-
-        # Without the check box: refused next to the check box (the option forced on, as a
-        # server that can import would offer it).
-        force_enable(page, "input[name=origin][value=EXTERNAL]")
-        external.check()
-        dialog.get_by_role("button", name="OK").click()
-        expect(page.locator("#external_ack-error")).to_have_text(
-            "Select the check box “I understand the implications of using the external key materials key”"
-            " to use External key material."
-        )
-        # With the check box, in a crafted POST: the service refuses it (Unsupported.Origin).
-        response = page.request.post(
-            console_url(server, "/cn-hangzhou/keys/create"),
-            form={
-                "csrf_token": csrf_token(page),
-                "spec": "Aliyun_AES_256",
-                "usage": "ENCRYPT/DECRYPT",
-                "protection_level": "SOFTWARE",
-                "rotation_period": "disable",
-                "origin": "EXTERNAL",
-                "external_ack": "yes",
-            },
-        )
-        assert response.status == 400
-        assert reason in response.text()
-        assert server.services.keys.list_keys(Caller(user.account_uid, "cn-hangzhou"), listing.Page())[1] == 0
-        return
-
-    # The import service is there: the seed's External walk (step 6's check box must be ticked).
-    dialog.get_by_label("Alias Name").fill("seed/external")
+    expect(external).to_be_enabled()
+    dialog.get_by_label("Alias Name").fill("kept")
     external.check()
     dialog.get_by_role("button", name="OK").click()
-    expect(page.locator("#external_ack-error")).to_be_visible()
+    expect(page.locator("#external_ack-error")).to_have_text(
+        "Select the check box “I understand the implications of using the external key materials key”"
+        " to use External key material."
+    )
+    expect(dialog.get_by_label("Alias Name")).to_have_value("kept")
+    expect(external).to_be_checked()
+    expect(ack).to_be_focused()  # the field in error has the focus
+
+    # External is only for symmetric specs: the dialog says so, and a crafted choice is refused
+    # by the service next to Key Material Source.
+    dialog.get_by_label("Key Spec").select_option("EC_P256")
+    expect(external).to_be_disabled()
+    expect(dialog.locator("p.why", has_text="External:")).to_have_text(
+        "External: Origin=EXTERNAL is only for symmetric key specs."
+    )
+    force_enable(page, "input[name=origin][value=EXTERNAL]")
+    force_enable(page, "#external_ack")
+    external.check()
     ack.check()
-    page.get_by_role("button", name="OK").click()
-    created_key_id(page)
-    info = details(page)
-    assert (info["Key Material Source"], info["Status"]) == ("External", "PendingImport")
+    dialog.get_by_role("button", name="OK").click()
+    expect(page.locator("#origin-error")).to_have_text("Origin=EXTERNAL is only for symmetric key specs.")
+    assert server.services.keys.list_keys(Caller(user.account_uid, "cn-hangzhou"), listing.Page())[1] == 0
 
 
 def test_a_key_made_through_the_sdk_is_managed_in_the_console(page: Page, server: InProcessServer, user: User) -> None:

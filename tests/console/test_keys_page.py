@@ -5,20 +5,26 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from openkms.domain.identity import Caller
+from openkms.domain.specs import Origin, ProtectionLevel
 from openkms.service.keys import CreateKeyRequest
 from tests.console.conftest import User, console_url, screenshot
+from tests.hsm_support import SOFTHSM_AVAILABLE
 from tests.servers import InProcessServer
 
 
 def make_keys(server: InProcessServer, user: User) -> list[str]:
-    """Twelve keys in cn-hangzhou (two disabled, one RSA_2048, three with aliases), one in Singapore."""
+    """Twelve keys in cn-hangzhou (two disabled, one RSA_2048, three with aliases, one External
+    waiting for its material, one in the HSM when SoftHSM2 is there), one in Singapore."""
     caller = Caller(user.account_uid, "cn-hangzhou", user.access_key_id)
     keys = server.services.keys
     ids = []
     for n in range(12):
         spec = "RSA_2048" if n == 5 else "Aliyun_AES_256"
         alias = f"alias/app/service-{n}" if n in (1, 2, 3) else None
-        ids.append(keys.create_key(caller, CreateKeyRequest(spec=spec, alias=alias, description=f"key {n}")).id)
+        level = ProtectionLevel.HSM if n == 4 and SOFTHSM_AVAILABLE else ProtectionLevel.SOFTWARE
+        origin = Origin.EXTERNAL if n == 10 else Origin.ALIYUN_KMS
+        req = CreateKeyRequest(spec=spec, alias=alias, description=f"key {n}", protection_level=level, origin=origin)
+        ids.append(keys.create_key(caller, req).id)
         server.clock.advance(1)  # distinct creation times: the page lists the newest first
     for n in (7, 8):
         keys.disable_key(caller, ids[n])
@@ -37,6 +43,9 @@ def test_pages_filters_and_search(signed_in: Page, server: InProcessServer, user
     expect(page.locator(".pager")).to_contain_text("12 keys")
     expect(page.locator(".pager")).to_contain_text("Page 1 of 2")
     assert rows(page) == list(reversed(ids))[:10]
+    expect(page.locator("#keys-table tbody tr", has_text=ids[10])).to_contain_text("PendingImport")
+    if SOFTHSM_AVAILABLE:
+        expect(page.locator("#keys-table tbody tr", has_text=ids[4])).to_contain_text("Hsm")
     screenshot(page, "keys-page")
     page.get_by_role("link", name="Next").click()
     assert rows(page) == list(reversed(ids))[10:]

@@ -85,6 +85,11 @@ def _minute(ts: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
 
 
+def _datetime_field(ts: int) -> str:
+    """A moment as a datetime-local field holds it (UTC)."""
+    return time.strftime("%Y-%m-%dT%H:%M", time.gmtime(ts))
+
+
 def _days(seconds: int | None) -> str:
     if seconds is None:
         return "—"
@@ -103,6 +108,7 @@ def templates() -> Jinja2Templates:
     env.filters["utc"] = _utc
     env.filters["days"] = _days
     env.filters["minute"] = _minute
+    env.filters["datetime_field"] = _datetime_field
     env.globals["usage_labels"] = USAGE_LABELS
     env.globals["level_labels"] = LEVEL_LABELS
     return Jinja2Templates(env=env)
@@ -126,6 +132,9 @@ def create_console(services: Services, config: ConsoleConfig, offload: bool, clo
         Route(
             "/{region}/keys/{key_id}/versions/{version_id}/public-key.pem", page(console.public_key), methods=["GET"]
         ),
+        Route("/{region}/keys/{key_id}/import/{token_id}/{name}", page(console.import_download), methods=["GET"]),
+        Route("/{region}/keys/{key_id}/import-parameters", page(console.import_parameters), methods=["POST"]),
+        Route("/{region}/keys/{key_id}/import-material", page(console.import_material), methods=["POST"]),
         Route("/{region}/keys/{key_id}/{action}", page(console.key_action), methods=["POST"]),
         Route("/{region}/aliases", page(console.aliases_list), methods=["GET"]),
         Route("/{region}/aliases/delete", page(console.delete_alias), methods=["POST"]),

@@ -8,10 +8,15 @@ so the server validates a form exactly as it validates a CreateKey call.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import calendar
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from openkms.domain import errors, keys, rotation
+from openkms.domain import errors, importing, keys, rotation
 from openkms.domain.aliases import PREFIX as ALIAS_PREFIX
 from openkms.domain.specs import DEFAULT_SPEC, SPECS, KeyUsage, Origin, ProtectionLevel
 from openkms.domain.tags import Tag, validate_tag
@@ -34,6 +39,15 @@ def key_store_labels(stores: Iterable[KeyStoreStatus]) -> dict[str, str]:
             note = f" — {store.description}" if store.description else ""
             labels[store.id] = f"{store.id}{note} (Hsm)"
     return labels
+
+
+def key_store_label(store_id: str, level: ProtectionLevel, stores: Iterable[KeyStoreStatus]) -> str:
+    """Where a key lives, for its details page: the store's id and description."""
+    found = next((s for s in stores if s.id == store_id and s.protection_level is level), None)
+    note = f" — {found.description}" if found is not None and found.description else ""
+    if store_id == DEFAULT_KEY_STORE:
+        return DEFAULT_KEY_STORE_LABEL + note
+    return store_id + note
 
 
 ROTATION_DISABLE = "disable"
@@ -61,6 +75,31 @@ _PARAMETER_FIELDS = {
     "Tags": "tag",
     "DKMSInstanceId": "key_store",
 }
+
+
+# The import forms on a key's page: the field each import error concerns.
+_IMPORT_PARAMETER_FIELDS = {
+    "WrappingKeySpec": "wrapping_spec",
+    "WrappingAlgorithm": "wrapping_algorithm",
+    "KeyMaterialExpireUnix": "material_expiry",
+    "ImportToken": "import_token",
+    "EncryptedKeyMaterial": "material",
+}
+
+
+def import_field_of(exc: errors.KmsError, step: str) -> str:
+    """The field of an import form an error concerns; ``step`` (the form) when none."""
+    if isinstance(exc, errors.InvalidParameter | errors.MissingParameter):
+        return _IMPORT_PARAMETER_FIELDS.get(exc.name, step)
+    if isinstance(exc, errors.InvalidImportToken | errors.ExpiredImportToken):
+        return "import_token"
+    if isinstance(exc, errors.InvalidKeyMaterial):
+        return "material"
+    if isinstance(exc, errors.UnsupportedKeySpec):  # the key store cannot make this wrapping key
+        return "wrapping_spec"
+    if isinstance(exc, errors.UnsupportedOperation):  # ... nor unwrap with this algorithm
+        return "wrapping_algorithm"
+    return step
 
 
 def field_of(exc: errors.KmsError) -> str:
@@ -214,3 +253,77 @@ def parse_window(days: str) -> int:
             }
         )
     return int(days)
+
+
+# --- importing key material -------------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 16 * 1024
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+
+
+@dataclass(frozen=True)
+class WrappingChoice:
+    spec: str
+    algorithm: str
+    problem: str | None
+
+
+def wrapping_choices(mainland_china: bool) -> list[WrappingChoice]:
+    """Every wrapping key spec x algorithm GetParametersForImport knows, and why the region refuses one."""
+    out = []
+    for spec, algorithms in importing.WRAPPING.items():
+        for algorithm in algorithms:
+            try:
+                importing.check_wrapping(spec, algorithm, mainland_china)
+                problem = None
+            except errors.InvalidParameter as exc:
+                problem = exc.reason
+            out.append(WrappingChoice(spec, algorithm, problem))
+    return out
+
+
+def wrapping_specs(choices: Iterable[WrappingChoice]) -> list[tuple[str, str | None]]:
+    """The wrapping key specs, each with why it is refused when none of its algorithms is offered."""
+    specs: dict[str, str | None] = {}
+    for c in choices:
+        if c.spec not in specs or c.problem is None:
+            specs[c.spec] = c.problem
+    return list(specs.items())
+
+
+def upload_missing(what: str) -> str:
+    return f"Choose the {what} file."
+
+
+def wrapped_material(data: bytes) -> bytes:
+    """The uploaded wrapped material: the raw bytes that wrapping produced, or their base64 text
+    (what the API's EncryptedKeyMaterial carries). Raw RSA or SM2 output is never all base64 text."""
+    text = b"".join(data.split())
+    if text and len(text) % 4 == 0 and _BASE64_TEXT.fullmatch(text):
+        try:
+            return base64.b64decode(text, validate=True)
+        except binascii.Error:
+            pass
+    return data
+
+
+def import_token_text(data: bytes) -> str:
+    """The token file's text; anything that is not a token is refused by the service."""
+    return data.decode("ascii", errors="replace").strip()
+
+
+def parse_expiry(value: str) -> int | None:
+    """Key material expires (UTC), as a date-time field sends it -> Unix time; empty = never.
+    Whether it lies in the future is the service's rule."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FormError({"material_expiry": "Enter a date and time (UTC), or leave it empty: never expires."}) from None
+    if moment.tzinfo is not None:
+        raise FormError({"material_expiry": "Enter the date and time in UTC, without a time zone."})
+    if not 1970 <= moment.year <= 9999:
+        raise FormError({"material_expiry": "Enter a date from 1970 on."})
+    return calendar.timegm(moment.timetuple())

@@ -3,6 +3,7 @@ a ``Caller`` built from the signed-in AccessKey and the region in the URL."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio.to_thread
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -25,7 +26,8 @@ from openkms.domain.regions import Region
 from openkms.domain.specs import SPECS, KeyUsage, Origin, ProtectionLevel
 from openkms.domain.states import KeyState
 from openkms.service.container import Services
-from openkms.service.keys import CreateOptions, SpecChoice
+from openkms.service.importing import ImportParameters
+from openkms.service.keys import CreateKeyRequest, CreateOptions, SpecChoice
 
 log = logging.getLogger("openkms.console")
 
@@ -60,6 +62,18 @@ DONE_MESSAGES = {
     "tag-add": "The tag was saved.",
     "tag-remove": "The tag was removed.",
     "alias-deleted": "The alias was deleted.",
+    "import-parameters": "The import parameters are ready: download the wrapping public key and the import token.",
+    "import-material": "The key material was imported.",
+    "delete-material": "The key material was deleted. Import the same material again to use the key.",
+}
+
+DELETE_MATERIAL_UNCONFIRMED = "Select the check box to confirm that the key material is to be deleted."
+
+# The import parameters' downloads: file name -> (what it holds, media type, download name).
+IMPORT_FILES = {
+    "publickey.der": ("public key", "application/octet-stream", "publickey-{key}.der"),
+    "publickey.pem": ("public key", "application/x-pem-file", "publickey-{key}.pem"),
+    "importtoken.txt": ("token", "text/plain; charset=utf-8", "importtoken-{key}.txt"),
 }
 
 
@@ -326,13 +340,14 @@ class Console:
         if spec in SPECS:
             filters.append(listing.Filter("KeySpec", (spec,)))
 
-        def load() -> tuple[list[Key], dict[str, list[str]], CreateOptions | None]:
+        def load() -> tuple[list[Key], dict[str, list[str]], CreateOptions | None, StoreLevels]:
             found = self._all_keys(ctx.caller, filters)
             aliases = self._aliases_by_key(ctx.caller)
             options = self._s.keys.capabilities(ctx.region.id) if dialog is not None else None
-            return found, aliases, options
+            levels = self._store_levels(ctx.region.id, options) if options is not None else {}
+            return found, aliases, options, levels
 
-        found, aliases, options = await self._run(load)
+        found, aliases, options, store_levels = await self._run(load)
         if search:
             needle = search.lower()
             found = [
@@ -360,9 +375,34 @@ class Console:
             filtered=bool(state or spec or search),
             dialog=dialog,
             options=options,
-            **(dialog_context(dialog, options) if dialog is not None and options is not None else {}),
+            **(dialog_context(dialog, options, store_levels) if dialog is not None and options is not None else {}),
         )
         return self._render(ctx.request, "keys.html", context, status)
+
+    def _store_levels(self, region: str, options: CreateOptions) -> StoreLevels:
+        """For each key store of the KeyStore list and each spec: the Protection Levels CreateKey
+        takes there, or why not (the same checks CreateKey runs; nothing is generated)."""
+
+        def problem(store_id: str, spec: str, level: ProtectionLevel) -> str | None:
+            req = CreateKeyRequest(spec=spec, protection_level=level, key_store_id=store_id)
+            try:
+                self._s.keys.check_create(region, req)
+            except errors.KmsError as exc:
+                return exc.detail or exc.message
+            return None
+
+        out: StoreLevels = {}
+        for store_id in forms.key_store_labels(options.key_stores):
+            out[store_id] = {
+                c.spec.name: {
+                    lv.value: c.levels[lv]
+                    if store_id == forms.DEFAULT_KEY_STORE
+                    else problem(store_id, c.spec.name, lv)
+                    for lv in ProtectionLevel
+                }
+                for c in options.specs
+            }
+        return out
 
     async def keys_list(self, ctx: Ctx) -> Response:
         return await self.keys_page(ctx)
@@ -389,16 +429,34 @@ class Console:
 
     async def key_page(self, ctx: Ctx, problems: dict[str, str] | None = None, status: int = 200) -> Response:
         ref = ctx.request.path_params["key_id"]
+        params_id = ctx.query("params")  # an issue of import parameters to offer for download
 
         def load() -> dict[str, Any]:
             key = self._s.keys.describe_key(ctx.caller, ref)
             _, versions, _ = self._s.versions.list_versions(ctx.caller, key.id, listing.Page(1, listing.MAX_PAGE_SIZE))
             aliases, _ = self._s.aliases.list_aliases_by_key(ctx.caller, key.id, listing.Page(1, listing.MAX_PAGE_SIZE))
             _, tags = self._s.tags.list_tags(ctx.caller, key.id)
-            return {"key": key, "versions": versions, "key_aliases": aliases, "tags": tags}
+            params: ImportParameters | None = None
+            params_problem = ""
+            if params_id and key.origin is Origin.EXTERNAL:
+                try:
+                    params = self._s.importing.issued_parameters(ctx.caller, key.id, params_id)
+                except (errors.InvalidImportToken, errors.ExpiredImportToken) as exc:
+                    params_problem = f"{message_of(exc)} Get new import parameters."
+            return {
+                "key": key,
+                "versions": versions,
+                "key_aliases": aliases,
+                "tags": tags,
+                "params": params,
+                "params_problem": params_problem,
+                "key_stores": self._s.keys.key_stores(),
+            }
 
         data = await self._run(load)
         key: Key = data["key"]
+        params = data["params"]
+        wrapping = forms.wrapping_choices(ctx.region.mainland_china)
         done = ctx.query("done")
         context = self._page_context(
             ctx,
@@ -421,6 +479,13 @@ class Console:
             symmetric=key.spec_info.symmetric,
             external=key.origin is Origin.EXTERNAL,
             states=KeyState,
+            key_store_label=forms.key_store_label(key.key_store_id, key.protection_level, data["key_stores"]),
+            wrapping=wrapping,
+            wrapping_specs=forms.wrapping_specs(wrapping),
+            import_url=self._url(ctx.request, f"/{ctx.region.id}/keys/{key.id}/import/{params.token_id}")
+            if params is not None
+            else "",
+            now=int(self._s.clock.now()),
         )
         return self._render(ctx.request, "key.html", context, status)
 
@@ -465,7 +530,13 @@ class Console:
             s.aliases.delete_alias(c, name)
             return None
 
+        def delete_material() -> object:
+            if forms.text(f, "confirm") != "yes":
+                raise forms.FormError({"delete-material": DELETE_MATERIAL_UNCONFIRMED})
+            return s.importing.delete_material(c, ref)
+
         return {
+            "delete-material": delete_material,
             "enable": lambda: s.keys.enable_key(c, ref),
             "disable": lambda: s.keys.disable_key(c, ref),
             "schedule-deletion": lambda: s.keys.schedule_deletion(
@@ -493,6 +564,80 @@ class Console:
             media_type="application/x-pem-file",
             headers={"Content-Disposition": f'attachment; filename="publickey-{key_id}-{version}.pem"'},
         )
+
+    # --- importing key material (Origin=EXTERNAL) -------------------------------------------------
+
+    async def import_parameters(self, ctx: Ctx) -> Response:
+        """GetParametersForImport; the page then offers the public key and the token as downloads."""
+        ref = ctx.request.path_params["key_id"]
+        spec, algorithm = forms.text(ctx.form, "wrapping_spec"), forms.text(ctx.form, "wrapping_algorithm")
+        try:
+            params = await self._run(lambda: self._s.importing.get_parameters(ctx.caller, ref, algorithm, spec))
+        except errors.KmsError as exc:
+            if isinstance(exc, errors.KeyNotFound):
+                raise
+            field_name = forms.import_field_of(exc, "import-parameters")
+            return await self.key_page(ctx, {field_name: field_message(exc)}, status_of(exc))
+        log.info("console: %s got import parameters for key %s", ctx.caller.access_key_id, params.key_id)
+        url = self._key_url(ctx, params.key_id, done="import-parameters", params=params.token_id)
+        return RedirectResponse(url, status_code=303)
+
+    async def import_download(self, ctx: Ctx) -> Response:
+        """One file of an issue of import parameters: the public key (DER or PEM) or the token."""
+        ref, token_id = ctx.request.path_params["key_id"], ctx.request.path_params["token_id"]
+        name = ctx.request.path_params["name"]
+        if name not in IMPORT_FILES:
+            return self.not_found(ctx.request)
+        params = await self._run(lambda: self._s.importing.issued_parameters(ctx.caller, ref, token_id))
+        what, media_type, filename = IMPORT_FILES[name]
+        if what == "token":
+            content = (params.token + "\n").encode("ascii")
+        elif name.endswith(".pem"):
+            content = pem("PUBLIC KEY", params.public_key)
+        else:
+            content = params.public_key
+        return Response(
+            content,
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{filename.format(key=params.key_id)}"'},
+        )
+
+    async def import_material(self, ctx: Ctx) -> Response:
+        """ImportKeyMaterial from the uploaded files (multipart/form-data)."""
+        ref = ctx.request.path_params["key_id"]
+        problems: dict[str, str] = {}
+        token = await _upload(ctx.form, "import_token")
+        material = await _upload(ctx.form, "material")
+        if not token:
+            problems["import_token"] = forms.upload_missing("import token")
+        if not material:
+            problems["material"] = forms.upload_missing("wrapped key material")
+        for name, what, data in (
+            ("import_token", "an import token", token),
+            ("material", "wrapped key material", material),
+        ):
+            if data is not None and len(data) > forms.MAX_UPLOAD_BYTES:
+                problems[name] = f"The file is larger than {forms.MAX_UPLOAD_BYTES // 1024} KiB, too large for {what}."
+        expire_unix: int | None = None
+        try:
+            expire_unix = forms.parse_expiry(forms.text(ctx.form, "material_expiry"))
+        except forms.FormError as exc:
+            problems.update(exc.fields)
+        if problems or token is None or material is None:
+            return await self.key_page(ctx, problems, 400)
+        token_text, wrapped = forms.import_token_text(token), forms.wrapped_material(material)
+        try:
+            key = await self._run(
+                lambda: self._s.importing.import_material(ctx.caller, ref, token_text, wrapped, expire_unix)
+            )
+        except errors.KmsError as exc:
+            if isinstance(exc, errors.KeyNotFound):
+                raise
+            return await self.key_page(
+                ctx, {forms.import_field_of(exc, "import-material"): field_message(exc)}, status_of(exc)
+            )
+        log.info("console: %s imported key material into key %s", ctx.caller.access_key_id, key.id)
+        return RedirectResponse(self._key_url(ctx, key.id, done="import-material"), status_code=303)
 
     # --- aliases --------------------------------------------------------------------------------
 
@@ -530,6 +675,24 @@ class Console:
         )
 
 
+StoreLevels = dict[str, dict[str, dict[str, str | None]]]
+
+
+async def _upload(form: Mapping[str, Any], name: str) -> bytes | None:
+    """An uploaded file's bytes (at most one byte over the limit), or None when no file was chosen."""
+    value = form.get(name)
+    if not isinstance(value, UploadFile):
+        return None
+    data = await value.read(forms.MAX_UPLOAD_BYTES + 1)
+    return data or None
+
+
+def pem(label: str, der: bytes) -> bytes:
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]).encode("ascii")
+
+
 def _rotation_choice(key: Key) -> tuple[str, str]:
     """The Rotation Period choice (and custom days) that shows a key's current policy."""
     if not key.rotation_enabled or key.rotation_interval is None:
@@ -560,15 +723,17 @@ def _selectable(wanted: str, choices: list[tuple[str, str, str | None]]) -> str:
     return available[0] if available else ""
 
 
-def dialog_context(dialog: forms.CreateKeyForm, options: CreateOptions) -> dict[str, Any]:
-    """What the Create Key dialog shows for the chosen spec: each choice, enabled or with its reason."""
+def dialog_context(dialog: forms.CreateKeyForm, options: CreateOptions, store_levels: StoreLevels) -> dict[str, Any]:
+    """What the Create Key dialog shows for the chosen spec and key store: each choice, enabled or
+    with its reason."""
     chosen = options.get(dialog.spec) or options.specs[0]
+    store = dialog.key_store if dialog.key_store in store_levels else forms.DEFAULT_KEY_STORE
     spec_data = {
         c.spec.name: {
             "symmetric": c.spec.symmetric,
             "problem": c.problem,
             "usages": _usage_problems(c),
-            "levels": {lv.value: c.levels[lv] for lv in ProtectionLevel},
+            "levels": {sid: levels[c.spec.name] for sid, levels in store_levels.items()},
             "origins": {o.value: c.origins[o] for o in Origin},
             "defaultUsage": c.spec.default_usage.value,
         }
@@ -576,7 +741,10 @@ def dialog_context(dialog: forms.CreateKeyForm, options: CreateOptions) -> dict[
     }
     usage_problems = _usage_problems(chosen)
     usage_choices = [(u.value, forms.USAGE_LABELS[u], usage_problems[u.value]) for u in KeyUsage]
-    level_choices = [(lv.value, forms.LEVEL_LABELS[lv], chosen.levels[lv]) for lv in ProtectionLevel]
+    chosen_levels = store_levels.get(store, {}).get(chosen.spec.name) or {
+        lv.value: chosen.levels[lv] for lv in ProtectionLevel
+    }
+    level_choices = [(lv.value, forms.LEVEL_LABELS[lv], chosen_levels[lv.value]) for lv in ProtectionLevel]
     origin_choices = [(o.value, forms.ORIGIN_LABELS[o], chosen.origins[o]) for o in Origin]
     return {
         "chosen": chosen,

@@ -35,6 +35,9 @@ class ImportParameters:
     token: str
     public_key: bytes  # SPKI DER
     expires_at: int
+    token_id: str = ""
+    wrapping_spec: str = ""
+    wrapping_algorithm: str = ""
 
 
 def _require_external(key: Key) -> None:
@@ -89,7 +92,32 @@ class ImportService:
         )  # fmt: skip
         with self._store.write() as uow:
             uow.import_tokens.add(token)
-        return ImportParameters(key.id, self._encode_token(token), public_key, token.expires_at)
+        return self._parameters(token)
+
+    def _parameters(self, token: ImportToken) -> ImportParameters:
+        return ImportParameters(
+            token.key_id,
+            self._encode_token(token),
+            token.public_key,
+            token.expires_at,
+            token.id,
+            token.wrapping_spec,
+            token.wrapping_algorithm,
+        )
+
+    def issued_parameters(self, caller: Caller, ref: str, token_id: str) -> ImportParameters:
+        """The parameters GetParametersForImport issued for one of the caller's keys, again: the
+        console hands out the public key and the token as separate downloads of one issue."""
+        now = self._now()
+        with self._store.read() as uow:
+            key = resolve_key(uow, caller, ref, now)
+            _require_external(key)
+            token = uow.import_tokens.get(token_id)
+        if token is None or token.key_id != key.id:
+            raise errors.InvalidImportToken()
+        if token.expires_at <= now:
+            raise errors.ExpiredImportToken()
+        return self._parameters(token)
 
     def import_material(
         self, caller: Caller, ref: str, token_text: str, wrapped: bytes, expire_unix: int | None

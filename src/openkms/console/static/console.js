@@ -17,6 +17,26 @@ document.addEventListener("DOMContentLoaded", () => {
     sync();
   }
 
+  // Import parameters: the wrapping algorithms of the chosen wrapping key spec only.
+  const wrappingSpec = document.getElementById("wrapping_spec");
+  if (wrappingSpec) {
+    const algorithm = document.getElementById("wrapping_algorithm");
+    const syncWrapping = () => {
+      for (const group of algorithm.querySelectorAll("optgroup")) {
+        const other = group.dataset.spec !== wrappingSpec.value;
+        group.hidden = other;
+        group.disabled = other || wrappingSpec.selectedOptions[0].disabled;
+      }
+      const chosen = algorithm.selectedOptions[0];
+      if (!chosen || chosen.parentElement.disabled || chosen.disabled) {
+        const first = algorithm.querySelector("optgroup:not([disabled]) option:not([disabled])");
+        if (first) first.selected = true;
+      }
+    };
+    wrappingSpec.addEventListener("change", syncWrapping);
+    syncWrapping();
+  }
+
   // The Create Key dialog: modal (focus stays inside; Escape cancels) and driven by the spec.
   const dialog = document.querySelector("dialog[data-modal]");
   if (!dialog) return;
@@ -26,9 +46,21 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     window.location.href = dialog.dataset.cancelHref;
   });
+  // The focus goes to the control the first error is about (the one it describes), else to the
+  // first control of its field, else to Key Spec.
   const firstError = dialog.querySelector(".field-error:not([hidden]), .form-error");
-  const invalid = firstError && firstError.closest(".field, .advanced");
-  const focusTarget = invalid ? invalid.querySelector("input:not([disabled]), select, textarea") : null;
+  const enabled = "input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled])";
+  let focusTarget = null;
+  if (firstError && firstError.id) {
+    for (const el of dialog.querySelectorAll(`[aria-describedby~="${firstError.id}"]`)) {
+      focusTarget = el.matches(enabled) ? el : el.querySelector(`${enabled}:checked`) || el.querySelector(enabled);
+      if (focusTarget) break;
+    }
+  }
+  if (!focusTarget && firstError) {
+    const invalid = firstError.closest(".field, .advanced");
+    focusTarget = invalid ? invalid.querySelector(enabled) : null;
+  }
   (focusTarget || dialog.querySelector("#spec")).focus();
 
   const data = JSON.parse(document.getElementById("spec-data").textContent);
@@ -36,12 +68,16 @@ document.addEventListener("DOMContentLoaded", () => {
   const specSelect = form.querySelector("#spec");
   const rotation = form.querySelector("[data-symmetric-only]");
 
-  // Enable the choices the chosen spec allows; show the server's reason next to the others.
+  const storeSelect = form.querySelector("#key_store");
+
+  // Enable the choices the chosen spec (and, for Protection Level, key store) allows; show the
+  // server's reason next to the others.
   const syncChoices = (group, name) => {
     const spec = data[specSelect.value];
+    const choices = group === "levels" ? spec.levels[storeSelect.value] || spec.levels[""] : spec[group];
     const inputs = [...form.querySelectorAll(`input[name=${name}]`)];
     for (const input of inputs) {
-      const why = spec[group][input.value];
+      const why = choices[input.value];
       input.disabled = why !== null;
       const span = form.querySelector(`[data-why=${group}][data-value="${CSS.escape(input.value)}"]`);
       if (span) span.textContent = why ? `${span.dataset.label}: ${why}` : "";
@@ -59,10 +95,18 @@ document.addEventListener("DOMContentLoaded", () => {
     syncChoices("origins", "origin");
     // The acknowledgement is only for External material, when the server offers it.
     form.querySelector("#external_ack").disabled = spec.origins.EXTERNAL !== null;
-    // Rotation Period is only for symmetric specs: hidden and not sent for the others.
-    rotation.hidden = !spec.symmetric;
-    rotation.disabled = !spec.symmetric;
+    syncRotation();
   };
+  // Rotation Period is only for symmetric keys whose material KMS generates: hidden (and not
+  // sent) for the other specs and for External key material.
+  const syncRotation = () => {
+    const external = form.querySelector("input[name=origin][value=EXTERNAL]");
+    const off = !data[specSelect.value].symmetric || (external && external.checked);
+    rotation.hidden = off;
+    rotation.disabled = off;
+  };
+  for (const input of form.querySelectorAll("input[name=origin]")) input.addEventListener("change", syncRotation);
   specSelect.addEventListener("change", syncSpec);
+  storeSelect.addEventListener("change", syncSpec);
   syncSpec();
 });
