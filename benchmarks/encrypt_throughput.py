@@ -1,0 +1,97 @@
+"""Encrypt over HTTP: openkms next to the ceiling of its stack and next to moto.
+
+In one run, on the same uvicorn (uvloop + httptools) with the same worker count, it starts
+openkms (``openkms serve``, default settings, its access log on), a minimal Starlette endpoint
+(``minimal_app.py``) and moto's KMS server (``moto_app.py``), and drives each with wrk at
+concurrency 16 and 64. openkms gets signed requests, each with its own nonce: V1 (HMAC-SHA1,
+GET, as the first-generation SDK sends) and V3 (ACS3-HMAC-SHA256, POST form, as the current SDK
+sends by default). moto gets what botocore sends (JSON body, a SigV4 Authorization header that
+moto does not check). Every figure is the median of ``--rounds`` rounds; the servers take turns
+within a round, so a noisy neighbour hurts all alike.
+
+    python benchmarks/encrypt_throughput.py [--workers 1] [--seconds 10] [--rounds 3]
+
+Needs wrk (``apt-get install wrk``) and moto (``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import time
+from collections import defaultdict
+from functools import partial
+
+import harness
+from harness import Result
+
+PLAINTEXT = base64.b64encode(os.urandom(32)).decode()  # a data key's worth
+MOTO_ALIAS = "alias/openkms-bench"
+
+
+def moto_line() -> str:
+    day = time.strftime("%Y%m%d", time.gmtime())
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "TrentService.Encrypt",
+        "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=AKIDBENCH/{day}/us-east-1/kms/aws4_request, "
+        f"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={'0' * 64}",
+    }
+    return harness.plain_line("POST", "/", headers, json.dumps({"KeyId": MOTO_ALIAS, "Plaintext": PLAINTEXT}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", default="16,64")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    runs: dict[str, list[Result]] = defaultdict(list)
+
+    def run(server: harness.Server, label: str, line: partial[str], concurrency: int, rate: float) -> None:
+        r = harness.drive(server, label, line, concurrency, args.seconds, rate)
+        runs[label].append(r)
+        print(f"  {label:28} {r.rps:8.0f} req/s  p99 {r.p99_ms:7.2f} ms  {r.cpu_us:5.0f} us CPU/req  failed {r.failed}")
+
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; workers={args.workers}", flush=True)
+    for round_no in range(1, args.rounds + 1):
+        print(f"round {round_no}", flush=True)
+        port = harness.free_port()
+        with harness.serve("minimal", harness.uvicorn_argv("minimal_app:app", port, args.workers), port) as server:
+            line = partial(harness.v1_line, "Encrypt", {"KeyId": "alias/bench", "Plaintext": PLAINTEXT})
+            for c in levels:
+                run(server, f"minimal endpoint c{c}", line, c, 40000)
+        with harness.openkms(args.workers) as server:
+            key_id = str(harness.call(server.url, "CreateKey")["KeyMetadata"]["KeyId"])  # type: ignore[index]
+            params = {"KeyId": key_id, "Plaintext": PLAINTEXT}
+            v1 = partial(harness.v1_line, "Encrypt", params)
+            v3 = partial(harness.v3_line, "Encrypt", params, f"127.0.0.1:{server.port}")
+            for c in levels:
+                run(server, f"openkms Encrypt V1 c{c}", v1, c, 12000)
+                run(server, f"openkms Encrypt V3 c{c}", v3, c, 12000)
+        port = harness.free_port()
+        moto_argv = harness.uvicorn_argv("moto_app:app", port, args.workers, interface="wsgi")
+        with harness.serve("moto", moto_argv, port, "/moto-api/") as server:
+            for c in levels:
+                run(server, f"moto Encrypt c{c}", partial(moto_line), c, 4000)
+
+    print(f"\nmedian of {args.rounds} rounds, {args.seconds:.0f} s each, workers={args.workers}, wrk 1 thread")
+    rows = []
+    for c in levels:
+        minimal, moto = harness.median(runs[f"minimal endpoint c{c}"]), harness.median(runs[f"moto Encrypt c{c}"])
+        rows.append((minimal, "ceiling"))
+        for scheme in ("V1", "V3"):
+            ours = harness.median(runs[f"openkms Encrypt {scheme} c{c}"])
+            rows.append((ours, f"{ours.rps / minimal.rps:.2f} of minimal, {ours.rps / moto.rps:.1f}x moto"))
+        rows.append((moto, ""))
+    harness.table(rows)
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

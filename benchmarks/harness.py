@@ -1,0 +1,308 @@
+"""What every HTTP benchmark here shares: starting a server under uvicorn, pre-signing requests,
+driving them with wrk, and reading the server's CPU time from /proc.
+
+wrk (Debian's package) is the load generator: one C thread that replays requests the harness
+signed beforehand, so the client's cost per request is a few microseconds and signing never
+competes with the server inside the measured window.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+from openkms.protocol import signing
+
+HERE = Path(__file__).resolve().parent
+AK_ID = "LTAIbenchmark0000000001"
+AK_SECRET = "benchmarkSecret0000000000000001"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process and all its descendants (the uvicorn workers)."""
+        return sum(_proc_cpu(pid) for pid in _tree(self.process.pid))
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with status {process.returncode} before it was ready")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} not ready after {timeout}s")
+
+
+@contextmanager
+def serve(
+    name: str, argv: list[str], port: int, ready_path: str = "/", env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    process = subprocess.Popen(
+        argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}{ready_path}", process)
+        yield Server(name, process, port)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def openkms(workers: int, extra_env: Mapping[str, str] | None = None, config: str | None = None) -> Iterator[Server]:
+    """``openkms serve`` on a fresh data directory, with a known administrator AccessKey."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="openkms-bench-") as data_dir:
+        argv = [sys.executable, "-m", "openkms.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
+        argv += ["--data-dir", data_dir]
+        if config is not None:
+            path = Path(data_dir) / "openkms.toml"
+            path.write_text(config)
+            argv += ["--config", str(path)]
+        env = {
+            "OPENKMS_ADMIN_ACCESS_KEY_ID": AK_ID,
+            "OPENKMS_ADMIN_ACCESS_KEY_SECRET": AK_SECRET,
+            "OPENKMS_ROOT_KEY": base64.b64encode(os.urandom(32)).decode(),
+            **(extra_env or {}),
+        }
+        with serve("openkms", argv, port, "/healthz", env) as server:
+            yield server
+
+
+def uvicorn_argv(app: str, port: int, workers: int, factory: bool = False, interface: str = "asgi3") -> list[str]:
+    """The same uvicorn that ``openkms serve`` runs (uvloop, httptools), no access log."""
+    argv = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", str(workers)]
+    argv += ["--no-access-log", "--log-level", "warning", "--interface", interface, "--app-dir", str(HERE)]
+    return argv + (["--factory"] if factory else [])
+
+
+# --- signed requests -----------------------------------------------------------------------------
+
+
+def _timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def call(url: str, action: str, **params: str) -> dict[str, object]:
+    """One signed V1 call, for setting up (CreateKey and the like)."""
+    response = httpx.get(url, params=v1_params(action, params), timeout=60)
+    body: dict[str, object] = response.json()
+    if response.status_code != 200:
+        raise RuntimeError(f"{action} failed: {body}")
+    return body
+
+
+def v1_params(action: str, params: Mapping[str, str]) -> dict[str, str]:
+    p = {
+        "Action": action,
+        "Version": "2016-01-20",
+        "Format": "JSON",
+        "AccessKeyId": AK_ID,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": uuid.uuid4().hex,
+        "Timestamp": _timestamp(),
+        **params,
+    }
+    p["Signature"] = signing.v1_signature(AK_SECRET, signing.v1_string_to_sign("GET", p))
+    return p
+
+
+def v1_line(action: str, params: Mapping[str, str]) -> str:
+    """A signed GET, as the SDKs of the first generation send it."""
+    return f"GET\t/?{urlencode(v1_params(action, params))}\t\t"
+
+
+def v3_line(action: str, params: Mapping[str, str], host: str) -> str:
+    """A signed ACS3-HMAC-SHA256 POST with a form body, as the current SDK sends it by default."""
+    body = urlencode(params)
+    payload_hash = signing.hash_hex("ACS3-HMAC-SHA256", body.encode())
+    headers = {
+        "host": host,
+        "x-acs-action": action,
+        "x-acs-version": "2016-01-20",
+        "x-acs-date": _timestamp(),
+        "x-acs-signature-nonce": uuid.uuid4().hex,
+        "x-acs-content-sha256": payload_hash,
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    signed = sorted(headers)
+    canonical = signing.v3_canonical_request(
+        "POST", "/", [], {k: [v] for k, v in headers.items()}, signed, payload_hash
+    )
+    signature = signing.v3_signature(
+        "ACS3-HMAC-SHA256", AK_SECRET, signing.v3_string_to_sign("ACS3-HMAC-SHA256", canonical)
+    )
+    headers["authorization"] = signing.v3_authorization("ACS3-HMAC-SHA256", AK_ID, signed, signature)
+    del headers["host"]  # wrk sends its own Host header, the same value
+    flat = "\1".join(f"{k}\1{v}" for k, v in headers.items())
+    return f"POST\t/\t{flat}\t{body}"
+
+
+def plain_line(method: str, path: str, headers: Mapping[str, str], body: str) -> str:
+    flat = "\1".join(f"{k}\1{v}" for k, v in headers.items())
+    return f"{method}\t{path}\t{flat}\t{body}"
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+    cpu_us: float  # server CPU time per request
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+_RESULT = re.compile(r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) non2xx=(\d+) errors=(\d+)")
+
+
+def require_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    return wrk
+
+
+def drive(
+    server: Server,
+    label: str,
+    make_line: Callable[[], str],
+    concurrency: int,
+    seconds: float,
+    expected_rate: float,
+    wrk_threads: int = 1,
+) -> Result:
+    """Replays ``expected_rate * seconds * 1.5`` distinct requests with wrk at ``concurrency``.
+
+    The pool is sized above the rate the server can reach, so no request is sent twice; a
+    request wrapped around would be refused as a replay and counted in ``failed``.
+    """
+    wrk = require_wrk()
+    count = max(int(expected_rate * seconds * 1.5), 1000)
+    with tempfile.NamedTemporaryFile("w", prefix="openkms-bench-", suffix=".requests", delete=False) as f:
+        for _ in range(count):
+            f.write(make_line())
+            f.write("\n")
+        path = f.name
+    try:
+        cpu_before = server.cpu_seconds()
+        out = subprocess.run(
+            [
+                wrk,
+                "-t",
+                str(wrk_threads),
+                "-c",
+                str(concurrency),
+                "-d",
+                f"{round(seconds)}s",
+                "--latency",
+                "-s",
+                str(HERE / "cycle.lua"),
+                server.url,
+                "--",
+                path,
+                str(wrk_threads),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        cpu = server.cpu_seconds() - cpu_before
+    finally:
+        os.unlink(path)
+    match = _RESULT.search(out)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    requests, duration_us, p50, p99, non2xx, errs = (int(g) for g in match.groups())
+    return Result(label, requests, duration_us / 1e6, p50 / 1e3, p99 / 1e3, non2xx + errs, 1e6 * cpu / max(requests, 1))
+
+
+def median(results: list[Result]) -> Result:
+    """The run with the median throughput (its own latencies and CPU go with it)."""
+    ordered = sorted(results, key=lambda r: r.rps)
+    return ordered[len(ordered) // 2]
+
+
+def table(rows: list[tuple[Result, str]]) -> None:
+    print(f"{'case':44} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'failed':>6}  ratio")
+    for r, ratio in rows:
+        print(f"{r.label:44} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.cpu_us:>10.0f} {r.failed:>6}  {ratio}")
