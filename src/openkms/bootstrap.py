@@ -42,7 +42,7 @@ from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage import meta
 from openkms.storage.factory import blocks_event_loop_briefly, open_store
 from openkms.storage.locks import FileLock
-from openkms.storage.nonces import SqliteNonceCache
+from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.storage.sql import SqlStore
 from openkms.system import SystemClock, UuidGenerator
 
@@ -264,11 +264,14 @@ def build(
         regions=regions,
         clock=clock,
     )
+    nonces = nonce_cache(settings)
+    if isinstance(nonces, ProcessNonceCache):
+        closers.append(nonces.close)
     return Runtime(
         settings=settings,
         services=services,
         store=store,
-        nonces=SqliteNonceCache(settings.data_dir / "nonces.sqlite3", window=NONCE_MEMORY_SECONDS),
+        nonces=nonces,
         auth_clock=auth_clock or SystemClock(),
         offload=not blocks_event_loop_briefly(settings.database_url),
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
@@ -276,6 +279,14 @@ def build(
         console_key=session_key,
         closers=[software.close, *(s.backend.close for s in stores if isinstance(s.backend, LazyBackend)), *closers],
     )
+
+
+def nonce_cache(settings: Settings) -> NonceCache:
+    """One worker process holds every nonce of the node in memory; several must share the file."""
+    path = settings.data_dir / "nonces.sqlite3"
+    if settings.workers == 1:
+        return ProcessNonceCache(path, window=NONCE_MEMORY_SECONDS)
+    return SqliteNonceCache(path, window=NONCE_MEMORY_SECONDS)
 
 
 def announce(runtime: Runtime) -> None:

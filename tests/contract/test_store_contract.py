@@ -4,6 +4,7 @@ PostgreSQL when OPENKMS_TEST_POSTGRES_URL is set (see tests/stores.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from openkms.domain.ports import Store
 from openkms.domain.specs import KeyUsage, Origin, ProtectionLevel
 from openkms.domain.states import KeyState
 from openkms.domain.tags import Tag
+from openkms.storage.factory import open_store
+from openkms.storage.sql import SqlStore
 
 UID, OTHER_UID = "1000000000000001", "1000000000000002"
 REGION, OTHER_REGION = "cn-hangzhou", "cn-shanghai"
@@ -435,3 +438,28 @@ def test_a_committed_write_is_visible_to_later_reads(store: Store) -> None:
         uow.keys.purge(kid(1))
     with store.read() as uow:
         assert uow.keys.count(UID, REGION) == 0
+
+
+def test_a_write_by_another_worker_is_visible_to_the_next_read(store: SqlStore) -> None:
+    """Another process on the same database (a second worker): what it commits, this store reads
+    at once, even the rows this store has just read (the SQLite reader remembers results)."""
+    other = open_store(store.engine.url.render_as_string(hide_password=False), Path("unused"), run_migrations=False)
+    try:
+        add_keys(store, make_key(1))
+        for _ in range(2):  # read twice: the second read is answered from memory on SQLite
+            with store.read() as uow:
+                found = uow.keys.get(UID, REGION, kid(1))
+                assert found is not None
+                assert found.description == make_key(1).description
+        with other.write() as uow:
+            uow.keys.save(replace(make_key(1), description="changed elsewhere"))
+        with store.read() as uow:
+            found = uow.keys.get(UID, REGION, kid(1))
+            assert found is not None
+            assert found.description == "changed elsewhere"
+        with other.write() as uow:
+            uow.keys.purge(kid(1))
+        with store.read() as uow:
+            assert uow.keys.get(UID, REGION, kid(1)) is None
+    finally:
+        other.dispose()

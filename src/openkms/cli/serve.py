@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         bootstrap.print_new_admin(issued, settings.data_dir)
     # Worker processes rebuild their settings from the environment.
     os.environ["OPENKMS_DATA_DIR"] = str(settings.data_dir)
+    # Each worker chooses its replay protection by how many processes share the node.
+    os.environ["OPENKMS_WORKERS"] = str(settings.workers)
     if settings.config_file:
         os.environ["OPENKMS_CONFIG"] = str(settings.config_file)
     config = uvicorn.Config(

@@ -201,6 +201,49 @@ class Db:
         self._run(stmt, params).close()
 
 
+_MEMO_LIMIT = 4096
+
+
+class MemoDb(Db):
+    """A read-only Db that remembers query results until ``forget`` is called.
+
+    The owner calls ``forget`` whenever the database may have changed since the results were
+    read (on SQLite: whenever ``PRAGMA data_version`` moves). Rows are tuples, so a remembered
+    result cannot be altered by its reader.
+    """
+
+    def __init__(self, driver_conn: Any, statements: Statements) -> None:
+        super().__init__(driver_conn, statements)
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def forget(self) -> None:
+        self._memo.clear()
+
+    def _remembered(self, kind: str, fetch: Any, stmt: ClauseElement, params: dict[str, Any]) -> Any:
+        try:
+            key = (id(stmt), (kind, *sorted(params.items())))
+            found = self._memo.get(key, _MISSING)
+        except TypeError:  # an unhashable parameter (a list for IN): not worth remembering
+            return fetch(stmt, **params)
+        if found is _MISSING:
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            found = self._memo[key] = fetch(stmt, **params)
+        return found
+
+    def one(self, stmt: ClauseElement, **params: Any) -> Sequence[Any] | None:
+        return self._remembered("one", super().one, stmt, params)  # type: ignore[no-any-return]
+
+    def all(self, stmt: ClauseElement, **params: Any) -> list[Sequence[Any]]:
+        return list(self._remembered("all", super().all, stmt, params))
+
+    def run(self, stmt: ClauseElement, **params: Any) -> None:
+        raise TypeError("a read unit of work does not write")
+
+
+_MISSING = object()
+
+
 # --- mapping ------------------------------------------------------------------------------------
 
 

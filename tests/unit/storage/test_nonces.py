@@ -10,7 +10,7 @@ import pytest
 
 from openkms.domain import errors
 from openkms.storage import nonces
-from openkms.storage.nonces import WINDOW_SECONDS, SqliteNonceCache
+from openkms.storage.nonces import WINDOW_SECONDS, ProcessNonceCache, SqliteNonceCache
 
 T0 = 1_700_000_000.0
 
@@ -89,3 +89,76 @@ def test_a_broken_store_is_backend_unavailable(tmp_path: Path) -> None:
     with pytest.raises(errors.BackendUnavailable) as err:
         cache.claim("n", T0)
     assert "replay-protection store is not available" in err.value.message
+
+
+# --- one-process nodes: claims in memory, written behind --------------------------------------
+
+
+def test_a_process_cache_claims_once_and_frees_after_the_window(tmp_path: Path) -> None:
+    cache = ProcessNonceCache(tmp_path / "nonces.sqlite3", now=T0)
+    assert cache.claim("ak:n", T0)
+    assert not cache.claim("ak:n", T0 + WINDOW_SECONDS)
+    assert cache.claim("ak:n", T0 + WINDOW_SECONDS + 0.001)
+    assert not cache.claim("ak:n", T0 + WINDOW_SECONDS + 10)
+    cache.close()
+
+
+def test_a_restarted_process_still_refuses_replays(tmp_path: Path) -> None:
+    """The nonces reach the file at close, and the next process reads them back."""
+    path = tmp_path / "nonces.sqlite3"
+    first = ProcessNonceCache(path, now=T0)
+    assert first.claim("ak:before-restart", T0)
+    first.close()
+    second = ProcessNonceCache(path, now=T0 + 60)
+    assert not second.claim("ak:before-restart", T0 + 60)
+    assert second.claim("ak:fresh", T0 + 60)
+    second.close()
+    # Past the window a restart forgets them.
+    third = ProcessNonceCache(path, now=T0 + WINDOW_SECONDS + 61)
+    assert third.claim("ak:before-restart", T0 + WINDOW_SECONDS + 61)
+
+
+def test_a_process_cache_writes_behind_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nonces, "_FLUSH_BATCH", 3)
+    monkeypatch.setattr(nonces, "_FLUSH_SECONDS", 3600.0)
+    path = tmp_path / "nonces.sqlite3"
+    cache = ProcessNonceCache(path, now=T0)
+
+    def stored() -> list[str]:
+        with sqlite3.connect(path) as conn:
+            return sorted(r[0] for r in conn.execute("SELECT nonce FROM nonces"))
+
+    cache.claim("a", T0)
+    cache.claim("b", T0)
+    assert stored() == []
+    cache.claim("c", T0)  # the third claim writes the batch
+    assert stored() == ["a", "b", "c"]
+    assert not cache.claim("b", T0 + 1)  # a refused claim is not written again
+    cache.claim("d", T0 + WINDOW_SECONDS + 5)
+    cache.close()
+    assert stored() == ["d"]  # the expired ones are purged when a batch is written
+
+
+def test_a_process_cache_keeps_memory_bounded_by_the_window(tmp_path: Path) -> None:
+    cache = ProcessNonceCache(tmp_path / "nonces.sqlite3", now=T0)
+    for i in range(100):
+        cache.claim(f"old{i}", T0)
+    for i in range(30):
+        cache.claim(f"new{i}", T0 + WINDOW_SECONDS + 1)
+    assert len(cache._seen) == 70  # each claim retired two expired entries: 60 of the 100 old ones
+    for i in range(30, 60):
+        cache.claim(f"new{i}", T0 + WINDOW_SECONDS + 1)
+    assert sorted(cache._seen) == sorted(f"new{i}" for i in range(60))
+    cache.close()
+
+
+def test_a_failed_write_behind_does_not_fail_the_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "nonces.sqlite3"
+    cache = ProcessNonceCache(path, now=T0)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE nonces")
+    assert cache.claim("n", T0)
+    cache.close()
+    assert not cache.claim("n", T0 + 1)  # the claim in memory stands
+    assert "could not persist 1 replay-protection nonces" in caplog.text
+    assert "n" not in [r.getMessage() for r in caplog.records]
