@@ -41,15 +41,26 @@ class SoftwareBackend:
         self._pool = KeyPool(asymmetric.generate, ("RSA_2048", "RSA_3072"), pool_size)
         # Loaded private keys by version id: unsealing and parsing a key costs more than using it.
         self._private: dict[str, Any] = {}
+        # Unsealed symmetric material, for the same reason: it is held in memory while in use anyway.
+        self._symmetric: dict[tuple[str, bytes], bytes] = {}
         self._lock = threading.Lock()
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
         return self._sealer.seal(os.urandom(spec.material_bytes), material_aad(version_id))
 
     def _material(self, spec: SpecInfo, version: KeyVersion) -> bytes:
-        material = self._sealer.unseal(version.material_ref, material_aad(version.id))
-        if spec.cipher is None or len(material) != spec.material_bytes:
-            raise errors.IntegrityError("key material")
+        # Keyed by the sealed bytes too: material imported again under the same version id is
+        # unsealed afresh, never served from a stale entry.
+        cache_key = (version.id, version.material_ref)
+        material = self._symmetric.get(cache_key)
+        if material is None:
+            material = self._sealer.unseal(version.material_ref, material_aad(version.id))
+            if spec.cipher is None or len(material) != spec.material_bytes:
+                raise errors.IntegrityError("key material")
+            with self._lock:
+                if len(self._symmetric) >= _MAX_CACHED_KEYS:
+                    self._symmetric.pop(next(iter(self._symmetric)))
+                self._symmetric[cache_key] = material
         return material
 
     def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:

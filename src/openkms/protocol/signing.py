@@ -18,12 +18,17 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_UNRESERVED_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+# ASCII text is one byte per character, so each character maps to its own escape.
+_ASCII_ESCAPES = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _UNRESERVED_CHARS}
 
 
 def percent_encode(text: str) -> str:
     """RFC 3986: only ``A-Z a-z 0-9 - _ . ~`` stay as they are; a space is %20, never +."""
-    if _UNRESERVED.fullmatch(text):  # most names and values: skip the slower general path
+    if _UNRESERVED.fullmatch(text):  # most names and values: skip the slower general paths
         return text
+    if text.isascii():  # base64 and timestamps: a table lookup per character, in C
+        return text.translate(_ASCII_ESCAPES)
     return quote(text, safe="~", encoding="utf-8")
 
 

@@ -9,10 +9,11 @@ Transactions, pooling, dialects and migrations stay with SQLAlchemy and Alembic.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -28,6 +29,8 @@ from openkms.domain.specs import KeyUsage, Origin, ProtectionLevel
 from openkms.domain.states import KeyState
 from openkms.domain.tags import Tag
 from openkms.storage import schema as t
+
+Mapped = TypeVar("Mapped")
 
 # --- statements ---------------------------------------------------------------------------------
 
@@ -197,6 +200,11 @@ class Db:
         cur.close()
         return list(rows)
 
+    def one_as(self, stmt: ClauseElement, to: Callable[[Sequence[Any]], Mapped], **params: Any) -> Mapped | None:
+        """The row mapped to a domain object (frozen dataclasses: safe to share)."""
+        row = Db.one(self, stmt, **params)
+        return to(row) if row else None
+
     def run(self, stmt: ClauseElement, **params: Any) -> None:
         self._run(stmt, params).close()
 
@@ -219,7 +227,7 @@ class MemoDb(Db):
     def forget(self) -> None:
         self._memo.clear()
 
-    def _remembered(self, kind: str, fetch: Any, stmt: ClauseElement, params: dict[str, Any]) -> Any:
+    def _remembered(self, kind: object, fetch: Any, stmt: ClauseElement, params: dict[str, Any]) -> Any:
         try:
             key = (id(stmt), (kind, *sorted(params.items())))
             found = self._memo.get(key, _MISSING)
@@ -233,6 +241,11 @@ class MemoDb(Db):
 
     def one(self, stmt: ClauseElement, **params: Any) -> Sequence[Any] | None:
         return self._remembered("one", super().one, stmt, params)  # type: ignore[no-any-return]
+
+    def one_as(self, stmt: ClauseElement, to: Callable[[Sequence[Any]], Mapped], **params: Any) -> Mapped | None:
+        # Remembers the domain object itself: mapping a row costs as much as reading it.
+        fetch = partial(Db.one_as, self, to=to)
+        return self._remembered(to, fetch, stmt, params)  # type: ignore[no-any-return]
 
     def all(self, stmt: ClauseElement, **params: Any) -> list[Sequence[Any]]:
         return list(self._remembered("all", super().all, stmt, params))
@@ -322,12 +335,10 @@ class SqlKeys:
         self._db = db
 
     def get(self, account_uid: str, region: str, key_id: str) -> Key | None:
-        row = self._db.one(KEY_GET, id=key_id, account=account_uid, region=region)
-        return _key(row) if row else None
+        return self._db.one_as(KEY_GET, _key, id=key_id, account=account_uid, region=region)
 
     def get_by_id(self, key_id: str) -> Key | None:
-        row = self._db.one(KEY_GET_BY_ID, id=key_id)
-        return _key(row) if row else None
+        return self._db.one_as(KEY_GET_BY_ID, _key, id=key_id)
 
     def add(self, key: Key) -> None:
         self._db.run(KEY_INSERT, **_key_params(key))
@@ -376,8 +387,7 @@ class SqlVersions:
         self._db.run(VERSION_SET_MATERIAL, id=version_id, material_ref=material_ref)
 
     def get(self, version_id: str) -> KeyVersion | None:
-        row = self._db.one(VERSION_GET, id=version_id)
-        return _version(row) if row else None
+        return self._db.one_as(VERSION_GET, _version, id=version_id)
 
     def list_for_key(self, key_id: str) -> list[KeyVersion]:
         return [_version(r) for r in self._db.all(VERSION_LIST, key_id=key_id)]
@@ -388,8 +398,7 @@ class SqlAliases:
         self._db = db
 
     def get(self, account_uid: str, region: str, name: str) -> Alias | None:
-        row = self._db.one(ALIAS_GET, account=account_uid, region=region, name=name)
-        return _alias(row) if row else None
+        return self._db.one_as(ALIAS_GET, _alias, account=account_uid, region=region, name=name)
 
     def add(self, a: Alias) -> None:
         self._db.run(
@@ -492,8 +501,7 @@ class SqlAccessKeys:
         self._db = db
 
     def get(self, access_key_id: str) -> AccessKey | None:
-        row = self._db.one(AK_GET, id=access_key_id)
-        return _access_key(row) if row else None
+        return self._db.one_as(AK_GET, _access_key, id=access_key_id)
 
     def add(self, ak: AccessKey) -> None:
         self._db.run(

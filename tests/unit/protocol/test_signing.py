@@ -8,6 +8,7 @@ import random
 import string
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from alibabacloud_tea_openapi.utils import Utils
@@ -213,3 +214,12 @@ def test_sm3_hash_matches_the_sdks_pure_python_sm3() -> None:
 
     for data in (b"", b"abc", b"x" * 1000):
         assert signing.hash_hex("ACS3-HMAC-SM3", data) == hash_sm3(data).hex()
+
+
+def test_percent_encode_agrees_with_the_rfc3986_encoder_on_every_character() -> None:
+    """The ASCII table path and the general path give what urllib's strict encoder gives."""
+    every_ascii = "".join(chr(c) for c in range(128))
+    samples = [every_ascii, every_ascii[::-1], "2026-11-28T21:37:00Z", "aGVsbG8+/w==", "a b+c", "ü€😀 ~*", ""]
+    samples += [chr(c) for c in range(0x300)]
+    for text in samples:
+        assert signing.percent_encode(text) == quote(text, safe="~", encoding="utf-8"), text

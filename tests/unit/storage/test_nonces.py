@@ -91,11 +91,11 @@ def test_a_broken_store_is_backend_unavailable(tmp_path: Path) -> None:
     assert "replay-protection store is not available" in err.value.message
 
 
-# --- one-process nodes: claims in memory, written behind --------------------------------------
+# --- one-process nodes: lookups in the file, claims written behind -----------------------------
 
 
 def test_a_process_cache_claims_once_and_frees_after_the_window(tmp_path: Path) -> None:
-    cache = ProcessNonceCache(tmp_path / "nonces.sqlite3", now=T0)
+    cache = ProcessNonceCache(tmp_path / "nonces.sqlite3")
     assert cache.claim("ak:n", T0)
     assert not cache.claim("ak:n", T0 + WINDOW_SECONDS)
     assert cache.claim("ak:n", T0 + WINDOW_SECONDS + 0.001)
@@ -103,26 +103,38 @@ def test_a_process_cache_claims_once_and_frees_after_the_window(tmp_path: Path) 
     cache.close()
 
 
+def test_a_process_cache_refuses_nonces_already_written_to_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nonces, "_FLUSH_BATCH", 2)
+    cache = ProcessNonceCache(tmp_path / "nonces.sqlite3")
+    assert cache.claim("a", T0)
+    assert cache.claim("b", T0)  # the batch is written: memory is empty again
+    assert cache._pending == {}
+    assert not cache.claim("a", T0 + 5)
+    assert not cache.claim("b", T0 + 5)
+    assert cache.claim("a", T0 + WINDOW_SECONDS + 1)
+
+
 def test_a_restarted_process_still_refuses_replays(tmp_path: Path) -> None:
-    """The nonces reach the file at close, and the next process reads them back."""
+    """The batch in memory reaches the file at close, and the next process looks there."""
     path = tmp_path / "nonces.sqlite3"
-    first = ProcessNonceCache(path, now=T0)
+    first = ProcessNonceCache(path)
     assert first.claim("ak:before-restart", T0)
     first.close()
-    second = ProcessNonceCache(path, now=T0 + 60)
+    second = ProcessNonceCache(path)
     assert not second.claim("ak:before-restart", T0 + 60)
     assert second.claim("ak:fresh", T0 + 60)
     second.close()
-    # Past the window a restart forgets them.
-    third = ProcessNonceCache(path, now=T0 + WINDOW_SECONDS + 61)
-    assert third.claim("ak:before-restart", T0 + WINDOW_SECONDS + 61)
+    third = ProcessNonceCache(path)
+    assert third.claim("ak:before-restart", T0 + WINDOW_SECONDS + 61)  # past the window
 
 
-def test_a_process_cache_writes_behind_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_process_cache_writes_behind_in_batches_and_purges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nonces, "_FLUSH_BATCH", 3)
     monkeypatch.setattr(nonces, "_FLUSH_SECONDS", 3600.0)
     path = tmp_path / "nonces.sqlite3"
-    cache = ProcessNonceCache(path, now=T0)
+    cache = ProcessNonceCache(path)
 
     def stored() -> list[str]:
         with sqlite3.connect(path) as conn:
@@ -131,34 +143,41 @@ def test_a_process_cache_writes_behind_in_batches(tmp_path: Path, monkeypatch: p
     cache.claim("a", T0)
     cache.claim("b", T0)
     assert stored() == []
+    assert not cache.claim("b", T0 + 1)  # refused from memory, and not queued again
     cache.claim("c", T0)  # the third claim writes the batch
     assert stored() == ["a", "b", "c"]
-    assert not cache.claim("b", T0 + 1)  # a refused claim is not written again
     cache.claim("d", T0 + WINDOW_SECONDS + 5)
     cache.close()
-    assert stored() == ["d"]  # the expired ones are purged when a batch is written
+    assert stored() == ["d"]  # expired nonces are purged when a batch is written
 
 
-def test_a_process_cache_keeps_memory_bounded_by_the_window(tmp_path: Path) -> None:
-    cache = ProcessNonceCache(tmp_path / "nonces.sqlite3", now=T0)
-    for i in range(100):
-        cache.claim(f"old{i}", T0)
-    for i in range(30):
-        cache.claim(f"new{i}", T0 + WINDOW_SECONDS + 1)
-    assert len(cache._seen) == 70  # each claim retired two expired entries: 60 of the 100 old ones
-    for i in range(30, 60):
-        cache.claim(f"new{i}", T0 + WINDOW_SECONDS + 1)
-    assert sorted(cache._seen) == sorted(f"new{i}" for i in range(60))
+def test_memory_holds_at_most_one_batch(tmp_path: Path) -> None:
+    cache = ProcessNonceCache(tmp_path / "nonces.sqlite3")
+    for i in range(3 * nonces._FLUSH_BATCH + 7):
+        assert cache.claim(f"n{i}", T0)
+    assert len(cache._pending) < nonces._FLUSH_BATCH
     cache.close()
 
 
 def test_a_failed_write_behind_does_not_fail_the_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "nonces.sqlite3"
-    cache = ProcessNonceCache(path, now=T0)
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE nonces")
+    cache = ProcessNonceCache(path)
+    with sqlite3.connect(path) as conn:  # a real write failure, while lookups still work
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON nonces BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     assert cache.claim("n", T0)
     cache.close()
-    assert not cache.claim("n", T0 + 1)  # the claim in memory stands
     assert "could not persist 1 replay-protection nonces" in caplog.text
-    assert "n" not in [r.getMessage() for r in caplog.records]
+    assert not cache.claim("n", T0 + 1)  # the batch is kept in memory for the next write
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER refuse")
+    cache.close()
+    assert not ProcessNonceCache(path).claim("n", T0 + 2)
+
+
+def test_a_broken_file_is_backend_unavailable_for_a_process_cache(tmp_path: Path) -> None:
+    path = tmp_path / "nonces.sqlite3"
+    cache = ProcessNonceCache(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE nonces")
+    with pytest.raises(errors.BackendUnavailable):
+        cache.claim("n", T0)
