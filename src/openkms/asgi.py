@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -49,12 +48,8 @@ class OpenKmsApp:
             await self._site(scope, receive, send)
 
     async def _healthz(self, _request: Request) -> JSONResponse:
-        def probe() -> None:
-            with self.runtime.store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
         try:
-            await anyio.to_thread.run_sync(probe)
+            await anyio.to_thread.run_sync(self.runtime.store.ping)
         except Exception:
             log.exception("health check: the database is not reachable")
             return JSONResponse({"status": "unavailable"}, status_code=503)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION
 from openkms.domain.keys import DEFAULT_KEYS_PER_REGION
 from openkms.domain.regions import DEFAULT_REGION, DEFAULT_REGIONS, Region, RegionCatalogue
 
@@ -64,7 +65,7 @@ class Settings:
     default_region: str = DEFAULT_REGION
     regions: tuple[Region, ...] = DEFAULT_REGIONS
     keys_per_region: int = DEFAULT_KEYS_PER_REGION
-    aliases_per_region: int = 300
+    aliases_per_region: int = DEFAULT_ALIASES_PER_REGION
     scheduler_interval: float = 30.0
     # Pre-generated RSA key pairs kept ready per spec and worker (0 = generate on demand).
     rsa_pool_size: int = 2

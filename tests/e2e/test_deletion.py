@@ -191,6 +191,11 @@ def test_deletion_protection_refusals(kms: Kms) -> None:
         404,
         "Forbidden.KeyNotFound",
     )
+    too_long = {"ProtectedResourceArn": key["Arn"], "DeletionProtectionDescription": "d" * 8193}
+    assert refusal(kms, "SetDeletionProtection", EnableDeletionProtection=True, **too_long) == (
+        400,
+        "InvalidParameter",
+    )
     assert describe(kms, key["KeyId"])["DeletionProtection"] == "Disabled"
 
 

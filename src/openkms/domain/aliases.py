@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from openkms.domain import errors
 
 PREFIX = "alias/"
-MAX_ALIASES_PER_REGION = 300
+DEFAULT_ALIASES_PER_REGION = 300  # the cloud's limit; configurable
 _NAME = re.compile(r"alias/[A-Za-z0-9_/\-]{1,255}")
 
 

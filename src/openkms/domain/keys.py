@@ -89,9 +89,9 @@ def alias_arn(region: str, account_uid: str, alias_name: str) -> str:
     return f"acs:kms:{region}:{account_uid}:{alias_name}"
 
 
-def check_description(description: str) -> str:
+def check_description(description: str, parameter: str = "Description") -> str:
     if len(description) > DESCRIPTION_MAX:
-        raise errors.InvalidParameter("Description", f"At most {DESCRIPTION_MAX} characters.")
+        raise errors.InvalidParameter(parameter, f"At most {DESCRIPTION_MAX} characters.")
     return description
 
 

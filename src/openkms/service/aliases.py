@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from openkms.domain import errors, listing
-from openkms.domain.aliases import Alias, validate_alias_name
+from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, Alias, validate_alias_name
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, Store, UnitOfWork
 from openkms.domain.states import Op, require
@@ -11,7 +11,7 @@ from openkms.service.resolve import resolve_key
 
 
 class AliasService:
-    def __init__(self, store: Store, clock: Clock, aliases_per_region: int = 300) -> None:
+    def __init__(self, store: Store, clock: Clock, aliases_per_region: int = DEFAULT_ALIASES_PER_REGION) -> None:
         self._store = store
         self._clock = clock
         self._limit = aliases_per_region
@@ -25,16 +25,7 @@ class AliasService:
         with self._store.write() as uow:
             key = resolve_key(uow, caller, ref, now)
             require(key.state, Op.CREATE_ALIAS)
-            existing = uow.aliases.get(caller.account_uid, caller.region, name)
-            if existing is not None:
-                if _live(uow, existing, now) is not None:
-                    raise errors.AliasAlreadyExists()
-                uow.aliases.delete(existing)  # it named a key past its deletion window
-            if uow.aliases.count(caller.account_uid, caller.region) >= self._limit:
-                raise errors.LimitExceeded(f"At most {self._limit} aliases per account and region.")
-            alias = Alias(name, key.id, caller.account_uid, caller.region, now)
-            uow.aliases.add(alias)
-        return alias
+            return add_alias(uow, caller, name, key.id, now, self._limit)
 
     def update_alias(self, caller: Caller, name: str, ref: str) -> Alias:
         now = self._now()
@@ -67,6 +58,20 @@ class AliasService:
             key = resolve_key(uow, caller, ref, self._now())
             aliases = uow.aliases.list_for_key(key.id)
         return page.slice(aliases), len(aliases)
+
+
+def add_alias(uow: UnitOfWork, caller: Caller, name: str, key_id: str, now: int, limit: int) -> Alias:
+    """A new alias in the caller's region (CreateAlias, and CreateKey with an alias)."""
+    existing = uow.aliases.get(caller.account_uid, caller.region, name)
+    if existing is not None:
+        if _live(uow, existing, now) is not None:
+            raise errors.AliasAlreadyExists()
+        uow.aliases.delete(existing)  # it named a key past its deletion window
+    if uow.aliases.count(caller.account_uid, caller.region) >= limit:
+        raise errors.LimitExceeded(f"At most {limit} aliases per account and region.")
+    alias = Alias(name, key_id, caller.account_uid, caller.region, now)
+    uow.aliases.add(alias)
+    return alias
 
 
 def _live(uow: UnitOfWork, alias: Alias | None, now: int) -> Alias | None:

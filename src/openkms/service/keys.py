@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from openkms.domain import errors, keys, listing, policy
-from openkms.domain.aliases import Alias, validate_alias_name
+from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, validate_alias_name
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, CryptoBackend, IdGenerator, Store, UnitOfWork
@@ -23,6 +23,7 @@ from openkms.domain.specs import (
 )
 from openkms.domain.states import KeyState
 from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
+from openkms.service.aliases import add_alias
 from openkms.service.backends import Backends, KeyStoreStatus
 from openkms.service.discards import Discards
 from openkms.service.importing import has_material, resolve_for_update
@@ -68,7 +69,7 @@ class CreateOptions:
 @dataclass(frozen=True)
 class Limits:
     keys_per_region: int = keys.DEFAULT_KEYS_PER_REGION
-    aliases_per_region: int = 300
+    aliases_per_region: int = DEFAULT_ALIASES_PER_REGION
 
 
 class KeyService:
@@ -196,13 +197,7 @@ class KeyService:
             if req.tags:
                 uow.tags.replace(key.id, list({t.key: t for t in req.tags}.values()))
             if req.alias is not None:
-                if uow.aliases.get(caller.account_uid, caller.region, req.alias) is not None:
-                    raise errors.AliasAlreadyExists()
-                if uow.aliases.count(caller.account_uid, caller.region) >= self._limits.aliases_per_region:
-                    raise errors.LimitExceeded(
-                        f"At most {self._limits.aliases_per_region} aliases per account and region."
-                    )
-                uow.aliases.add(Alias(req.alias, key.id, caller.account_uid, caller.region, now))
+                add_alias(uow, caller, req.alias, key.id, now, self._limits.aliases_per_region)
         return key
 
     # --- read ---------------------------------------------------------------------------------
@@ -291,6 +286,7 @@ class KeyService:
         return new
 
     def set_deletion_protection(self, caller: Caller, ref: str, enabled: bool, description: str = "") -> Key:
+        keys.check_description(description, "DeletionProtectionDescription")
         return self._change(caller, ref, lambda k, _now: keys.set_deletion_protection(k, enabled, description))
 
     # --- policy -------------------------------------------------------------------------------

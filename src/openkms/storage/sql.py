@@ -586,5 +586,10 @@ class SqlStore:
                 raise errors.BackendUnavailable("A concurrent change conflicted; retry the request.") from exc
             raise errors.BackendUnavailable("The database failed.") from exc
 
+    def ping(self) -> None:
+        """Raises unless the database answers a query (the health check)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version")  # reads the schema, not only the socket
+
     def dispose(self) -> None:
         self.engine.dispose()

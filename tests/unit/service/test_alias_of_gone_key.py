@@ -48,3 +48,19 @@ def test_delete_alias_finds_nothing_to_delete(rt: Inproc, gone_alias: str) -> No
 def test_listing_agrees(rt: Inproc, gone_alias: str) -> None:
     aliases, total = rt.runtime.services.aliases.list_aliases(rt.caller, listing.Page())
     assert (aliases, total) == ([], 0)
+
+
+def test_create_alias_takes_the_name_over(rt: Inproc, gone_alias: str) -> None:
+    s = rt.runtime.services
+    new = s.keys.create_key(rt.caller, CreateKeyRequest())
+    s.aliases.create_alias(rt.caller, gone_alias, new.id)
+    assert s.keys.describe_key(rt.caller, gone_alias).id == new.id
+
+
+def test_create_key_with_the_alias_takes_the_name_over(rt: Inproc, gone_alias: str) -> None:
+    """The console creates a key and its alias in one step, under the same rule as CreateAlias."""
+    s = rt.runtime.services
+    new = s.keys.create_key(rt.caller, CreateKeyRequest(alias=gone_alias))
+    assert s.keys.describe_key(rt.caller, gone_alias).id == new.id
+    with pytest.raises(errors.AliasAlreadyExists):
+        s.keys.create_key(rt.caller, CreateKeyRequest(alias=gone_alias))
