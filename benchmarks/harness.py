@@ -9,11 +9,13 @@ competes with the server inside the measured window.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,9 +155,16 @@ def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+@functools.cache
+def _client() -> httpx.Client:
+    # One client for all set-up calls: a new httpx client costs milliseconds (it loads the CA
+    # bundle), more than a call.
+    return httpx.Client(timeout=60)
+
+
 def call(url: str, action: str, **params: str) -> dict[str, object]:
     """One signed V1 call, for setting up (CreateKey and the like)."""
-    response = httpx.get(url, params=v1_params(action, params), timeout=60)
+    response = _client().get(url, params=v1_params(action, params))
     body: dict[str, object] = response.json()
     if response.status_code != 200:
         raise RuntimeError(f"{action} failed: {body}")
@@ -306,3 +315,61 @@ def table(rows: list[tuple[Result, str]]) -> None:
     print(f"{'case':44} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'failed':>6}  ratio")
     for r, ratio in rows:
         print(f"{r.label:44} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.cpu_us:>10.0f} {r.failed:>6}  {ratio}")
+
+
+# --- in-process baselines ------------------------------------------------------------------------
+
+
+def _count_for(work: Callable[[], Callable[[], object]], seconds: float, start_at: float) -> tuple[int, float]:
+    """Runs in a child process: builds its operation, waits for the common start, loops."""
+    operation = work()
+    operation()  # warm: key loaded, session open
+    while time.time() < start_at:
+        time.sleep(0.001)
+    cpu = time.process_time()
+    deadline, count = start_at + seconds, 0
+    while time.time() < deadline:
+        operation()
+        count += 1
+    return count, time.process_time() - cpu
+
+
+def in_process(work: Callable[[], Callable[[], object]], processes: int, seconds: float) -> tuple[float, float]:
+    """(operations per second, CPU microseconds per operation) of ``processes`` processes, each
+    running the operation ``work()`` builds, for the same ``seconds`` of wall time. ``work`` must
+    be picklable (a module-level function or a functools.partial of one)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # a clean process, as a server worker is
+    with ctx.Pool(processes) as pool:
+        start_at = time.time() + 3.0  # time for the children to start and build their keys
+        results = pool.starmap(_count_for, [(work, seconds, start_at)] * processes)
+    count = sum(c for c, _ in results)
+    cpu = sum(t for _, t in results)
+    return count / seconds, 1e6 * cpu / max(count, 1)
+
+
+def version_of(url: str, key_id: str) -> str:
+    versions = call(url, "ListKeyVersions", KeyId=key_id)["KeyVersions"]["KeyVersion"]  # type: ignore[index]
+    return str(versions[0]["KeyVersionId"])  # type: ignore[index]
+
+
+def versus_in_process(
+    rows: list[tuple[str, list[tuple[float, float]], list[Result]]], target: float, rounds: int, seconds: float
+) -> None:
+    """The table of HTTP against in-process: per operation, the medians of the in-process rounds
+    (rate, CPU per op) and the median HTTP round, and their ratio against ``target``."""
+    print(f"\nmedian of {rounds} rounds, {seconds:.0f} s each")
+    width = max(len(label) for label, _, _ in rows)
+    head = f"{'operation':{width}} {'in-proc/s':>9} {'CPU us':>6} {'HTTP/s':>7} {'CPU us':>6}"
+    print(f"{head} {'p50 ms':>6} {'p99 ms':>6}  HTTP/in-process")
+    for label, baseline, results in rows:
+        rate = statistics.median(r for r, _ in baseline)
+        cpu = statistics.median(c for _, c in baseline)
+        h = median(results)
+        ratio = h.rps / rate
+        verdict = "met" if ratio >= target else "MISSED"
+        print(
+            f"{label:{width}} {rate:>9.0f} {cpu:>6.0f} {h.rps:>7.0f} {h.cpu_us:>6.0f} {h.p50_ms:>6.2f} {h.p99_ms:>6.2f}"
+            f"  {ratio:.2f} (target {target:.2f}: {verdict}; failed {h.failed})"
+        )
