@@ -357,19 +357,25 @@ def version_of(url: str, key_id: str) -> str:
 def versus_in_process(
     rows: list[tuple[str, list[tuple[float, float]], list[Result]]], target: float, rounds: int, seconds: float
 ) -> None:
-    """The table of HTTP against in-process: per operation, the medians of the in-process rounds
-    (rate, CPU per op) and the median HTTP round, and their ratio against ``target``."""
+    """The table of HTTP against in-process. ``rows``: per operation, one (rate, CPU us per op)
+    in-process and one HTTP Result per round, in round order. Prints the medians of each side,
+    the ratio of those medians, the median of the rounds' own ratios (each round's two sides ran
+    back to back, so a noisy neighbour weighs on both), and the CPU ratio: in-process CPU per op
+    over server CPU per request, the share of the server's work that is the operation itself,
+    which is what bounds the throughput ratio and barely moves with the machine's load."""
     print(f"\nmedian of {rounds} rounds, {seconds:.0f} s each")
     width = max(len(label) for label, _, _ in rows)
     head = f"{'operation':{width}} {'in-proc/s':>9} {'CPU us':>6} {'HTTP/s':>7} {'CPU us':>6}"
-    print(f"{head} {'p50 ms':>6} {'p99 ms':>6}  HTTP/in-process")
+    print(f"{head} {'p50 ms':>6} {'p99 ms':>6} {'ratio':>5} {'rounds':>6} {'CPU':>5}  target {target:.2f}")
     for label, baseline, results in rows:
         rate = statistics.median(r for r, _ in baseline)
         cpu = statistics.median(c for _, c in baseline)
         h = median(results)
         ratio = h.rps / rate
-        verdict = "met" if ratio >= target else "MISSED"
+        per_round = statistics.median(r.rps / b for (b, _), r in zip(baseline, results, strict=True))
+        cpu_ratio = cpu / statistics.median(r.cpu_us for r in results)
+        verdict = "met" if min(ratio, per_round) >= target else "MISSED"
         print(
             f"{label:{width}} {rate:>9.0f} {cpu:>6.0f} {h.rps:>7.0f} {h.cpu_us:>6.0f} {h.p50_ms:>6.2f} {h.p99_ms:>6.2f}"
-            f"  {ratio:.2f} (target {target:.2f}: {verdict}; failed {h.failed})"
+            f" {ratio:>5.2f} {per_round:>6.2f} {cpu_ratio:>5.2f}  {verdict} (failed {h.failed})"
         )
