@@ -8,6 +8,7 @@ competes with the server inside the measured window.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import functools
 import os
@@ -347,6 +348,16 @@ def in_process(work: Callable[[], Callable[[], object]], processes: int, seconds
     count = sum(c for c, _ in results)
     cpu = sum(t for _, t in results)
     return count / seconds, 1e6 * cpu / max(count, 1)
+
+
+def versus_arguments(doc: str | None) -> argparse.Namespace:
+    """The options of an HTTP-against-in-process benchmark."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2, help="server workers = in-process processes")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    return parser.parse_args()
 
 
 def version_of(url: str, key_id: str) -> str:

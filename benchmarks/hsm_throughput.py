@@ -18,7 +18,6 @@ Needs wrk and softhsm2 (``apt-get install wrk softhsm2``).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import os
@@ -76,12 +75,7 @@ def request_params(url: str, spec: str, action: str, algorithm: str) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2, help="server workers = in-process processes")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+    args = harness.versus_arguments(__doc__)
     if softhsm.find_module() is None:
         raise SystemExit("SoftHSM2 is not installed: apt-get install softhsm2")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; workers={args.workers}", flush=True)

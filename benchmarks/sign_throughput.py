@@ -19,7 +19,6 @@ Needs wrk (``apt-get install wrk``).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import os
@@ -49,12 +48,7 @@ def signer(spec_name: str, algorithm: str) -> Callable[[], object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2, help="server workers = in-process processes")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+    args = harness.versus_arguments(__doc__)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; workers={args.workers}", flush=True)
 
     inproc: dict[str, list[tuple[float, float]]] = {spec: [] for spec, _ in CASES}
