@@ -282,7 +282,7 @@ def build(
 
 
 def nonce_cache(settings: Settings) -> NonceCache:
-    """One worker process holds every nonce of the node in memory; several must share the file."""
+    """Several workers must claim in the shared file; a single one can write its claims behind."""
     path = settings.data_dir / "nonces.sqlite3"
     if settings.workers == 1:
         return ProcessNonceCache(path, window=NONCE_MEMORY_SECONDS)

@@ -27,6 +27,9 @@ log = logging.getLogger("openkms.nonces")
 _PURGE_EVERY = 2048
 _FLUSH_BATCH = 256
 _FLUSH_SECONDS = 1.0
+# Claims kept in memory while the file refuses writes (a full disk): beyond this, requests are
+# refused rather than memory growing without end or claims being forgotten.
+_MAX_PENDING = 100_000
 
 
 class _NonceFile:
@@ -108,6 +111,10 @@ class ProcessNonceCache:
                 seen = row[0] if row else None
             if seen is not None and seen >= oldest_valid:
                 return False
+            if len(self._pending) >= _MAX_PENDING:
+                self._flush(oldest_valid)  # one more try before refusing
+                if self._pending:
+                    raise errors.BackendUnavailable("The replay-protection store is not available.")
             self._pending[nonce] = now
             self._last_now = max(self._last_now, now)
             if len(self._pending) >= _FLUSH_BATCH or time.monotonic() - self._flushed_at >= _FLUSH_SECONDS:
@@ -129,7 +136,7 @@ class ProcessNonceCache:
                 conn.execute("DELETE FROM nonces WHERE seen_at < ?", (oldest_valid,))
         except sqlite3.Error as exc:
             # The request that triggered the write is valid; keep its batch for the next write
-            # (bounded: a file that stays broken fails the lookups above).
+            # (up to _MAX_PENDING claims, after which claims are refused).
             log.warning("could not persist %d replay-protection nonces: %s", len(pending), exc)
             pending.update(self._pending)
             self._pending = pending

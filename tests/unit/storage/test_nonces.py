@@ -181,3 +181,23 @@ def test_a_broken_file_is_backend_unavailable_for_a_process_cache(tmp_path: Path
         conn.execute("DROP TABLE nonces")
     with pytest.raises(errors.BackendUnavailable):
         cache.claim("n", T0)
+
+
+def test_claims_are_refused_once_too_many_could_not_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that keeps refusing writes (a full disk) does not make memory grow without end:
+    past the cap requests are refused, and nothing already claimed is forgotten."""
+    monkeypatch.setattr(nonces, "_FLUSH_BATCH", 2)
+    monkeypatch.setattr(nonces, "_MAX_PENDING", 4)
+    path = tmp_path / "nonces.sqlite3"
+    cache = ProcessNonceCache(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON nonces BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    for i in range(4):
+        assert cache.claim(f"n{i}", T0)
+    with pytest.raises(errors.BackendUnavailable):
+        cache.claim("n4", T0)
+    assert not cache.claim("n0", T0 + 1)  # still remembered
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER refuse")
+    assert cache.claim("n4", T0 + 1)  # the file takes writes again: the backlog is written
+    assert len(cache._pending) < 4
