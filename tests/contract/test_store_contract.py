@@ -328,8 +328,10 @@ def test_import_tokens(store: Store) -> None:
     with store.read() as uow:
         assert uow.import_tokens.get("token-1") == make_token(1, 1, expires_at=T0 + 10)
         assert uow.import_tokens.get("nope") is None
+    with store.read() as uow:
+        assert [tok.id for tok in uow.import_tokens.expired(T0 + 10)] == ["token-1"]
     with store.write() as uow:
-        assert uow.import_tokens.delete_expired(T0 + 10) == 1
+        uow.import_tokens.delete("token-1")
     with store.read() as uow:
         assert uow.import_tokens.get("token-1") is None
         assert uow.import_tokens.get("token-2") is not None

@@ -23,7 +23,7 @@ from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import Origin
 from openkms.domain.states import KeyState, Op, require
 from openkms.service.backends import Backends
-from openkms.service.discards import Discards
+from openkms.service.discards import Discards, Provisional
 from openkms.service.resolve import resolve_key, resolve_stored
 
 _TOKEN_AAD = b"openkms-import-token-v1"
@@ -83,15 +83,17 @@ class ImportService:
         require(key.state, Op.IMPORT_PARAMS)
         importing.check_wrapping(wrapping_spec, wrapping_algorithm, self._regions.get(caller.region).mainland_china)
         token_id = self._ids.new_id()
-        sealed_private, public_key = self._backends.for_key(key).create_wrapping_key(
-            wrapping_spec, wrapping_algorithm, token_id
-        )
-        token = ImportToken(
-            token_id, key.id, wrapping_spec, wrapping_algorithm, sealed_private, public_key, now,
-            now + importing.TOKEN_LIFETIME_SECONDS,
-        )  # fmt: skip
-        with self._store.write() as uow:
-            uow.import_tokens.add(token)
+        backend = self._backends.for_key(key)
+        with Provisional() as made:
+            sealed_private, public_key = backend.create_wrapping_key(wrapping_spec, wrapping_algorithm, token_id)
+            token = ImportToken(
+                token_id, key.id, wrapping_spec, wrapping_algorithm, made.add(backend, sealed_private), public_key,
+                now, now + importing.TOKEN_LIFETIME_SECONDS,
+            )  # fmt: skip
+            with self._store.write() as uow:
+                require(resolve_key(uow, caller, key.id, now).state, Op.IMPORT_PARAMS)  # still, under the lock
+                uow.import_tokens.add(token)
+            made.keep()
         return self._parameters(token)
 
     def _parameters(self, token: ImportToken) -> ImportParameters:
@@ -138,16 +140,14 @@ class ImportService:
         expire_at = importing.check_expiry(expire_unix, now)
         version_id = key.primary_version_id or self._ids.new_id()
         backend = self._backends.for_key(key)
-        material_ref, fingerprint = backend.import_material(key.spec_info, version_id, token, wrapped)
         discards = Discards()
-        try:
+        with Provisional() as made:
+            material_ref, fingerprint = backend.import_material(key.spec_info, version_id, token, wrapped)
+            made.add(backend, material_ref)
             new = self._store_material(
                 caller, key, token, wrapped, version_id, material_ref, fingerprint, expire_at, discards
             )
-        except BaseException:
-            discards.add(backend, material_ref)  # the token object made above is referenced by nothing
-            discards.run()
-            raise
+            made.keep()
         discards.run()
         return new
 
@@ -230,19 +230,22 @@ class ImportService:
                 elif keys.material_expired(current, now):
                     uow.keys.save(keys.after_material_deleted(current))
             discards.run()
-        with self._store.write() as uow:
-            for token in uow.import_tokens.expired(now):
-                self._discard_wrapping_key(uow, token, discards)
-            purged_tokens = uow.import_tokens.delete_expired(now)
-        discards.run()
+        with self._store.read() as uow:
+            stale_tokens = uow.import_tokens.expired(now)
+        purged_tokens = 0
+        for token in stale_tokens:
+            # One transaction per token: each stays in its key's scope (see Store.write).
+            with self._store.write() as uow:
+                owner = uow.keys.get_by_id(token.key_id)  # locks the key's scope first
+                if owner is None or uow.import_tokens.get(token.id) is None:
+                    continue  # purged with its key, or by another node meanwhile
+                # If the key's store is gone, nothing of it can be destroyed from here.
+                with contextlib.suppress(errors.BackendUnavailable):
+                    discards.add(self._backends.for_key(owner), token.sealed_private_key)
+                uow.import_tokens.delete(token.id)
+                purged_tokens += 1
+            discards.run()
         return expired, purged_tokens
-
-    def _discard_wrapping_key(self, uow: UnitOfWork, token: ImportToken, discards: Discards) -> None:
-        key = uow.keys.get_by_id(token.key_id)
-        if key is not None:
-            # If the key's store is gone, nothing of it can be destroyed from here.
-            with contextlib.suppress(errors.BackendUnavailable):
-                discards.add(self._backends.for_key(key), token.sealed_private_key)
 
 
 def forget_material(uow: UnitOfWork, backends: Backends, key: Key, discards: Discards) -> None:

@@ -25,7 +25,7 @@ from openkms.domain.states import KeyState
 from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
 from openkms.service.aliases import add_alias
 from openkms.service.backends import Backends, KeyStoreStatus
-from openkms.service.discards import Discards
+from openkms.service.discards import Discards, Provisional
 from openkms.service.importing import has_material, resolve_for_update
 from openkms.service.resolve import resolve_key
 
@@ -174,20 +174,26 @@ class KeyService:
         )
         if req.rotation_enabled:
             key = keys.update_rotation_policy(key, True, req.rotation_interval)
-        version: KeyVersion | None = None
         if req.origin is Origin.EXTERNAL:
             key = replace(key, state=KeyState.PENDING_IMPORT)  # no material until it is imported
-        else:
+            self._add_key(caller, req, key, None)
+            return key
+        with Provisional() as made:
             version_id = self._ids.new_id()
             # Generate outside the transaction: key generation (RSA, an HSM round trip) must not
             # hold the database lock.
             if spec.symmetric:
-                version = KeyVersion(version_id, key.id, now, backend.create_symmetric(spec, version_id))
+                material = made.add(backend, backend.create_symmetric(spec, version_id))
+                version = KeyVersion(version_id, key.id, now, material)
             else:
                 material, public_key = backend.create_asymmetric(spec, version_id)
-                version = KeyVersion(version_id, key.id, now, material, public_key)
+                version = KeyVersion(version_id, key.id, now, made.add(backend, material), public_key)
             key = keys.rotate(key, version_id, now)
+            self._add_key(caller, req, key, version)
+            made.keep()
+        return key
 
+    def _add_key(self, caller: Caller, req: CreateKeyRequest, key: Key, version: KeyVersion | None) -> None:
         with self._store.write() as uow:
             if uow.keys.count(caller.account_uid, caller.region) >= self._limits.keys_per_region:
                 raise errors.LimitExceeded(f"At most {self._limits.keys_per_region} keys per account and region.")
@@ -197,8 +203,7 @@ class KeyService:
             if req.tags:
                 uow.tags.replace(key.id, list({t.key: t for t in req.tags}.values()))
             if req.alias is not None:
-                add_alias(uow, caller, req.alias, key.id, now, self._limits.aliases_per_region)
-        return key
+                add_alias(uow, caller, req.alias, key.id, key.created_at, self._limits.aliases_per_region)
 
     # --- read ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, IdGenerator, Store
 from openkms.service.backends import Backends
+from openkms.service.discards import Provisional
 from openkms.service.resolve import resolve_key
 
 
@@ -59,29 +60,36 @@ class VersionService:
             count = len(uow.versions.list_for_key(key.id))
         keys.check_new_version(key, count, now, self._version_spacing)
         version_id = self._ids.new_id()
-        material, public_key = self._backends.for_key(key).create_asymmetric(key.spec_info, version_id)
-        version = KeyVersion(version_id, key.id, now, material, public_key)
-        with self._store.write() as uow:
-            current = resolve_key(uow, caller, key.id, now)
-            # Compare-and-set: a concurrent CreateKeyVersion must not slip under the spacing rule.
-            keys.check_new_version(current, len(uow.versions.list_for_key(key.id)), now, self._version_spacing)
-            uow.versions.add(version)
-            uow.keys.save(replace(current, last_rotation_at=now))
+        backend = self._backends.for_key(key)
+        with Provisional() as made:
+            material, public_key = backend.create_asymmetric(key.spec_info, version_id)
+            version = KeyVersion(version_id, key.id, now, made.add(backend, material), public_key)
+            with self._store.write() as uow:
+                current = resolve_key(uow, caller, key.id, now)
+                # Checked again under the write's scope lock: a concurrent CreateKeyVersion (this
+                # node or another) must not slip under the spacing rule.
+                keys.check_new_version(current, len(uow.versions.list_for_key(key.id)), now, self._version_spacing)
+                uow.versions.add(version)
+                uow.keys.save(replace(current, last_rotation_at=now))
+            made.keep()
         return version
 
     def rotate(self, key: Key) -> Key | None:
         """Automatic rotation of one due key; returns the new key, or None if someone else rotated it."""
         now = self._now()
         version_id = self._ids.new_id()
-        material = self._backends.for_key(key).create_symmetric(key.spec_info, version_id)
-        with self._store.write() as uow:
-            current = uow.keys.get(key.account_uid, key.region, key.id)
-            # Compare-and-set: another worker or node may have rotated (or changed) it meanwhile.
-            if current is None or current.primary_version_id != key.primary_version_id:
-                return None
-            if not keys.rotation_due(current, now):
-                return None
-            uow.versions.add(KeyVersion(version_id, key.id, now, material))
-            new = keys.rotate(current, version_id, now)
-            uow.keys.save(new)
+        backend = self._backends.for_key(key)
+        with Provisional() as made:
+            material = made.add(backend, backend.create_symmetric(key.spec_info, version_id))
+            with self._store.write() as uow:
+                current = uow.keys.get(key.account_uid, key.region, key.id)
+                # Compare-and-set: another worker or node may have rotated (or changed) it meanwhile.
+                if current is None or current.primary_version_id != key.primary_version_id:
+                    return None
+                if not keys.rotation_due(current, now):
+                    return None
+                uow.versions.add(KeyVersion(version_id, key.id, now, material))
+                new = keys.rotate(current, version_id, now)
+                uow.keys.save(new)
+            made.keep()
         return new

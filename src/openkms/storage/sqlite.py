@@ -54,6 +54,8 @@ class SqliteStore(SqlStore):
     looking up its AccessKey, key and version again.
     """
 
+    scope_lock = None  # BEGIN IMMEDIATE already serialises every writer
+
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._local = threading.local()
