@@ -1,8 +1,10 @@
 """Background jobs: automatic rotation of due keys, purging keys past their deletion window,
 and deleting imported material (and import wrapping keys) past its expiry.
 
-Each job is idempotent and compare-and-set, so running it from several workers or nodes at
-once is safe; the composition root still runs it from one worker per node to avoid waste.
+Each job is idempotent and compare-and-set: it checks again inside its write, under the scope
+lock every write takes (storage/sql.py), whether the item is still due. So running it from several
+workers or nodes at once rotates or purges each due item once (tests/contract/test_serial_writes.py);
+the composition root still runs it from one worker per node to avoid waste.
 """
 
 from __future__ import annotations
