@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from openkms import API_VERSION, bootstrap
 from openkms.domain.identity import Caller
+from openkms.domain.ports import Authorizer
 from openkms.protocol import signing
 from openkms.protocol.app import Response, RpcHandler
 from openkms.settings import Settings
@@ -62,11 +63,11 @@ class Inproc:
 
 
 @contextmanager
-def inproc_runtime(data_dir: Path, **settings: object) -> Iterator[Inproc]:
+def inproc_runtime(data_dir: Path, authorizer: Authorizer | None = None, **settings: object) -> Iterator[Inproc]:
     cfg = Settings.load(env={}, data_dir=data_dir, rsa_pool_size=0, **settings)
     bootstrap.prepare(cfg)
     clock, auth_clock = ManualClock(), ManualClock()
-    runtime = bootstrap.build(cfg, clock=clock, auth_clock=auth_clock)
+    runtime = bootstrap.build(cfg, clock=clock, auth_clock=auth_clock, authorizer=authorizer)
     try:
         issued = runtime.services.identity.create_access_key(new_account=True)
         handler = RpcHandler(runtime.services, runtime.nonces, auth_clock)

@@ -84,6 +84,4 @@ def wrap_for_import(public_der: bytes, material: bytes, sha1: bool = False) -> b
     digest: hashes.HashAlgorithm = hashes.SHA1() if sha1 else hashes.SHA256()
     public = load_der_public_key(public_der)
     assert isinstance(public, RSAPublicKey)
-    return public.encrypt(
-        material, padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
-    )
+    return public.encrypt(material, padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None))

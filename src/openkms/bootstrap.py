@@ -23,8 +23,9 @@ from openkms.crypto.public import SoftwarePublicKeyCrypto
 from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
+from openkms.domain.authorization import AllowAll
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
-from openkms.domain.ports import Clock, IdGenerator, NonceCache, Sealer
+from openkms.domain.ports import Authorizer, Clock, IdGenerator, NonceCache, Sealer
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
@@ -35,6 +36,7 @@ from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService, Limits
+from openkms.service.resolve import KeyResolver
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
@@ -226,6 +228,7 @@ def build(
     auth_clock: Clock | None = None,
     ids: IdGenerator | None = None,
     first_start: bool = False,
+    authorizer: Authorizer | None = None,
 ) -> Runtime:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clock = clock or SystemClock()
@@ -245,21 +248,21 @@ def build(
     stores = key_stores(settings, sealer, software)
     backends = Backends(stores, default_hsm=settings.default_hsm_keystore)
     public = SoftwarePublicKeyCrypto()
-    versions = VersionService(store, backends, clock, ids, int(settings.version_spacing_days * 86_400))
-    asym = AsymmetricService(store, backends, public, clock)
-    importing = ImportService(store, backends, sealer, clock, ids, regions)
+    resolver = KeyResolver(authorizer or AllowAll())
+    versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
+    asym = AsymmetricService(store, resolver, backends, public, clock)
+    importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
+    limits = Limits(settings.keys_per_region, settings.aliases_per_region)
     services = Services(
-        keys=KeyService(
-            store, backends, clock, ids, regions, Limits(settings.keys_per_region, settings.aliases_per_region)
-        ),
-        crypto=CryptoService(store, backends, public, asym, clock),
+        keys=KeyService(store, resolver, backends, clock, ids, regions, limits),
+        crypto=CryptoService(store, resolver, backends, public, asym, clock),
         asymmetric=asym,
         versions=versions,
-        aliases=AliasService(store, clock, settings.aliases_per_region),
-        tags=TagService(store, clock),
+        aliases=AliasService(store, resolver, clock, settings.aliases_per_region),
+        tags=TagService(store, resolver, clock),
         identity=IdentityService(store, sealer, clock),
         importing=importing,
-        account=AccountService(regions),
+        account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends),
         regions=regions,
         clock=clock,

@@ -200,6 +200,23 @@ class AccessKeyDisabled(KmsError):
         super().__init__("This AccessKey is not enabled.")
 
 
+class AccessDenied(KmsError):
+    """The authorizer refused: no policy allows the action on the resource, or one denies it.
+
+    Carries what Alibaba's ``AccessDeniedDetail`` reports; never the policies themselves.
+    """
+
+    def __init__(
+        self, action: str, resource: str, explicit: bool = False, principal_type: str = "", policy_type: str = ""
+    ) -> None:
+        super().__init__("User not authorized to operate on the specified resource, or this API doesn't support RAM.")
+        self.action = action
+        self.resource = resource
+        self.no_permission_type = "ExplicitDeny" if explicit else "ImplicitDeny"
+        self.principal_type = principal_type
+        self.policy_type = policy_type
+
+
 # --- infrastructure -----------------------------------------------------------------------------
 
 

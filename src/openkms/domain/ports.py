@@ -9,9 +9,11 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from openkms.domain.actions import Action
 from openkms.domain.aliases import Alias
 from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
-from openkms.domain.identity import AccessKey, Account
+from openkms.domain.authorization import Resource
+from openkms.domain.identity import AccessKey, Account, Caller
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.specs import SpecInfo
@@ -27,6 +29,14 @@ class Clock(Protocol):
 class IdGenerator(Protocol):
     def new_id(self) -> str:
         """A fresh lower-case UUID."""
+        ...
+
+
+class Authorizer(Protocol):
+    """Decides whether a caller may perform an action on a resource."""
+
+    def authorize(self, caller: Caller, action: Action, resource: Resource) -> None:
+        """Return if allowed; raise a domain error (access denied) if not."""
         ...
 
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from openkms.protocol.actions import account, aliases, asymmetric, crypto, importing, keys, tags, versions
 from openkms.protocol.actions.context import Handler
 
-ACTIONS: dict[str, Handler] = {
-    **keys.ACTIONS,
-    **crypto.ACTIONS,
-    **asymmetric.ACTIONS,
-    **importing.ACTIONS,
-    **versions.ACTIONS,
-    **aliases.ACTIONS,
-    **tags.ACTIONS,
-    **account.ACTIONS,
-}
+
+def merge(*tables: Mapping[str, Handler]) -> dict[str, Handler]:
+    """One table from each area's; an action two areas both claim is a programming error, not a
+    silent win for the later one."""
+    merged: dict[str, Handler] = {}
+    for table in tables:
+        for name, handler in table.items():
+            if name in merged:
+                raise ValueError(f"action {name} is handled twice")
+            merged[name] = handler
+    return merged
+
+
+ACTIONS: dict[str, Handler] = merge(
+    keys.ACTIONS,
+    crypto.ACTIONS,
+    asymmetric.ACTIONS,
+    importing.ACTIONS,
+    versions.ACTIONS,
+    aliases.ACTIONS,
+    tags.ACTIONS,
+    account.ACTIONS,
+)

@@ -110,6 +110,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.RejectedPendingImport: (409, "Rejected.PendingImport"),
     d.StateModifiedFailed: (409, "Rejected.StateModifiedFailed"),
     d.DeletionProtected: (403, "Forbidden.DeletionProtection"),
+    d.AccessDenied: (403, "Forbidden.RAM"),
     # capabilities
     d.UnsupportedOperation: (400, "Rejected.UnsupportedOperation"),
     d.UnsupportedKeySpec: (400, "Unsupported.KeySpec"),

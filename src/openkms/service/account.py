@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from openkms.domain import errors, passwords
+from openkms.domain.actions import action
+from openkms.domain.identity import Caller
 from openkms.domain.regions import Region, RegionCatalogue
+from openkms.service.resolve import KeyResolver
+
+_REGIONS, _STATUS = action("DescribeRegions"), action("DescribeAccountKmsStatus")
+_OPEN, _PASSWORD = action("OpenKmsService"), action("GetRandomPassword")
 
 
 class AccountService:
-    def __init__(self, regions: RegionCatalogue) -> None:
+    def __init__(self, regions: RegionCatalogue, resolver: KeyResolver) -> None:
         self._regions = regions
+        self._resolver = resolver
 
-    def regions(self) -> tuple[Region, ...]:
+    def regions(self, caller: Caller) -> tuple[Region, ...]:
+        self._resolver.authorize(caller, _REGIONS)
         return self._regions.regions
 
-    def kms_status(self) -> str:
+    def kms_status(self, caller: Caller) -> str:
+        self._resolver.authorize(caller, _STATUS)
         return "Enabled"
 
-    def open_service(self) -> None:
+    def open_service(self, caller: Caller) -> None:
+        self._resolver.authorize(caller, _OPEN)
         # A self-hosted KMS is always open; the real service answers a second call this way.
         raise errors.ServiceAlreadyOpened()
 
-    def random_password(self, rules: passwords.PasswordRules) -> str:
+    def random_password(self, caller: Caller, rules: passwords.PasswordRules) -> str:
+        self._resolver.authorize(caller, _PASSWORD)
         return passwords.generate(rules)

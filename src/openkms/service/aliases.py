@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from openkms.domain import errors, listing
+from openkms.domain.actions import action
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, Alias, validate_alias_name
+from openkms.domain.authorization import alias_resource
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, Store, UnitOfWork
-from openkms.domain.states import Op, require
-from openkms.service.resolve import resolve_key
+from openkms.service.resolve import KeyResolver
+
+_CREATE, _UPDATE, _DELETE = action("CreateAlias"), action("UpdateAlias"), action("DeleteAlias")
+_LIST, _LIST_BY_KEY = action("ListAliases"), action("ListAliasesByKeyId")
 
 
 class AliasService:
-    def __init__(self, store: Store, clock: Clock, aliases_per_region: int = DEFAULT_ALIASES_PER_REGION) -> None:
+    def __init__(
+        self, store: Store, resolver: KeyResolver, clock: Clock, aliases_per_region: int = DEFAULT_ALIASES_PER_REGION
+    ) -> None:
         self._store = store
+        self._resolver = resolver
         self._clock = clock
         self._limit = aliases_per_region
 
@@ -23,8 +30,7 @@ class AliasService:
         validate_alias_name(name)
         now = self._now()
         with self._store.write() as uow:
-            key = resolve_key(uow, caller, ref, now)
-            require(key.state, Op.CREATE_ALIAS)
+            key = self._resolver.key(uow, caller, ref, _CREATE, now)
             return add_alias(uow, caller, name, key.id, now, self._limit)
 
     def update_alias(self, caller: Caller, name: str, ref: str) -> Alias:
@@ -33,12 +39,12 @@ class AliasService:
             alias = _live(uow, uow.aliases.get(caller.account_uid, caller.region, name), now)
             if alias is None:
                 raise errors.AliasNotFound()
-            key = resolve_key(uow, caller, ref, now)
-            require(key.state, Op.ALIAS_TARGET)
+            key = self._resolver.key(uow, caller, ref, _UPDATE, now)
             uow.aliases.retarget(alias, key.id)
         return Alias(alias.name, key.id, alias.account_uid, alias.region, alias.created_at)
 
     def delete_alias(self, caller: Caller, name: str) -> None:
+        self._resolver.authorize(caller, _DELETE, alias_resource(caller, name))
         now = self._now()
         with self._store.write() as uow:
             alias = _live(uow, uow.aliases.get(caller.account_uid, caller.region, name), now)
@@ -47,6 +53,7 @@ class AliasService:
             uow.aliases.delete(alias)
 
     def list_aliases(self, caller: Caller, page: listing.Page) -> tuple[list[Alias], int]:
+        self._resolver.authorize(caller, _LIST)
         now = self._now()
         with self._store.read() as uow:
             gone = {k.id for k in uow.keys.list_in_region(caller.account_uid, caller.region) if k.is_gone(now)}
@@ -55,7 +62,7 @@ class AliasService:
 
     def list_aliases_by_key(self, caller: Caller, ref: str, page: listing.Page) -> tuple[list[Alias], int]:
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, self._now())
+            key = self._resolver.key(uow, caller, ref, _LIST_BY_KEY, self._now())
             aliases = uow.aliases.list_for_key(key.id)
         return page.slice(aliases), len(aliases)
 

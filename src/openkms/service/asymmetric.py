@@ -8,12 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from openkms.domain import asymmetric, errors
+from openkms.domain.actions import Action, action
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, PublicKeyCrypto, Store
-from openkms.domain.states import Op, require
 from openkms.service.backends import Backends
-from openkms.service.resolve import resolve_key
+from openkms.service.resolve import KeyResolver
+
+_SIGN, _VERIFY = action("AsymmetricSign"), action("AsymmetricVerify")
+_ENCRYPT, _DECRYPT, _PUBLIC_KEY = action("AsymmetricEncrypt"), action("AsymmetricDecrypt"), action("GetPublicKey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,27 +27,29 @@ class AsymmetricResult:
 
 
 class AsymmetricService:
-    def __init__(self, store: Store, backends: Backends, public: PublicKeyCrypto, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, resolver: KeyResolver, backends: Backends, public: PublicKeyCrypto, clock: Clock
+    ) -> None:
         self._store = store
+        self._resolver = resolver
         self._backends = backends
         self._public = public
         self._clock = clock
 
-    def _version(self, caller: Caller, ref: str, version_id: str) -> tuple[Key, KeyVersion]:
+    def _version(self, caller: Caller, ref: str, version_id: str, act: Action) -> tuple[Key, KeyVersion]:
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, int(self._clock.now()))
+            key = self._resolver.key(uow, caller, ref, act, int(self._clock.now()))
             version = uow.versions.get(version_id)
         if version is None or version.key_id != key.id:
             raise errors.KeyVersionNotFound()
         if key.spec_info.symmetric or version.public_key is None:
             raise errors.UnsupportedOperation("This operation needs an asymmetric key.")
-        require(key.state, Op.USE)
         return key, version
 
     def sign(
         self, caller: Caller, ref: str, version_id: str, algorithm: str, digest: bytes, dry_run: bool = False
     ) -> AsymmetricResult:
-        key, version = self._version(caller, ref, version_id)
+        key, version = self._version(caller, ref, version_id, _SIGN)
         alg = asymmetric.sign_algorithm(key.spec_info, key.usage, algorithm)
         asymmetric.check_digest(digest)
         if dry_run:
@@ -62,7 +67,7 @@ class AsymmetricService:
         signature: bytes,
         dry_run: bool = False,
     ) -> tuple[str, str, bool]:
-        key, version = self._version(caller, ref, version_id)
+        key, version = self._version(caller, ref, version_id, _VERIFY)
         alg = asymmetric.sign_algorithm(key.spec_info, key.usage, algorithm)
         asymmetric.check_digest(digest)
         if dry_run:
@@ -74,7 +79,7 @@ class AsymmetricService:
     def encrypt(
         self, caller: Caller, ref: str, version_id: str, algorithm: str, plaintext: bytes, dry_run: bool = False
     ) -> AsymmetricResult:
-        key, version = self._version(caller, ref, version_id)
+        key, version = self._version(caller, ref, version_id, _ENCRYPT)
         alg = asymmetric.encrypt_algorithm(key.spec_info, key.usage, algorithm)
         asymmetric.check_plaintext(key.spec, alg, plaintext)
         if dry_run:
@@ -83,9 +88,16 @@ class AsymmetricService:
         return AsymmetricResult(key.id, version.id, self._public.encrypt(key.spec, version.public_key, alg, plaintext))
 
     def decrypt(
-        self, caller: Caller, ref: str, version_id: str, algorithm: str, ciphertext: bytes, dry_run: bool = False
+        self,
+        caller: Caller,
+        ref: str,
+        version_id: str,
+        algorithm: str,
+        ciphertext: bytes,
+        dry_run: bool = False,
+        as_action: Action = _DECRYPT,  # ReEncrypt decrypts its source as itself
     ) -> AsymmetricResult:
-        key, version = self._version(caller, ref, version_id)
+        key, version = self._version(caller, ref, version_id, as_action)
         alg = asymmetric.encrypt_algorithm(key.spec_info, key.usage, algorithm)
         plaintext = self._backends.for_key(key).decrypt_asymmetric(key.spec_info, version, alg, ciphertext)
         if dry_run:
@@ -93,7 +105,7 @@ class AsymmetricService:
         return AsymmetricResult(key.id, version.id, plaintext)
 
     def public_key_pem(self, caller: Caller, ref: str, version_id: str, dry_run: bool = False) -> tuple[str, str, str]:
-        key, version = self._version(caller, ref, version_id)
+        key, version = self._version(caller, ref, version_id, _PUBLIC_KEY)
         if dry_run:
             raise errors.DryRunSucceeded()
         assert version.public_key is not None

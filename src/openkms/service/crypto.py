@@ -12,18 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from openkms.domain import asymmetric, ciphertext, context, errors
+from openkms.domain.actions import Action, action
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, PublicKeyCrypto, Store, UnitOfWork
 from openkms.domain.specs import KeyUsage
-from openkms.domain.states import Op, require
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.backends import Backends
-from openkms.service.resolve import resolve_key
+from openkms.service.resolve import KeyResolver
 
 MAX_PLAINTEXT_BYTES = 6 * 1024
 MIN_DATA_KEY_BYTES, MAX_DATA_KEY_BYTES = 1, 1024
 DATA_KEY_SPECS = {"AES_256": 32, "AES_128": 16}
+
+_ENCRYPT, _DECRYPT, _REENCRYPT = action("Encrypt"), action("Decrypt"), action("ReEncrypt")
+_DATA_KEY, _DATA_KEY_NO_PLAINTEXT = action("GenerateDataKey"), action("GenerateDataKeyWithoutPlaintext")
+_GENERATE_AND_EXPORT, _EXPORT = action("GenerateAndExportDataKey"), action("ExportDataKey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +77,16 @@ def data_key_length(key_spec: str | None, number_of_bytes: int | None) -> int:
 
 class CryptoService:
     def __init__(
-        self, store: Store, backends: Backends, public: PublicKeyCrypto, asym: AsymmetricService, clock: Clock
+        self,
+        store: Store,
+        resolver: KeyResolver,
+        backends: Backends,
+        public: PublicKeyCrypto,
+        asym: AsymmetricService,
+        clock: Clock,
     ) -> None:
         self._store = store
+        self._resolver = resolver
         self._backends = backends
         self._public = public
         self._asymmetric = asym
@@ -83,10 +94,9 @@ class CryptoService:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _encryption_key(self, uow: UnitOfWork, caller: Caller, ref: str) -> tuple[Key, KeyVersion]:
-        key = resolve_key(uow, caller, ref, int(self._clock.now()))
+    def _encryption_key(self, uow: UnitOfWork, caller: Caller, ref: str, act: Action) -> tuple[Key, KeyVersion]:
+        key = self._resolver.key(uow, caller, ref, act, int(self._clock.now()))
         _require_symmetric_encrypt(key)
-        require(key.state, Op.USE)
         version = uow.versions.get(key.primary_version_id or "")
         if version is None:  # an Enabled key always has a primary version; guard against a torn store
             raise errors.KeyVersionNotFound()
@@ -97,15 +107,14 @@ class CryptoService:
         salt, nonce, sealed = self._backends.for_key(key).encrypt(key.spec_info, version, aad, plaintext)
         return ciphertext.pack(ciphertext.Envelope(version.id, salt, nonce, sealed))
 
-    def _open(self, caller: Caller, blob: bytes, ctx: Mapping[str, str]) -> tuple[Key, KeyVersion, bytes]:
+    def _open(self, caller: Caller, blob: bytes, ctx: Mapping[str, str], act: Action) -> tuple[Key, KeyVersion, bytes]:
         env = ciphertext.unpack(blob)
         with self._store.read() as uow:
             version = uow.versions.get(env.version_id)
             if version is None:
                 raise errors.KeyNotFound()
-            key = resolve_key(uow, caller, version.key_id, int(self._clock.now()))
+            key = self._resolver.key(uow, caller, version.key_id, act, int(self._clock.now()))
         _require_symmetric_encrypt(key)
-        require(key.state, Op.USE)
         aad = ciphertext.associated_data(version.id, context.canonical(ctx))
         plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, aad, env.salt, env.nonce, env.sealed)
         return key, version, plaintext
@@ -118,13 +127,13 @@ class CryptoService:
         if len(plaintext) > MAX_PLAINTEXT_BYTES:
             raise errors.InvalidParameter("Plaintext", f"At most {MAX_PLAINTEXT_BYTES} bytes (6 KB).")
         with self._store.read() as uow:
-            key, version = self._encryption_key(uow, caller, ref)
+            key, version = self._encryption_key(uow, caller, ref, _ENCRYPT)
         if dry_run:
             raise errors.DryRunSucceeded()
         return Encrypted(key.id, version.id, self._seal(key, version, plaintext, ctx))
 
     def decrypt(self, caller: Caller, blob: bytes, ctx: Mapping[str, str], dry_run: bool = False) -> Decrypted:
-        key, version, plaintext = self._open(caller, blob, ctx)
+        key, version, plaintext = self._open(caller, blob, ctx, _DECRYPT)
         if dry_run:
             raise errors.DryRunSucceeded()
         return Decrypted(key.id, version.id, plaintext)
@@ -142,13 +151,13 @@ class CryptoService:
         """Decrypt (a symmetric blob, or an asymmetric ciphertext when ``source`` names its key)
         and encrypt the same bytes under the destination key."""
         if source is None:
-            _, _, plaintext = self._open(caller, blob, source_ctx)
+            _, _, plaintext = self._open(caller, blob, source_ctx, _REENCRYPT)
         else:
             plaintext = self._asymmetric.decrypt(
-                caller, source.key_ref, source.version_id, source.algorithm, blob
+                caller, source.key_ref, source.version_id, source.algorithm, blob, as_action=_REENCRYPT
             ).value
         with self._store.read() as uow:
-            key, version = self._encryption_key(uow, caller, destination_ref)
+            key, version = self._encryption_key(uow, caller, destination_ref, _REENCRYPT)
         if dry_run:
             raise errors.DryRunSucceeded()
         return Encrypted(key.id, version.id, self._seal(key, version, plaintext, destination_ctx))
@@ -175,7 +184,7 @@ class CryptoService:
         """A new data key, under the CMK and under the caller's public key (raw key bytes)."""
         asymmetric.wrapping_algorithm(wrapping_spec, wrapping_algorithm)
         self._public.parse_public_key(wrapping_spec, public_key_blob, "PublicKeyBlob")
-        made = self.generate_data_key(caller, ref, length, ctx, True, dry_run)
+        made = self._generate(caller, ref, length, ctx, True, dry_run, _GENERATE_AND_EXPORT)
         raw = base64.b64decode(made.plaintext_b64)
         exported = self._export(raw, public_key_blob, wrapping_spec, wrapping_algorithm)
         return DataKey(made.key_id, made.version_id, made.blob, ""), exported
@@ -191,7 +200,7 @@ class CryptoService:
         dry_run: bool = False,
     ) -> tuple[str, str, bytes]:
         """Re-wrap a data key made by GenerateDataKey* under the caller's public key."""
-        key, version, inner = self._open(caller, blob, ctx)
+        key, version, inner = self._open(caller, blob, ctx, _EXPORT)
         try:
             raw = base64.b64decode(inner, validate=True)
         except ValueError:
@@ -210,8 +219,21 @@ class CryptoService:
         with_plaintext: bool = True,
         dry_run: bool = False,
     ) -> DataKey:
+        act = _DATA_KEY if with_plaintext else _DATA_KEY_NO_PLAINTEXT
+        return self._generate(caller, ref, length, ctx, with_plaintext, dry_run, act)
+
+    def _generate(
+        self,
+        caller: Caller,
+        ref: str,
+        length: int,
+        ctx: Mapping[str, str],
+        with_plaintext: bool,
+        dry_run: bool,
+        act: Action,
+    ) -> DataKey:
         with self._store.read() as uow:
-            key, version = self._encryption_key(uow, caller, ref)
+            key, version = self._encryption_key(uow, caller, ref, act)
         if dry_run:
             raise errors.DryRunSucceeded()
         backend = self._backends.for_key(key)

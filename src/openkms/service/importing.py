@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from openkms.domain import errors, importing, keys
+from openkms.domain.actions import action
 from openkms.domain.identity import Caller
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import Key, KeyVersion
@@ -24,9 +25,12 @@ from openkms.domain.specs import Origin
 from openkms.domain.states import KeyState, Op, require
 from openkms.service.backends import Backends
 from openkms.service.discards import Discards, Provisional
-from openkms.service.resolve import resolve_key, resolve_stored
+from openkms.service.material import forget_material
+from openkms.service.resolve import KeyResolver
 
 _TOKEN_AAD = b"openkms-import-token-v1"
+_PARAMETERS, _IMPORT = action("GetParametersForImport"), action("ImportKeyMaterial")
+_DELETE = action("DeleteKeyMaterial")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +51,17 @@ def _require_external(key: Key) -> None:
 
 class ImportService:
     def __init__(
-        self, store: Store, backends: Backends, sealer: Sealer, clock: Clock, ids: IdGenerator, regions: RegionCatalogue
+        self,
+        store: Store,
+        resolver: KeyResolver,
+        backends: Backends,
+        sealer: Sealer,
+        clock: Clock,
+        ids: IdGenerator,
+        regions: RegionCatalogue,
     ) -> None:
         self._store = store
+        self._resolver = resolver
         self._backends = backends
         self._sealer = sealer
         self._clock = clock
@@ -78,9 +90,8 @@ class ImportService:
     def get_parameters(self, caller: Caller, ref: str, wrapping_algorithm: str, wrapping_spec: str) -> ImportParameters:
         now = self._now()
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, now)
+            key = self._resolver.key(uow, caller, ref, _PARAMETERS, now)
         _require_external(key)
-        require(key.state, Op.IMPORT_PARAMS)
         importing.check_wrapping(wrapping_spec, wrapping_algorithm, self._regions.get(caller.region).mainland_china)
         token_id = self._ids.new_id()
         backend = self._backends.for_key(key)
@@ -91,7 +102,7 @@ class ImportService:
                 now, now + importing.TOKEN_LIFETIME_SECONDS,
             )  # fmt: skip
             with self._store.write() as uow:
-                require(resolve_key(uow, caller, key.id, now).state, Op.IMPORT_PARAMS)  # still, under the lock
+                self._resolver.key(uow, caller, key.id, _PARAMETERS, now)  # still, under the lock
                 uow.import_tokens.add(token)
             made.keep()
         return self._parameters(token)
@@ -112,7 +123,7 @@ class ImportService:
         console hands out the public key and the token as separate downloads of one issue."""
         now = self._now()
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, now)
+            key = self._resolver.key(uow, caller, ref, _PARAMETERS, now)
             _require_external(key)
             token = uow.import_tokens.get(token_id)
         if token is None or token.key_id != key.id:
@@ -126,7 +137,7 @@ class ImportService:
     ) -> Key:
         now = self._now()
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, now)
+            key = self._resolver.key(uow, caller, ref, _IMPORT, now)
             _require_external(key)
             require(key.state, Op.IMPORT_MATERIAL)
             token_id, token_key, expires_at = self._decode_token(token_text)
@@ -168,7 +179,7 @@ class ImportService:
         if key.material_fingerprint is not None and not hmac.compare_digest(key.material_fingerprint, fingerprint):
             raise errors.InvalidKeyMaterial("This key is bound to the material imported first.")
         with self._store.write() as uow:
-            current = resolve_key(uow, caller, key.id, now)
+            current = self._resolver.key(uow, caller, key.id, _IMPORT, now)
             require(current.state, Op.IMPORT_MATERIAL)
             if current.material_fingerprint is not None and not hmac.compare_digest(
                 current.material_fingerprint, fingerprint
@@ -195,9 +206,8 @@ class ImportService:
         now = self._now()
         discards = Discards()
         with self._store.write() as uow:
-            key = resolve_key(uow, caller, ref, now)
+            key = self._resolver.key(uow, caller, ref, _DELETE, now)
             _require_external(key)
-            require(key.state, Op.IMPORT_PARAMS)
             new = self._forget_material(uow, key, discards)
         discards.run()
         return new
@@ -246,38 +256,3 @@ class ImportService:
                 purged_tokens += 1
             discards.run()
         return expired, purged_tokens
-
-
-def forget_material(uow: UnitOfWork, backends: Backends, key: Key, discards: Discards) -> None:
-    """Drop the material of the key's current version (its object is destroyed after commit)."""
-    if key.primary_version_id is None:
-        return
-    version = uow.versions.get(key.primary_version_id)
-    if version is not None and version.material_ref:
-        discards.add(backends.for_key(key), version.material_ref)
-    uow.versions.set_material(key.primary_version_id, b"")
-
-
-def resolve_for_update(
-    uow: UnitOfWork, caller: Caller, ref: str, now: int, backends: Backends, discards: Discards
-) -> Key:
-    """``resolve_key`` inside a write transaction that may save the key.
-
-    A key whose material expired is seen as PendingImport with no expiry; once saved so, nothing
-    records that its material must go, and a later ScheduleKeyDeletion + CancelKeyDeletion would
-    find the material and enable the key again. So the material is deleted in the same
-    transaction, as the background job would have done.
-    """
-    stored = resolve_stored(uow, caller, ref, now)
-    key = keys.effective(stored, now)
-    if key is not stored:
-        forget_material(uow, backends, key, discards)
-    return key
-
-
-def has_material(uow: UnitOfWork, key: Key) -> bool:
-    """Whether the key's current version holds material (false after DeleteKeyMaterial or expiry)."""
-    if key.primary_version_id is None:
-        return False
-    version = uow.versions.get(key.primary_version_id)
-    return version is not None and bool(version.material_ref)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from openkms.domain import errors, keys, listing, policy
+from openkms.domain.actions import Action, action
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, validate_alias_name
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
@@ -26,8 +27,8 @@ from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
 from openkms.service.aliases import add_alias
 from openkms.service.backends import Backends, KeyStoreStatus
 from openkms.service.discards import Discards, Provisional
-from openkms.service.importing import has_material, resolve_for_update
-from openkms.service.resolve import resolve_key
+from openkms.service.material import has_material
+from openkms.service.resolve import KeyResolver
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,17 @@ class Limits:
     aliases_per_region: int = DEFAULT_ALIASES_PER_REGION
 
 
+_CREATE, _DESCRIBE, _LIST = action("CreateKey"), action("DescribeKey"), action("ListKeys")
+_ENABLE, _DISABLE, _DESCRIPTION = action("EnableKey"), action("DisableKey"), action("UpdateKeyDescription")
+_SCHEDULE, _CANCEL = action("ScheduleKeyDeletion"), action("CancelKeyDeletion")
+_PROTECT, _GET_POLICY, _SET_POLICY = action("SetDeletionProtection"), action("GetKeyPolicy"), action("SetKeyPolicy")
+
+
 class KeyService:
     def __init__(
         self,
         store: Store,
+        resolver: KeyResolver,
         backends: Backends,
         clock: Clock,
         ids: IdGenerator,
@@ -83,6 +91,7 @@ class KeyService:
         limits: Limits | None = None,
     ) -> None:
         self._store = store
+        self._resolver = resolver
         self._backends = backends
         self._clock = clock
         self._ids = ids
@@ -154,6 +163,7 @@ class KeyService:
         return self._backends.key_stores()
 
     def create_key(self, caller: Caller, req: CreateKeyRequest) -> Key:
+        self._resolver.authorize(caller, _CREATE)
         spec, usage, backend, store_id = self._check_create(caller.region, req)
 
         now = self._now()
@@ -208,13 +218,17 @@ class KeyService:
     # --- read ---------------------------------------------------------------------------------
 
     def describe_key(self, caller: Caller, ref: str) -> Key:
+        return self._read(caller, ref, _DESCRIBE)
+
+    def _read(self, caller: Caller, ref: str, act: Action) -> Key:
         with self._store.read() as uow:
-            return resolve_key(uow, caller, ref, self._now())
+            return self._resolver.key(uow, caller, ref, act, self._now())
 
     def list_keys(
         self, caller: Caller, page: listing.Page, filters: Sequence[listing.Filter] = ()
     ) -> tuple[list[Key], int]:
         listing.check_filters(filters)
+        self._resolver.authorize(caller, _LIST)
         now = self._now()
         with self._store.read() as uow:
             live = [k for k in uow.keys.list_in_region(caller.account_uid, caller.region) if not k.is_gone(now)]
@@ -258,11 +272,11 @@ class KeyService:
 
     # --- change -------------------------------------------------------------------------------
 
-    def _change(self, caller: Caller, ref: str, change: Callable[[Key, int], Key]) -> Key:
+    def _change(self, caller: Caller, ref: str, act: Action, change: Callable[[Key, int], Key]) -> Key:
         now = self._now()
         discards = Discards()
         with self._store.write() as uow:
-            key = resolve_for_update(uow, caller, ref, now, self._backends, discards)
+            key = self._resolver.for_update(uow, caller, ref, act, now, self._backends, discards)
             new = change(key, now)
             if new != key:
                 uow.keys.save(new)
@@ -270,21 +284,21 @@ class KeyService:
         return new
 
     def enable_key(self, caller: Caller, ref: str) -> Key:
-        return self._change(caller, ref, lambda k, _now: keys.enable(k))
+        return self._change(caller, ref, _ENABLE, lambda k, _now: keys.enable(k))
 
     def disable_key(self, caller: Caller, ref: str) -> Key:
-        return self._change(caller, ref, lambda k, _now: keys.disable(k))
+        return self._change(caller, ref, _DISABLE, lambda k, _now: keys.disable(k))
 
     def update_description(self, caller: Caller, ref: str, description: str) -> Key:
-        return self._change(caller, ref, lambda k, _now: keys.update_description(k, description))
+        return self._change(caller, ref, _DESCRIPTION, lambda k, _now: keys.update_description(k, description))
 
     def schedule_deletion(self, caller: Caller, ref: str, window_days: int) -> Key:
-        return self._change(caller, ref, lambda k, now: keys.schedule_deletion(k, window_days, now))
+        return self._change(caller, ref, _SCHEDULE, lambda k, now: keys.schedule_deletion(k, window_days, now))
 
     def cancel_deletion(self, caller: Caller, ref: str) -> Key:
         discards = Discards()
         with self._store.write() as uow:
-            key = resolve_for_update(uow, caller, ref, self._now(), self._backends, discards)
+            key = self._resolver.for_update(uow, caller, ref, _CANCEL, self._now(), self._backends, discards)
             new = keys.cancel_deletion(key, has_material(uow, key))
             uow.keys.save(new)
         discards.run()
@@ -292,16 +306,18 @@ class KeyService:
 
     def set_deletion_protection(self, caller: Caller, ref: str, enabled: bool, description: str = "") -> Key:
         keys.check_description(description, "DeletionProtectionDescription")
-        return self._change(caller, ref, lambda k, _now: keys.set_deletion_protection(k, enabled, description))
+        return self._change(
+            caller, ref, _PROTECT, lambda k, _now: keys.set_deletion_protection(k, enabled, description)
+        )
 
     # --- policy -------------------------------------------------------------------------------
 
     def get_policy(self, caller: Caller, ref: str, name: str | None) -> str:
         policy.check_policy_name(name)
-        key = self.describe_key(caller, ref)
+        key = self._read(caller, ref, _GET_POLICY)
         return key.policy if key.policy is not None else policy.default_policy(key.account_uid)
 
     def set_policy(self, caller: Caller, ref: str, name: str | None, text: str) -> None:
         policy.check_policy_name(name)
         policy.validate_policy(text)
-        self._change(caller, ref, lambda k, _now: keys.set_policy(k, text))
+        self._change(caller, ref, _SET_POLICY, lambda k, _now: keys.set_policy(k, text))

@@ -5,24 +5,30 @@ from __future__ import annotations
 from dataclasses import replace
 
 from openkms.domain import asymmetric, errors, keys, listing, rotation
+from openkms.domain.actions import action
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, IdGenerator, Store
 from openkms.service.backends import Backends
 from openkms.service.discards import Provisional
-from openkms.service.resolve import resolve_key
+from openkms.service.resolve import KeyResolver
+
+_LIST, _DESCRIBE = action("ListKeyVersions"), action("DescribeKeyVersion")
+_ROTATION_POLICY, _CREATE = action("UpdateRotationPolicy"), action("CreateKeyVersion")
 
 
 class VersionService:
     def __init__(
         self,
         store: Store,
+        resolver: KeyResolver,
         backends: Backends,
         clock: Clock,
         ids: IdGenerator,
         version_spacing: int = asymmetric.DEFAULT_VERSION_SPACING_DAYS * rotation.DAY,
     ) -> None:
         self._store = store
+        self._resolver = resolver
         self._backends = backends
         self._clock = clock
         self._ids = ids
@@ -33,13 +39,13 @@ class VersionService:
 
     def list_versions(self, caller: Caller, ref: str, page: listing.Page) -> tuple[Key, list[KeyVersion], int]:
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, self._now())
+            key = self._resolver.key(uow, caller, ref, _LIST, self._now())
             versions = uow.versions.list_for_key(key.id)
         return key, page.slice(versions), len(versions)
 
     def describe_version(self, caller: Caller, ref: str, version_id: str) -> KeyVersion:
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, self._now())
+            key = self._resolver.key(uow, caller, ref, _DESCRIBE, self._now())
             version = uow.versions.get(version_id)
         if version is None or version.key_id != key.id:
             raise errors.KeyVersionNotFound()
@@ -47,7 +53,7 @@ class VersionService:
 
     def update_rotation_policy(self, caller: Caller, ref: str, enabled: bool, interval: int | None) -> Key:
         with self._store.write() as uow:
-            key = resolve_key(uow, caller, ref, self._now())
+            key = self._resolver.key(uow, caller, ref, _ROTATION_POLICY, self._now())
             new = keys.update_rotation_policy(key, enabled, interval)
             uow.keys.save(new)
         return new
@@ -56,7 +62,7 @@ class VersionService:
         """A new version of an asymmetric key (manual rotation); it becomes no primary version."""
         now = self._now()
         with self._store.read() as uow:
-            key = resolve_key(uow, caller, ref, now)
+            key = self._resolver.key(uow, caller, ref, _CREATE, now)
             count = len(uow.versions.list_for_key(key.id))
         keys.check_new_version(key, count, now, self._version_spacing)
         version_id = self._ids.new_id()
@@ -65,7 +71,7 @@ class VersionService:
             material, public_key = backend.create_asymmetric(key.spec_info, version_id)
             version = KeyVersion(version_id, key.id, now, made.add(backend, material), public_key)
             with self._store.write() as uow:
-                current = resolve_key(uow, caller, key.id, now)
+                current = self._resolver.key(uow, caller, key.id, _CREATE, now)
                 # Checked again under the write's scope lock: a concurrent CreateKeyVersion (this
                 # node or another) must not slip under the spacing rule.
                 keys.check_new_version(current, len(uow.versions.list_for_key(key.id)), now, self._version_spacing)

@@ -24,6 +24,7 @@ SPEC_STATUS = {
     "Forbidden.KeyVersionNotFound": 404,
     "Forbidden.AliasNotFound": 404,
     "Forbidden.AccessKey": 403,
+    "Forbidden.RAM": 403,  # RAM API reference: a request no policy allows
     "UnsupportedHTTPMethod": 403,
     "ParseRequestParameterException": 400,
     "MissingParameter": 400,

@@ -10,12 +10,14 @@ import pytest
 
 from openkms.crypto.sealing import AesGcmSealer
 from openkms.crypto.software import SoftwareBackend
+from openkms.domain.authorization import AllowAll
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Store
 from openkms.domain.regions import DEFAULT_REGION, DEFAULT_REGIONS, RegionCatalogue
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.keys import KeyService
+from openkms.service.resolve import KeyResolver
 from openkms.service.versions import VersionService
 from openkms.storage.factory import open_store
 from openkms.storage.sql import SqlStore
@@ -23,6 +25,7 @@ from openkms.system import ManualClock, UuidGenerator
 
 T0 = 1_700_000_000.0
 CALLER = Caller("1000000000000001", "cn-hangzhou", "LTAI-test")
+RESOLVER = KeyResolver(AllowAll())
 
 
 @dataclass
@@ -34,10 +37,10 @@ class World:
     regions: RegionCatalogue
 
     def keys(self, store: Store | None = None) -> KeyService:
-        return KeyService(store or self.store, self.backends, self.clock, UuidGenerator(), self.regions)
+        return KeyService(store or self.store, RESOLVER, self.backends, self.clock, UuidGenerator(), self.regions)
 
     def versions(self, store: Store | None = None) -> VersionService:
-        return VersionService(store or self.store, self.backends, self.clock, UuidGenerator())
+        return VersionService(store or self.store, RESOLVER, self.backends, self.clock, UuidGenerator())
 
     def open_second_store(self) -> SqlStore:
         """Another store on the same database file, as a second worker process would have."""

@@ -16,11 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from openkms import bootstrap
 from openkms.crypto.sealing import AesGcmSealer
 from openkms.crypto.software import SoftwareBackend
+from openkms.domain.authorization import AllowAll
 from openkms.domain.importing import ImportToken
 from openkms.domain.specs import Origin, ProtectionLevel, SpecInfo
 from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.importing import ImportService
 from openkms.service.keys import CreateKeyRequest
+from openkms.service.resolve import KeyResolver
 from openkms.system import UuidGenerator
 from tests.inproc import Inproc, inproc_runtime
 
@@ -55,6 +57,7 @@ def test_concurrent_imports_of_the_same_material_leave_one_version(rt: Inproc) -
     backend = Interleaving(SoftwareBackend(sealer, pool_size=0))
     importing = ImportService(
         rt.runtime.store,
+        KeyResolver(AllowAll()),
         Backends([KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, backend)]),
         sealer,
         rt.clock,

@@ -12,7 +12,7 @@ from openkms.service.importing import ImportService
 from openkms.service.keys import CreateKeyRequest
 from openkms.service.scheduler import Scheduler
 from openkms.system import UuidGenerator
-from tests.unit.service.conftest import CALLER, World
+from tests.unit.service.conftest import CALLER, RESOLVER, World
 
 
 def _due_key(world: World) -> Key:
@@ -97,7 +97,7 @@ def test_scheduler_runs_rotate_once_per_interval(world: World) -> None:
     key = _due_key(world)
     versions = world.versions()
     importing = ImportService(
-        world.store, world.backends, AesGcmSealer(bytes(32)), world.clock, UuidGenerator(), world.regions
+        world.store, RESOLVER, world.backends, AesGcmSealer(bytes(32)), world.clock, UuidGenerator(), world.regions
     )
     scheduler = Scheduler(world.store, world.clock, versions, importing, world.backends)
     assert scheduler.run_once().rotated == (key.id,)

@@ -9,15 +9,15 @@ from openkms.protocol.actions.context import Ctx, Handler
 
 
 def describe_regions(ctx: Ctx) -> dict[str, Any]:
-    return {"Regions": {"Region": [{"RegionId": r.id} for r in ctx.services.account.regions()]}}
+    return {"Regions": {"Region": [{"RegionId": r.id} for r in ctx.services.account.regions(ctx.caller)]}}
 
 
 def describe_account_kms_status(ctx: Ctx) -> dict[str, Any]:
-    return {"AccountStatus": ctx.services.account.kms_status()}
+    return {"AccountStatus": ctx.services.account.kms_status(ctx.caller)}
 
 
 def open_kms_service(ctx: Ctx) -> dict[str, Any]:
-    ctx.services.account.open_service()
+    ctx.services.account.open_service(ctx.caller)
     return {}
 
 
@@ -33,7 +33,7 @@ def get_random_password(ctx: Ctx) -> dict[str, Any]:
         exclude_punctuation=p.flag("ExcludePunctuation"),
         require_each_included_type=p.flag("RequireEachIncludedType", default=True),
     )
-    return {"RandomPassword": ctx.services.account.random_password(rules)}
+    return {"RandomPassword": ctx.services.account.random_password(ctx.caller, rules)}
 
 
 ACTIONS: dict[str, Handler] = {

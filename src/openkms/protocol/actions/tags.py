@@ -61,7 +61,7 @@ def tag_resources(ctx: Ctx) -> dict[str, Any]:
     tags = [validate_tag(k, v, "Tag") for k, v in ctx.p.indexed_pairs("Tag", MAX_BATCH_TAGS)]
     if not tags:
         raise errors.MissingParameter("Tag.1.Key")
-    ctx.services.tags.tag(ctx.caller, ids, tags)
+    ctx.services.tags.tag(ctx.caller, ids, tags, batch=True)
     return {}
 
 
@@ -72,7 +72,7 @@ def untag_resources(ctx: Ctx) -> dict[str, Any]:
     if not keys and not ctx.p.flag("All"):
         raise errors.MissingParameter("TagKey.1")
     # All=true removes every tag, but only when no TagKey is given.
-    ctx.services.tags.untag(ctx.caller, ids, keys or None)
+    ctx.services.tags.untag(ctx.caller, ids, keys or None, batch=True)
     return {}
 
 

@@ -1,0 +1,48 @@
+"""What an authorizer is asked: who (the caller), may do what (an action), to which resource.
+
+Resources are named as RAM names them: ``acs:kms:<region>:<account>:key/<key-id>``,
+``...:alias/<name>``, and ``...:key`` for actions on the account's keys as a whole (CreateKey,
+ListKeys). The decision itself is the authorizer's (a port): the service layer asks it through
+the key resolver for every action, and the composition root chooses the implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openkms.domain.actions import Action
+from openkms.domain.identity import Caller
+from openkms.domain.keys import Key
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    region: str
+    account_uid: str
+    path: str  # "key/<id>", "alias/<name>", or "key" for the account's keys as a whole
+    key: Key | None = None  # the key itself, when the resource is one (its tags are conditions)
+
+    @property
+    def arn(self) -> str:
+        return f"acs:kms:{self.region}:{self.account_uid}:{self.path}"
+
+
+def key_resource(key: Key) -> Resource:
+    return Resource(key.region, key.account_uid, f"key/{key.id}", key)
+
+
+def alias_resource(caller: Caller, name: str) -> Resource:
+    return Resource(caller.region, caller.account_uid, name)  # alias names start with "alias/"
+
+
+def keys_of(caller: Caller) -> Resource:
+    """The caller's keys in its region as a whole: what CreateKey and the listings act on."""
+    return Resource(caller.region, caller.account_uid, "key")
+
+
+class AllowAll:
+    """Every caller may do everything to its own account's resources (the behaviour before
+    access control; scoping by account is the resolver's, not the authorizer's)."""
+
+    def authorize(self, caller: Caller, action: Action, resource: Resource) -> None:
+        return None

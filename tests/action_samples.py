@@ -1,0 +1,234 @@
+"""A request that succeeds, for every action of the RPC API: its parameters, and what it needs
+made first (keys, aliases, ciphertexts), made through the services.
+
+Tests that must reach every action (authorization, audit, quotas) iterate over the protocol's
+dispatch table and take each action's sample from here; an action without a sample fails them, so
+an action added later cannot skip those rules silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from openkms.domain.identity import Caller
+from openkms.domain.keys import Key
+from openkms.domain.rotation import DAY
+from openkms.domain.specs import KeyUsage, Origin
+from openkms.domain.tags import Tag
+from openkms.service.container import Services
+from openkms.service.keys import CreateKeyRequest
+from openkms.system import ManualClock
+from tests.nodes import wrap_for_import
+
+Params = dict[str, str]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+_CALLER_PUBLIC_KEY = b64(
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .public_key()
+    .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+)
+
+
+_WRAP_FOR_CALLER = {"PublicKeyBlob": _CALLER_PUBLIC_KEY, "WrappingKeySpec": "RSA_2048",
+                    "WrappingAlgorithm": "RSAES_OAEP_SHA_256"}  # fmt: skip
+_WRAPPING = {"WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}
+_TEAM_TAG = {"Tag.1.Key": "team", "Tag.1.Value": "a"}
+
+
+@dataclass
+class Samples:
+    """Builds each sample on demand, for ``caller``'s account, through ``services``."""
+
+    services: Services
+    caller: Caller
+    clock: ManualClock
+
+    def _key(self, **request: Any) -> Key:
+        return self.services.keys.create_key(self.caller, CreateKeyRequest(**request))
+
+    def _aes(self) -> str:
+        return self._key().id
+
+    def _blob(self, key_id: str) -> str:
+        return b64(self.services.crypto.encrypt(self.caller, key_id, b"sample", {}).blob)
+
+    def _asymmetric(self, spec: str, usage: KeyUsage) -> tuple[str, str]:
+        key = self._key(spec=spec, usage=usage)
+        assert key.primary_version_id is not None
+        return key.id, key.primary_version_id
+
+    def _external_with_material(self) -> str:
+        key = self._key(origin=Origin.EXTERNAL)
+        self.import_material(key.id)
+        return key.id
+
+    def import_material(self, key_id: str) -> None:
+        issued = self.services.importing.get_parameters(self.caller, key_id, "RSAES_OAEP_SHA_256", "RSA_2048")
+        wrapped = wrap_for_import(issued.public_key, os.urandom(32))
+        self.services.importing.import_material(self.caller, key_id, issued.token, wrapped, None)
+
+    def _alias(self, key_id: str) -> str:
+        name = f"alias/sample-{os.urandom(6).hex()}"
+        self.services.aliases.create_alias(self.caller, name, key_id)
+        return name
+
+    def params(self, action: str) -> Params:
+        """Parameters of a request for ``action`` that succeeds (KeyError: no sample yet)."""
+        return _SAMPLES[action](self)
+
+
+def _digest() -> str:
+    return b64(hashlib.sha256(b"sample").digest())
+
+
+def _sign(s: Samples) -> Params:
+    key_id, version = s._asymmetric("RSA_2048", KeyUsage.SIGN_VERIFY)
+    return {"KeyId": key_id, "KeyVersionId": version, "Algorithm": "RSA_PSS_SHA_256", "Digest": _digest()}
+
+
+def _verify(s: Samples) -> Params:
+    p = _sign(s)
+    result = s.services.asymmetric.sign(
+        s.caller, p["KeyId"], p["KeyVersionId"], p["Algorithm"], base64.b64decode(p["Digest"])
+    )
+    return {**p, "Value": b64(result.value)}
+
+
+def _asym_encrypt(s: Samples) -> Params:
+    key_id, version = s._asymmetric("RSA_2048", KeyUsage.ENCRYPT_DECRYPT)
+    return {"KeyId": key_id, "KeyVersionId": version, "Algorithm": "RSAES_OAEP_SHA_256", "Plaintext": b64(b"sample")}
+
+
+def _asym_decrypt(s: Samples) -> Params:
+    p = _asym_encrypt(s)
+    done = s.services.asymmetric.encrypt(s.caller, p["KeyId"], p["KeyVersionId"], p["Algorithm"], b"sample")
+    return {"KeyId": p["KeyId"], "KeyVersionId": p["KeyVersionId"], "Algorithm": p["Algorithm"],
+            "CiphertextBlob": b64(done.value)}  # fmt: skip
+
+
+def _public_key(s: Samples) -> Params:
+    key_id, version = s._asymmetric("EC_P256", KeyUsage.SIGN_VERIFY)
+    return {"KeyId": key_id, "KeyVersionId": version}
+
+
+def _create_key_version(s: Samples) -> Params:
+    key_id, _ = s._asymmetric("EC_P256", KeyUsage.SIGN_VERIFY)
+    s.clock.advance(8 * DAY)  # past the spacing between versions
+    return {"KeyId": key_id}
+
+
+def _export(s: Samples) -> Params:
+    made = s.services.crypto.generate_data_key(s.caller, s._aes(), 32, {})
+    return {"CiphertextBlob": b64(made.blob), **_WRAP_FOR_CALLER}
+
+
+def _pending_deletion(s: Samples) -> Params:
+    key_id = s._aes()
+    s.services.keys.schedule_deletion(s.caller, key_id, 7)
+    return {"KeyId": key_id}
+
+
+def _untag(s: Samples) -> Params:
+    key_id = s._aes()
+    s.services.tags.tag(s.caller, [key_id], [Tag("team", "a")])
+    return {"KeyId": key_id, "TagKeys": json.dumps(["team"])}
+
+
+def _untag_batch(s: Samples) -> Params:
+    key_id = s._aes()
+    s.services.tags.tag(s.caller, [key_id], [Tag("team", "a")])
+    return {"ResourceType": "key", "ResourceId.1": key_id, "TagKey.1": "team"}
+
+
+def _update_alias(s: Samples) -> Params:
+    return {"AliasName": s._alias(s._aes()), "KeyId": s._aes()}
+
+
+def _import_material(s: Samples) -> Params:
+    key = s._key(origin=Origin.EXTERNAL)
+    issued = s.services.importing.get_parameters(s.caller, key.id, "RSAES_OAEP_SHA_256", "RSA_2048")
+    return {"KeyId": key.id, "ImportToken": issued.token,
+            "EncryptedKeyMaterial": b64(wrap_for_import(issued.public_key, os.urandom(32)))}  # fmt: skip
+
+
+_POLICY = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Principal": {"RAM": ["acs:ram::*:*"]},
+                                                     "Action": ["kms:*"], "Resource": ["*"]}]})  # fmt: skip
+
+_SAMPLES: dict[str, Callable[[Samples], Params]] = {
+    "CreateKey": lambda s: {"Description": "sample"},
+    "DescribeKey": lambda s: {"KeyId": s._aes()},
+    "ListKeys": lambda s: {},
+    "EnableKey": lambda s: {"KeyId": s._aes()},
+    "DisableKey": lambda s: {"KeyId": s._aes()},
+    "UpdateKeyDescription": lambda s: {"KeyId": s._aes(), "Description": "new"},
+    "ScheduleKeyDeletion": lambda s: {"KeyId": s._aes(), "PendingWindowInDays": "7"},
+    "CancelKeyDeletion": _pending_deletion,
+    "SetDeletionProtection": lambda s: {"KeyId": s._aes(), "EnableDeletionProtection": "true"},
+    "GetKeyPolicy": lambda s: {"KeyId": s._aes(), "PolicyName": "default"},
+    "SetKeyPolicy": lambda s: {"KeyId": s._aes(), "PolicyName": "default", "Policy": _POLICY},
+    "Encrypt": lambda s: {"KeyId": s._aes(), "Plaintext": "sample"},
+    "Decrypt": lambda s: {"CiphertextBlob": s._blob(s._aes())},
+    "ReEncrypt": lambda s: {"CiphertextBlob": s._blob(s._aes()), "DestinationKeyId": s._aes()},
+    "GenerateDataKey": lambda s: {"KeyId": s._aes()},
+    "GenerateDataKeyWithoutPlaintext": lambda s: {"KeyId": s._aes()},
+    "GenerateAndExportDataKey": lambda s: {
+        "KeyId": s._aes(),
+        "PublicKeyBlob": _CALLER_PUBLIC_KEY,
+        "WrappingKeySpec": "RSA_2048",
+        "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+    },
+    "ExportDataKey": _export,
+    "AsymmetricSign": _sign,
+    "AsymmetricVerify": _verify,
+    "AsymmetricEncrypt": _asym_encrypt,
+    "AsymmetricDecrypt": _asym_decrypt,
+    "GetPublicKey": _public_key,
+    "ListKeyVersions": lambda s: {"KeyId": s._aes()},
+    "DescribeKeyVersion": lambda s: {"KeyId": (k := s._key()).id, "KeyVersionId": k.primary_version_id or ""},
+    "UpdateRotationPolicy": lambda s: {"KeyId": s._aes(), "EnableAutomaticRotation": "true", "RotationInterval": "30d"},
+    "CreateKeyVersion": _create_key_version,
+    "CreateAlias": lambda s: {"AliasName": f"alias/new-{os.urandom(6).hex()}", "KeyId": s._aes()},
+    "UpdateAlias": _update_alias,
+    "DeleteAlias": lambda s: {"AliasName": s._alias(s._aes())},
+    "ListAliases": lambda s: {},
+    "ListAliasesByKeyId": lambda s: {"KeyId": s._aes()},
+    "TagResource": lambda s: {"KeyId": s._aes(), "Tags": json.dumps([{"TagKey": "team", "TagValue": "a"}])},
+    "UntagResource": _untag,
+    "TagResources": lambda s: {
+        "ResourceType": "key",
+        "ResourceId.1": s._aes(),
+        "Tag.1.Key": "team",
+        "Tag.1.Value": "a",
+    },
+    "UntagResources": _untag_batch,
+    "ListResourceTags": lambda s: {"KeyId": s._aes()},
+    "ListTagResources": lambda s: {"ResourceType": "key", "ResourceId.1": s._aes()},
+    "GetParametersForImport": lambda s: {
+        "KeyId": s._key(origin=Origin.EXTERNAL).id,
+        "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+        "WrappingKeySpec": "RSA_2048",
+    },
+    "ImportKeyMaterial": _import_material,
+    "DeleteKeyMaterial": lambda s: {"KeyId": s._external_with_material()},
+    "DescribeRegions": lambda s: {},
+    "DescribeAccountKmsStatus": lambda s: {},
+    "OpenKmsService": lambda s: {},  # answers ServiceAlreadyOpened: a self-hosted KMS is always open
+    "GetRandomPassword": lambda s: {"PasswordLength": "16"},
+}
+
+# Actions whose successful call is an error response by design.
+EXPECTED_ERRORS = {"OpenKmsService": "Forbidden.Opened"}
