@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +25,9 @@ from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.settings import Settings
 
 log = logging.getLogger("openkms")
+# A probe's nonce is 128 random bits, so it never takes a nonce a request will send; the prefix
+# tells probes apart in the nonce file.
+HEALTH_NONCE_PREFIX = "healthz:"
 
 
 class OpenKmsApp:
@@ -48,12 +52,28 @@ class OpenKmsApp:
             await self._site(scope, receive, send)
 
     async def _healthz(self, _request: Request) -> JSONResponse:
+        failing = await anyio.to_thread.run_sync(self._failing_components)
+        if failing:
+            return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    def _failing_components(self) -> list[str]:
+        """What every request needs: a read of the database and a claim in the nonce store. The
+        probe is a real claim of a fresh nonce, so it fails exactly when a request's would (a full
+        disk refuses the insert; a one-worker node refuses once its write-behind backlog is full)."""
+        failing: list[str] = []
         try:
-            await anyio.to_thread.run_sync(self.runtime.store.ping)
+            self.runtime.store.ping()
         except Exception:
             log.exception("health check: the database is not reachable")
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+            failing.append("database")
+        try:
+            self.runtime.nonces.claim(HEALTH_NONCE_PREFIX + secrets.token_hex(16), self.runtime.auth_clock.now())
+        except Exception as exc:
+            # One line: a load balancer asks every few seconds.
+            log.warning("health check: the nonce store cannot take a claim: %s", exc.__cause__ or exc)
+            failing.append("nonce-store")
+        return failing
 
     async def _scheduler_loop(self) -> None:
         interval = self.runtime.settings.scheduler_interval

@@ -42,7 +42,7 @@ from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage import meta
-from openkms.storage.factory import blocks_event_loop_briefly, open_store
+from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, blocks_event_loop_briefly, open_store
 from openkms.storage.locks import FileLock
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.storage.sql import SqlStore
@@ -142,9 +142,28 @@ class Runtime:
         self.store.dispose()
 
 
+def make_data_dir(settings: Settings) -> None:
+    try:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"cannot create the data directory {settings.data_dir}: {exc.strerror}") from None
+
+
+def open_database(settings: Settings) -> SqlStore:
+    """The store, or one line saying why the configured database cannot be used."""
+    try:
+        return open_store(settings.database_url, settings.sqlite_path)
+    except InvalidDatabaseUrl as exc:
+        raise SettingsError(
+            f"the database URL (OPENKMS_DATABASE_URL or [storage] database_url) is not valid: {exc}"
+        ) from None
+    except StoreOpenError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def prepare(settings: Settings) -> IssuedKey | None:
     """First-start work, idempotent: returns the administrator pair if it was just created at random."""
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_data_dir(settings)
     runtime = build(replace(settings, rsa_pool_size=0), first_start=True)  # no key-pair pool for a moment's work
     try:
         issued = runtime.services.identity.bootstrap_admin(
@@ -222,6 +241,25 @@ def console_key(store: SqlStore, sealer: Sealer) -> bytes:
     return sealer.unseal(sealed, aad)
 
 
+def _open_sealed_data(
+    settings: Settings, first_start: bool
+) -> tuple[Sealer, bool, list[Callable[[], None]], SqlStore, bytes]:
+    """(sealer, root key held in a file, closers, store, console key): the root of trust and the
+    data it sealed, checked against each other; nothing is left open when either fails."""
+    sealer, in_file, closers = open_root(settings, create=first_start)
+    store: SqlStore | None = None
+    try:
+        store = open_database(settings)
+        check_root_key(store, sealer, settings, in_file)
+        return sealer, in_file, closers, store, console_key(store, sealer)
+    except BaseException:
+        if store is not None:
+            store.dispose()
+        for close in closers:
+            close()
+        raise
+
+
 def build(
     settings: Settings,
     clock: Clock | None = None,
@@ -230,19 +268,10 @@ def build(
     first_start: bool = False,
     authorizer: Authorizer | None = None,
 ) -> Runtime:
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_data_dir(settings)
     clock = clock or SystemClock()
     ids = ids or UuidGenerator()
-    sealer, in_file, closers = open_root(settings, create=first_start)
-    store = open_store(settings.database_url, settings.sqlite_path)
-    try:
-        check_root_key(store, sealer, settings, in_file)
-        session_key = console_key(store, sealer)
-    except BaseException:
-        store.dispose()
-        for close in closers:
-            close()
-        raise
+    sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
     stores = key_stores(settings, sealer, software)

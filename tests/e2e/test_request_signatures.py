@@ -173,6 +173,12 @@ def test_malformed_timestamp(signer: Signer, stamp: str) -> None:
     expect_wire(signer.v3("DescribeRegions", date=stamp).send(), 400, "InvalidTimeStamp.Format")
 
 
+def test_a_timestamp_in_other_digits_is_malformed(signer: Signer) -> None:
+    """Only ASCII digits are digits (domain/numbers.py); a V3 header could not carry these at all."""
+    arabic_indic = utc_stamp().translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    expect_wire(signer.v1("DescribeRegions", timestamp=arabic_indic).send(), 400, "InvalidTimeStamp.Format")
+
+
 def test_missing_timestamp(signer: Signer) -> None:
     expect_wire(signer.v1("DescribeRegions", timestamp=None).send(), 400, "IllegalTimestamp")
     expect_wire(signer.v1("DescribeRegions", timestamp="").send(), 400, "IllegalTimestamp")

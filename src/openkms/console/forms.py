@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from openkms.domain import errors, importing, keys, rotation
+from openkms.domain import errors, importing, keys, listing, numbers, rotation
 from openkms.domain.aliases import PREFIX as ALIAS_PREFIX
 from openkms.domain.specs import DEFAULT_SPEC, SPECS, KeyUsage, Origin, ProtectionLevel
 from openkms.domain.tags import Tag, validate_tag
@@ -59,6 +59,9 @@ ROTATION_CHOICES: tuple[tuple[str, str], ...] = (
 )
 MIN_ROTATION_DAYS = rotation.MIN_INTERVAL // rotation.DAY
 MAX_ROTATION_DAYS = rotation.MAX_INTERVAL // rotation.DAY
+_PRESETS = {str(days): days for days in rotation.PRESET_DAYS}  # what each choice's <option> posts
+# As many digits as the fields' ranges need: more is refused as a shape, not a range.
+_MAX_DAYS_DIGITS = 6
 EXTERNAL_ACK = "I understand the implications of using the external key materials key"
 EXTERNAL_ACK_MISSING = f"Select the check box “{EXTERNAL_ACK}” to use External key material."
 
@@ -145,14 +148,16 @@ def parse_rotation(period: str, custom_days: str) -> tuple[bool, int | None]:
     if period in (ROTATION_DISABLE, ""):
         return False, None
     if period == ROTATION_CUSTOM:
-        days = custom_days.strip()
-        if not days.lstrip("-").isdigit() or len(days) > 6:
+        # Unsigned, as the number in the API's RotationInterval (30d); the range is the service's.
+        try:
+            days = numbers.parse_integer(custom_days, signed=False, max_digits=_MAX_DAYS_DIGITS)
+        except numbers.InvalidNumber:
             raise FormError(
                 {"rotation": f"Enter a whole number of days from {MIN_ROTATION_DAYS} to {MAX_ROTATION_DAYS}."}
-            )
-        return True, int(days) * rotation.DAY
-    if period.isdigit() and int(period) in rotation.PRESET_DAYS:
-        return True, int(period) * rotation.DAY
+            ) from None
+        return True, days * rotation.DAY
+    if period in _PRESETS:
+        return True, _PRESETS[period] * rotation.DAY
     raise FormError({"rotation": "Choose a Rotation Period from the list."})
 
 
@@ -243,16 +248,26 @@ def parse_tag(key: str, value: str) -> Tag:
 
 
 def parse_window(days: str) -> int:
-    """The deletion window's shape; its 7-366 day range is the domain's rule."""
-    days = days.strip()
-    if not days.isdigit() or len(days) > 6:
+    """The deletion window's shape, read as the API reads PendingWindowInDays (a sign is allowed);
+    its 7-366 day range is the domain's rule."""
+    try:
+        return numbers.parse_integer(days, max_digits=_MAX_DAYS_DIGITS)
+    except numbers.InvalidNumber:
         raise FormError(
             {
                 "window": f"Enter the waiting period as a whole number of days from {keys.MIN_DELETION_WINDOW_DAYS}"
                 f" to {keys.MAX_DELETION_WINDOW_DAYS}."
             }
-        )
-    return int(days)
+        ) from None
+
+
+def page_number(text: str) -> int:
+    """A list's page from its link, read as the API reads PageNumber; anything the API would
+    refuse shows the first page, as a link is not a form to correct."""
+    try:
+        return numbers.parse_integer(text, lo=1, hi=listing.MAX_PAGE_NUMBER)
+    except numbers.InvalidNumber:
+        return 1
 
 
 # --- importing key material -------------------------------------------------------------------

@@ -332,8 +332,7 @@ class Console:
 
     async def keys_page(self, ctx: Ctx, dialog: forms.CreateKeyForm | None = None, status: int = 200) -> Response:
         state, spec, search = ctx.query("state"), ctx.query("spec"), ctx.query("q").strip()
-        page_text = ctx.query("page", "1")
-        page = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 and int(page_text) > 0 else 1
+        page = forms.page_number(ctx.query("page", "1"))
         filters = []
         if state in {s.value for s in KeyState}:
             filters.append(listing.Filter("KeyState", (state,)))
@@ -642,8 +641,7 @@ class Console:
     # --- aliases --------------------------------------------------------------------------------
 
     async def aliases_page(self, ctx: Ctx, problem: str = "", status: int = 200) -> Response:
-        page_text = ctx.query("page", "1")
-        number = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 and int(page_text) > 0 else 1
+        number = forms.page_number(ctx.query("page", "1"))
         found, total = await self._run(
             lambda: self._s.aliases.list_aliases(ctx.caller, listing.Page(number, ALIASES_PER_PAGE))
         )

@@ -11,6 +11,7 @@ from openkms.domain import errors
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE_NUMBER = 10**9
 DEFAULT_PAGE_SIZE = 10
 MAX_FILTERS = 10
 MAX_FILTER_VALUES = 10

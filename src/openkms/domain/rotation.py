@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
-from openkms.domain import errors
+from openkms.domain import errors, numbers
 from openkms.domain.states import KeyState
 
 DAY = 86_400
@@ -14,7 +13,7 @@ MAX_INTERVAL = 730 * DAY
 # The console's presets (the seed's "Rotation Period"); any whole number of days 7-730 is accepted.
 PRESET_DAYS = (30, 90, 180, 365)
 
-_INTERVAL = re.compile(r"([0-9]{1,12})([dhms])")  # ASCII digits only; \d takes any Unicode digit
+_MAX_INTERVAL_DIGITS = 12
 _UNIT = {"d": DAY, "h": 3_600, "m": 60, "s": 1}
 
 
@@ -26,10 +25,12 @@ class RotationStatus(StrEnum):
 
 def parse_interval(text: str, name: str = "RotationInterval") -> int:
     """``7d`` / ``168h`` / ``604800s`` -> seconds, within 7-730 days."""
-    match = _INTERVAL.fullmatch(text.strip())
-    if match is None:
+    stripped = text.strip()
+    count = numbers.digits(stripped[:-1], _MAX_INTERVAL_DIGITS)  # no sign, no space before the unit
+    unit = _UNIT.get(stripped[-1:])
+    if count is None or unit is None:
         raise errors.InvalidParameter(name, "Use <number><d|h|m|s>, for example 30d or 604800s.")
-    seconds = int(match.group(1)) * _UNIT[match.group(2)]
+    seconds = count * unit
     check_interval(seconds, name)
     return seconds
 

@@ -9,18 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from typing import Any
 
-from openkms.domain import errors
+from openkms.domain import errors, numbers
 
-_INT = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII digits: \d would take any Unicode digit
-
-
-def _is_index(text: str) -> bool:
-    # isdigit() alone is True for superscripts, which int() refuses, and for non-Latin digits;
-    # and int() refuses more than 4300 digits.
-    return len(text) <= 9 and text.isascii() and text.isdigit()
+_MAX_INDEX_DIGITS = 9
 
 
 class Params:
@@ -60,16 +53,10 @@ class Params:
         value = self.raw(name)
         if value is None:
             return None
-        if not _INT.fullmatch(value.strip()):
-            raise errors.InvalidParameter(name, "It must be an integer.")
-        number = int(value)
-        if (lo is not None and number < lo) or (hi is not None and number > hi):
-            if lo is not None and hi is not None:
-                bound = f"from {lo} to {hi}"
-            else:
-                bound = f"at least {lo}" if lo is not None else f"at most {hi}"
-            raise errors.InvalidParameter(name, f"It must be {bound}.")
-        return number
+        try:
+            return numbers.parse_integer(value, lo=lo, hi=hi)
+        except numbers.InvalidNumber as exc:
+            raise errors.InvalidParameter(name, exc.reason) from None
 
     def b64(self, name: str) -> bytes:
         value = self.required(name)
@@ -112,8 +99,9 @@ class Params:
         found: dict[int, str] = {}
         prefix = name + "."
         for key, value in self._values.items():
-            if key.startswith(prefix) and _is_index(key[len(prefix) :]) and value != "":
-                found[int(key[len(prefix) :])] = value
+            index = numbers.digits(key[len(prefix) :], _MAX_INDEX_DIGITS) if key.startswith(prefix) else None
+            if index is not None and value != "":
+                found[index] = value
         if len(found) > limit:
             raise errors.InvalidParameter(name, f"At most {limit} values.")
         return [found[i] for i in sorted(found)]
@@ -126,13 +114,14 @@ class Params:
         for key, value in self._values.items():
             if not key.startswith(prefix):
                 continue
-            index, _, field = key[len(prefix) :].partition(".")
-            if not _is_index(index):
+            index_text, _, field = key[len(prefix) :].partition(".")
+            index = numbers.digits(index_text, _MAX_INDEX_DIGITS)
+            if index is None:
                 continue
             if field == "Key":
-                keys[int(index)] = value
+                keys[index] = value
             elif field == "Value":
-                values[int(index)] = value
+                values[index] = value
         if len(keys) > limit:
             raise errors.InvalidParameter(name, f"At most {limit} tags.")
         return [(keys[i], values.get(i, "")) for i in sorted(keys) if keys[i] != ""]

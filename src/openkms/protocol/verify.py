@@ -31,7 +31,8 @@ V3_REQUIRED_SIGNED = ("host", "x-acs-action", "x-acs-version", "x-acs-date", "x-
 _V3_AUTH = re.compile(
     r"^(ACS3-[A-Z0-9-]+)\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]+)\s*$"
 )
-_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?Z$")
+# [0-9], not \d, which takes any Unicode digit (int() reads "٢٠٢٤" as 2024).
+_TIMESTAMP = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,9})?Z$")
 
 
 def parse_timestamp(value: str | None, name: str) -> float:

@@ -4,21 +4,63 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import URL, create_engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from openkms.storage import migrate
 from openkms.storage.sql import SqlStore
 from openkms.storage.sqlite import SqliteStore, create_sqlite_engine, sqlite_url
 
+# The longest driver message passed on: the first line says what failed, the rest is advice.
+_MAX_REASON = 300
+
+
+class StoreOpenError(Exception):
+    """The database cannot be opened. The message names it without its password and is one line."""
+
+
+class InvalidDatabaseUrl(StoreOpenError):
+    """The URL cannot be parsed: it is not shown, as its password could not be told apart."""
+
 
 def open_store(database_url: str | None, sqlite_path: Path, run_migrations: bool = True) -> SqlStore:
-    if database_url is None or database_url.startswith("sqlite"):
-        store: SqlStore = SqliteStore(create_sqlite_engine(database_url or sqlite_url(sqlite_path)))
-    else:
-        store = SqlStore(create_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True))
+    """Raises StoreOpenError when the database cannot be opened or reached."""
+    url_text = database_url or sqlite_url(sqlite_path)
+    try:
+        url = make_url(url_text)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise InvalidDatabaseUrl("expected dialect+driver://user:password@host:port/database") from None
+    shown = url.set(query={}).render_as_string(hide_password=True)  # the query may carry a password too
+    sqlite = blocks_event_loop_briefly(database_url)
+    try:
+        if sqlite:
+            store: SqlStore = SqliteStore(create_sqlite_engine(url_text))
+        else:
+            store = SqlStore(create_engine(url_text, pool_size=10, max_overflow=20, pool_pre_ping=True))
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreOpenError(f"no database driver for {shown}: {_first_line(exc)}") from None
+    try:
+        # Connect once here, so that an unreachable database is one message, not a migration's traceback.
+        with store.engine.connect():
+            pass
+    except DBAPIError as exc:
+        store.dispose()
+        verb = "open" if sqlite else "connect to"
+        raise StoreOpenError(f"cannot {verb} the database {shown}: {_reason(exc.orig, url)}") from None
     if run_migrations:
         migrate.upgrade(store.engine)
     return store
+
+
+def _first_line(exc: BaseException | None) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0].strip() if lines else type(exc).__name__)[:_MAX_REASON]
+
+
+def _reason(exc: BaseException | None, url: URL) -> str:
+    """The first line of a driver's message, without the URL's password should the driver echo it."""
+    reason = _first_line(exc)
+    return reason.replace(str(url.password), "***") if url.password else reason
 
 
 def blocks_event_loop_briefly(database_url: str | None) -> bool:

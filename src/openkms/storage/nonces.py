@@ -66,8 +66,8 @@ class SqliteNonceCache:
         self._claims = 0
 
     def claim(self, nonce: str, now: float) -> bool:
-        conn = self._file.conn()
         try:
+            conn = self._file.conn()  # a thread's first claim opens its connection
             cur = conn.execute(
                 "INSERT INTO nonces (nonce, seen_at) VALUES (?, ?) "
                 "ON CONFLICT (nonce) DO UPDATE SET seen_at = excluded.seen_at WHERE nonces.seen_at < ?",
@@ -124,8 +124,8 @@ class ProcessNonceCache:
     def _flush(self, oldest_valid: float) -> None:
         pending, self._pending = self._pending, {}
         self._flushed_at = time.monotonic()
-        conn = self._file.conn()
         try:
+            conn = self._file.conn()
             with conn:
                 conn.execute("BEGIN")
                 conn.executemany(

@@ -78,3 +78,10 @@ def test_status(enabled: bool, state: KeyState, expected: RotationStatus) -> Non
 
 def test_status_spellings() -> None:
     assert [s.value for s in RotationStatus] == ["Enabled", "Disabled", "Suspended"]
+
+
+@pytest.mark.parametrize("text", ["+7d", "-7d", "7 d", "٣٠d", "²d", "1e3d", "7", "d", "", "7x", "1_000s", "3０d"])
+def test_the_number_in_an_interval_is_ascii_digits_only(text: str) -> None:
+    with pytest.raises(errors.InvalidParameter) as err:
+        rotation.parse_interval(text)
+    assert err.value.reason.startswith("Use <number><d|h|m|s>")

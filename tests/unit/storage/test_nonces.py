@@ -201,3 +201,28 @@ def test_claims_are_refused_once_too_many_could_not_be_written(tmp_path: Path, m
         conn.execute("DROP TRIGGER refuse")
     assert cache.claim("n4", T0 + 1)  # the file takes writes again: the backlog is written
     assert len(cache._pending) < 4
+
+
+@pytest.mark.parametrize("cache_type", [SqliteNonceCache, ProcessNonceCache])
+def test_a_thread_that_cannot_open_the_file_is_backend_unavailable(
+    tmp_path: Path, cache_type: type[SqliteNonceCache | ProcessNonceCache]
+) -> None:
+    """Each thread opens its own connection at its first claim: a file that cannot be opened then is
+    the same 503 as a claim that fails, not an unexpected error (a 500)."""
+    path = tmp_path / "nonces.sqlite3"
+    cache = cache_type(path)
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    path.mkdir()  # where the file was, something SQLite cannot open
+    raised: list[BaseException] = []
+
+    def claim() -> None:
+        try:
+            cache.claim("n", T0)
+        except Exception as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    thread.join()
+    assert [type(exc) for exc in raised] == [errors.BackendUnavailable]

@@ -20,7 +20,7 @@ class Ctx:
     p: Params
 
     def page(self) -> listing.Page:
-        number = self.p.integer("PageNumber", 1, 10**9)
+        number = self.p.integer("PageNumber", 1, listing.MAX_PAGE_NUMBER)
         size = self.p.integer("PageSize", 1, listing.MAX_PAGE_SIZE)
         return listing.Page(number or 1, size or listing.DEFAULT_PAGE_SIZE)
 
