@@ -202,7 +202,10 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend) ->
             KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, "openkms's own SoftHSM2 token", spec_gaps=hsm_gaps)
         )
     for ks in settings.keystores:
-        backend = LazyBackend(ks.id, lambda ks=ks: pkcs11.Pkcs11Backend(_token_config(ks)))  # type: ignore[misc]
+        backend = LazyBackend(
+            ks.id,
+            lambda ks=ks: pkcs11.Pkcs11Backend(_token_config(ks), store_id=ks.id),  # type: ignore[misc]
+        )
         stores.append(KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, spec_gaps=hsm_gaps))
     return stores
 
