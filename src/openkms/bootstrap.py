@@ -186,10 +186,12 @@ def open_root(settings: Settings, create: bool) -> tuple[Sealer, bool, list[Call
     return AesGcmSealer(root_key), in_file, []
 
 
-def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend) -> list[KeyStore]:
+def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, clock: Clock) -> list[KeyStore]:
     """The default store (software keys; HSM keys in openkms's own SoftHSM2 token when SoftHSM2 is
-    installed) and every configured PKCS#11 key store. Tokens are opened on first use."""
+    installed) and every configured PKCS#11 key store. Tokens are opened on first use, and a store
+    that fails to open is tried again with a growing pause on ``clock``."""
     hsm_gaps = pkcs11.unavailable_specs()
+    retry = {"retry_seconds": settings.hsm_retry_seconds, "retry_max_seconds": settings.hsm_retry_max_seconds}
     stores = [KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, software, spec_gaps=software.unavailable_specs())]
     installed, found = softhsm.available()
     if not settings.auto_softhsm:
@@ -197,7 +199,9 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend) ->
     elif not installed:
         stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, None, unavailable=found))
     else:
-        own = LazyBackend("default", lambda: pkcs11.Pkcs11Backend(softhsm.ensure_token(settings.data_dir, sealer)))
+        own = LazyBackend(
+            "default", lambda: pkcs11.Pkcs11Backend(softhsm.ensure_token(settings.data_dir, sealer)), clock, **retry
+        )
         stores.append(
             KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, "openkms's own SoftHSM2 token", spec_gaps=hsm_gaps)
         )
@@ -205,6 +209,8 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend) ->
         backend = LazyBackend(
             ks.id,
             lambda ks=ks: pkcs11.Pkcs11Backend(_token_config(ks), store_id=ks.id),  # type: ignore[misc]
+            clock,
+            **retry,
         )
         stores.append(KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, spec_gaps=hsm_gaps))
     return stores
@@ -245,7 +251,7 @@ def build(
         raise
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
-    stores = key_stores(settings, sealer, software)
+    stores = key_stores(settings, sealer, software, clock)
     backends = Backends(stores, default_hsm=settings.default_hsm_keystore)
     public = SoftwarePublicKeyCrypto()
     versions = VersionService(store, backends, clock, ids, int(settings.version_spacing_days * 86_400))

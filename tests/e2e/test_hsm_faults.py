@@ -7,14 +7,16 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from openkms.crypto.pkcs11_session import TokenSessions, open_token, release
+from openkms.settings import KeyStoreSettings
 from tests.e2e.clients import ApiError, Kms
-from tests.hsm_support import requires_softhsm, shared_token
-from tests.servers import TEST_HSM_STORE, InProcessServer
+from tests.hsm_support import extra_token, requires_softhsm, shared_token
+from tests.servers import TEST_HSM_STORE, InProcessServer, _hsm_settings, inprocess_server
 
 pytestmark = requires_softhsm
 
@@ -78,3 +80,42 @@ def test_a_key_whose_token_object_was_destroyed_answers_503_and_is_logged_once(
         assert TEST_HSM_STORE in about[0]
     # The public key is kept in the database: GetPublicKey still answers.
     assert kms.call("GetPublicKey", KeyId=ec["KeyId"], KeyVersionId=ec["PrimaryKeyVersion"])["PublicKey"]
+
+
+def test_a_key_store_with_a_wrong_pin_backs_off_logs_once_and_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin, wrong = "e2e-user-pin-4411", "wrong-pin-2718"
+    config = extra_token("openkms-pin-e2e", pin)
+    monkeypatch.setenv("OPENKMS_TEST_KST_PIN", wrong)
+    store = KeyStoreSettings(
+        id="kst-pin",
+        module=config.module_path,
+        token_label=config.token_label,
+        pin_env="OPENKMS_TEST_KST_PIN",
+        softhsm2_conf=config.softhsm2_conf,
+    )
+    caplog.set_level(logging.INFO, logger="openkms")
+    with inprocess_server(tmp_path / "data", keystores=(*_hsm_settings()["keystores"], store)) as srv:
+        kms = Kms("new-v3", srv.endpoint, srv.access_key_id, srv.secret)
+        other = kms.call("CreateKey", ProtectionLevel="HSM")["KeyMetadata"]["KeyId"]  # the test store
+        hsm_kst_pin = {"ProtectionLevel": "HSM", "DKMSInstanceId": "kst-pin"}
+        for step in range(12):
+            err = expect_error(503, "ServiceUnavailableTemporary", kms, "CreateKey", **hsm_kst_pin)
+            assert "kst-pin" in err.message
+            assert wrong not in err.message
+            blob = kms.call("Encrypt", KeyId=other, Plaintext="served")["CiphertextBlob"]  # other stores serve
+            assert kms.call("Decrypt", CiphertextBlob=blob)["Plaintext"] == "served"
+            srv.clock.advance(20 * step)  # retries come, further and further apart
+        monkeypatch.setenv("OPENKMS_TEST_KST_PIN", pin)  # the operator fixes the PIN
+        srv.clock.advance(300)  # the longest pause: the next request tries again
+        key = kms.call("CreateKey", **hsm_kst_pin)["KeyMetadata"]
+        assert key["DKMSInstanceId"] == "kst-pin"
+        blob = kms.call("Encrypt", KeyId=key["KeyId"], Plaintext="recovered")["CiphertextBlob"]
+        assert kms.call("Decrypt", CiphertextBlob=blob)["Plaintext"] == "recovered"
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("openkms") and "kst-pin" in r.getMessage()]
+    assert len([line for line in lines if "unreachable" in line]) == 1, lines  # once, not per attempt
+    assert len([line for line in lines if "reachable again" in line]) == 1, lines
+    for record in caplog.records:
+        assert pin not in record.getMessage()
+        assert wrong not in record.getMessage()
