@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from openkms.domain import errors
 from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
-from openkms.domain.ports import Clock, CryptoBackend
+from openkms.domain.ports import Clock, CryptoBackend, HeldObject, ObjectInventory
 from openkms.domain.specs import SpecInfo
 
 log = logging.getLogger("openkms.crypto.keystore")
@@ -30,28 +31,36 @@ RETRY_MAX_SECONDS = 300.0
 _MAX_DOUBLINGS = 32  # 5 s * 2**32 is far past any cap: no float overflow however long it fails
 
 
+class TokenBackend(CryptoBackend, ObjectInventory, Protocol):
+    """A backend whose material lives in a token: it can also list and destroy its objects."""
+
+
 class LazyBackend:
     def __init__(
         self,
         name: str,
-        connect: Callable[[], CryptoBackend],
+        connect: Callable[[], TokenBackend],
         clock: Clock,
         retry_seconds: float = RETRY_SECONDS,
         retry_max_seconds: float = RETRY_MAX_SECONDS,
+        present: Callable[[], bool] | None = None,
     ) -> None:
         self._name = name
         self._connect = connect
         self._clock = clock
         self._retry = retry_seconds
         self._retry_max = max(retry_seconds, retry_max_seconds)
-        self._backend: CryptoBackend | None = None
+        # False while the store's token does not exist yet: listing its objects must not create it
+        # (openkms's own SoftHSM2 token is created on first use).
+        self._present = present
+        self._backend: TokenBackend | None = None
         self._failures = 0
         self._failed_at = 0.0
         self._retry_at = 0.0
         self._failure = ""
         self._lock = threading.Lock()
 
-    def _get(self) -> CryptoBackend:
+    def _get(self) -> TokenBackend:
         backend = self._backend
         if backend is not None:
             return backend
@@ -131,6 +140,13 @@ class LazyBackend:
 
     def discard(self, material_ref: bytes) -> None:
         self._get().discard(material_ref)
+
+    # --- ObjectInventory ---------------------------------------------------------------------------
+
+    def list_objects(self) -> list[HeldObject]:
+        if self._present is not None and not self._present():
+            return []
+        return self._get().list_objects()
 
     def close(self) -> None:
         if self._backend is not None:

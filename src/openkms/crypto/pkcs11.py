@@ -46,6 +46,7 @@ from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
+from openkms.domain.ports import HeldObject
 from openkms.domain.specs import Cipher, SpecInfo
 
 log = logging.getLogger("openkms.crypto.pkcs11")
@@ -354,6 +355,25 @@ class Pkcs11Backend:
     def discard(self, material_ref: bytes) -> None:
         if material_ref:
             self.destroy(material_ref)
+
+    def list_objects(self) -> list[HeldObject]:
+        """The token objects named like openkms's key versions and wrapping keys (``ObjectInventory``),
+        one per CKA_ID: a key pair's halves share it. Reads CKA_ID alone, and reports it as the
+        label (openkms sets both alike; the ID has been checked to be one of its names, so no
+        text of someone else's reaches a log line)."""
+        p = p11()
+        a = p.Attribute
+
+        def run(s: PooledSession) -> list[HeldObject]:
+            found: set[bytes] = set()
+            for object_class in (p.ObjectClass.SECRET_KEY, p.ObjectClass.PRIVATE_KEY, p.ObjectClass.PUBLIC_KEY):
+                for obj in s.session.get_objects({a.CLASS: object_class, a.TOKEN: True}):
+                    oid = bytes(obj[a.ID])
+                    if keys.is_key_object_id(oid):
+                        found.add(oid)
+            return [HeldObject(keys.reference(oid), oid.decode("ascii")) for oid in sorted(found)]
+
+        return self._tokens.call("list objects", run)
 
     def destroy(self, ref: bytes) -> int:
         """Destroy the token objects a reference names (deleted material, expired wrapping keys).
