@@ -346,8 +346,7 @@ class Pkcs11Backend:
             except p.PKCS11Error:
                 raise errors.InvalidKeyMaterial(IMPORT_FAILED) from None
 
-        subject = f"the wrapping key of import token {token.id}"
-        fingerprint = self._call("import key material", run, subject, wrapping_oid)
+        fingerprint = self._call("import key material", run, f"import token {token.id}'s wrapping key", wrapping_oid)
         return keys.reference(oid), fingerprint
 
     # --- housekeeping -----------------------------------------------------------------------------

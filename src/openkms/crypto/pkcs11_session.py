@@ -207,7 +207,7 @@ class TokenSessions:
                         # Private objects are invisible to a logged-out application.
                         if last or self.logged_in(pooled):
                             name = missing.object_id.decode("ascii", "replace")
-                            raise errors.KeyObjectMissing(f"object {name}") from None
+                            raise errors.KeyObjectMissing(f"the key named {name}") from None
                         self._relogin(pooled)
                     except pkcs11.UserNotLoggedIn:
                         if last:
