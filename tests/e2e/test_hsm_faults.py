@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from openkms.cli.main import main
 from openkms.crypto.pkcs11_session import TokenSessions, open_token, release
+from openkms.domain.specs import ProtectionLevel
 from openkms.settings import KeyStoreSettings
 from tests.e2e.clients import ApiError, Kms
 from tests.hsm_support import extra_token, requires_softhsm, shared_token
@@ -118,9 +119,21 @@ def test_a_key_store_with_a_wrong_pin_backs_off_logs_once_and_recovers(
         assert key["DKMSInstanceId"] == "kst-pin"
         blob = kms.call("Encrypt", KeyId=key["KeyId"], Plaintext="recovered")["CiphertextBlob"]
         assert kms.call("Decrypt", CiphertextBlob=blob)["Plaintext"] == "recovered"
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("openkms") and "kst-pin" in r.getMessage()]
-    assert len([line for line in lines if "unreachable" in line]) == 1, lines  # once, not per attempt
-    assert len([line for line in lines if "reachable again" in line]) == 1, lines
+        lines = [r.getMessage() for r in caplog.records if "kst-pin" in r.getMessage()]
+        assert len([line for line in lines if "unreachable" in line]) == 1, lines  # once, not per attempt
+        assert len([line for line in lines if "reachable again" in line]) == 1, lines
+
+        # A worker that starts while the PIN is wrong: the store's existing keys answer 503 (their
+        # rows still answer DescribeKey), the other store's keys are served.
+        monkeypatch.setenv("OPENKMS_TEST_KST_PIN", wrong)
+        srv.services.keys._backends._stores["kst-pin", ProtectionLevel.HSM].backend.close()  # as if restarted
+        for action, params in (
+            ("Encrypt", {"KeyId": key["KeyId"], "Plaintext": "x"}),
+            ("Decrypt", {"CiphertextBlob": blob}),
+        ):
+            expect_error(503, "ServiceUnavailableTemporary", kms, action, **params)
+            assert kms.call("Encrypt", KeyId=other, Plaintext="served")["CiphertextBlob"]
+        assert kms.call("DescribeKey", KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
     for record in caplog.records:
         assert pin not in record.getMessage()
         assert wrong not in record.getMessage()
