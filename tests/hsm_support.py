@@ -33,3 +33,18 @@ def shared_token() -> TokenConfig:
         token = _shared["token"]
         assert isinstance(token, TokenConfig)
         return token
+
+
+def extra_token(label: str, user_pin: str) -> TokenConfig:
+    """Another token in the shared SoftHSM2 directory (created on first use), for tests that need
+    one nothing else in the process has logged in to: a wrong PIN then really reaches C_Login."""
+    from openkms.crypto.pkcs11_module import with_module
+
+    config = shared_token()
+
+    def create(lib: object) -> None:
+        if not any(t.label == label for t in lib.get_tokens()):  # type: ignore[attr-defined]
+            softhsm._initialise(lib, config.module_path, label, {"user": user_pin, "so": "so-" + user_pin})
+
+    with_module(config, create)
+    return TokenConfig(config.module_path, label, user_pin, config.softhsm2_conf)

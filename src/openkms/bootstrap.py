@@ -36,6 +36,7 @@ from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService, Limits
+from openkms.service.reconcile import Reconciler, log_report
 from openkms.service.resolve import KeyResolver
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
@@ -207,10 +208,12 @@ def open_root(settings: Settings, create: bool) -> tuple[Sealer, bool, list[Call
     return AesGcmSealer(root_key), in_file, []
 
 
-def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend) -> list[KeyStore]:
+def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, clock: Clock) -> list[KeyStore]:
     """The default store (software keys; HSM keys in openkms's own SoftHSM2 token when SoftHSM2 is
-    installed) and every configured PKCS#11 key store. Tokens are opened on first use."""
+    installed) and every configured PKCS#11 key store. Tokens are opened on first use, and a store
+    that fails to open is tried again with a growing pause on ``clock``."""
     hsm_gaps = pkcs11.unavailable_specs()
+    retry, retry_max = settings.hsm_retry_seconds, settings.hsm_retry_max_seconds
     stores = [KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, software, spec_gaps=software.unavailable_specs())]
     installed, found = softhsm.available()
     if not settings.auto_softhsm:
@@ -218,13 +221,27 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend) ->
     elif not installed:
         stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, None, unavailable=found))
     else:
-        own = LazyBackend("default", lambda: pkcs11.Pkcs11Backend(softhsm.ensure_token(settings.data_dir, sealer)))
-        stores.append(
-            KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, "openkms's own SoftHSM2 token", spec_gaps=hsm_gaps)
+        own = LazyBackend(
+            "default",
+            lambda: pkcs11.Pkcs11Backend(softhsm.ensure_token(settings.data_dir, sealer)),
+            clock,
+            retry,
+            retry_max,
+            present=lambda: softhsm.token_created(settings.data_dir),  # reconciling creates no token
         )
+        description = "openkms's own SoftHSM2 token"
+        stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, description, spec_gaps=hsm_gaps, inventory=own))
     for ks in settings.keystores:
-        backend = LazyBackend(ks.id, lambda ks=ks: pkcs11.Pkcs11Backend(_token_config(ks)))  # type: ignore[misc]
-        stores.append(KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, spec_gaps=hsm_gaps))
+        backend = LazyBackend(
+            ks.id,
+            lambda ks=ks: pkcs11.Pkcs11Backend(_token_config(ks), store_id=ks.id),  # type: ignore[misc]
+            clock,
+            retry,
+            retry_max,
+        )
+        stores.append(
+            KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, spec_gaps=hsm_gaps, inventory=backend)
+        )
     return stores
 
 
@@ -274,7 +291,7 @@ def build(
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
-    stores = key_stores(settings, sealer, software)
+    stores = key_stores(settings, sealer, software, clock)
     backends = Backends(stores, default_hsm=settings.default_hsm_keystore)
     public = SoftwarePublicKeyCrypto()
     resolver = KeyResolver(authorizer or AllowAll())
@@ -293,6 +310,7 @@ def build(
         importing=importing,
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends),
+        reconcile=Reconciler(store, backends, clock),
         regions=regions,
         clock=clock,
     )
@@ -311,6 +329,21 @@ def build(
         console_key=session_key,
         closers=[software.close, *(s.backend.close for s in stores if isinstance(s.backend, LazyBackend)), *closers],
     )
+
+
+RECONCILE_HINT = " (`openkms hsm reconcile` lists them; `--destroy` removes them)"
+
+
+def report_orphans(settings: Settings) -> None:
+    """At start, once per node: one log line per HSM key store on the token objects that no
+    database row references. Never stops the start: an unreachable store is reported as such."""
+    runtime = build(replace(settings, rsa_pool_size=0))
+    try:
+        log_report(runtime.services.reconcile.look(), RECONCILE_HINT)
+    except errors.KmsError as exc:  # the database, say: the workers will report it themselves
+        log.warning("could not compare the key stores' tokens with the database: %s", exc.message)
+    finally:
+        runtime.close()
 
 
 def nonce_cache(settings: Settings) -> NonceCache:

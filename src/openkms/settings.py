@@ -81,6 +81,10 @@ class Settings:
     auto_softhsm: bool = True
     # Keep the root key inside this key store's token instead of a file or the environment.
     root_key_keystore: str | None = None
+    # A key store that cannot be opened (wrong PIN, token absent) is tried again after this many
+    # seconds, then twice as long each time, up to the maximum.
+    hsm_retry_seconds: float = 5.0
+    hsm_retry_max_seconds: float = 300.0
     root_key: str | None = field(default=None, repr=False)
     admin_access_key_id: str | None = None
     admin_access_key_secret: str | None = field(default=None, repr=False)
@@ -130,6 +134,8 @@ def _check(s: Settings) -> None:
     for name in (s.default_hsm_keystore or None, s.root_key_keystore):
         if name is not None and name not in ids:
             raise SettingsError(f"[hsm] names the key store {name!r}, but no [[keystores]] entry has that id")
+    if s.hsm_retry_seconds <= 0 or s.hsm_retry_max_seconds < s.hsm_retry_seconds:
+        raise SettingsError("[hsm] retry_seconds must be positive and retry_max_seconds at least as long")
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if bool(s.admin_access_key_id) != bool(s.admin_access_key_secret):
@@ -247,6 +253,9 @@ def _apply_file(s: Settings, path: Path) -> Settings:
         changes["auto_softhsm"] = _typed(hsm, "hsm", "auto_softhsm", bool)
     if "root_key_keystore" in hsm:
         changes["root_key_keystore"] = _typed(hsm, "hsm", "root_key_keystore", str)
+    for name in ("retry_seconds", "retry_max_seconds"):
+        if name in hsm:
+            changes["hsm_" + name] = _typed(hsm, "hsm", name, float)
     return replace(s, **changes)
 
 

@@ -337,6 +337,22 @@ def test_import_tokens(store: Store) -> None:
         assert uow.import_tokens.get("token-2") is not None
 
 
+def test_hsm_references_are_what_hsm_keys_rows_name_outside_the_database(store: Store) -> None:
+    hsm = {"protection_level": ProtectionLevel.HSM}
+    add_keys(store, make_key(1, **hsm), make_key(2), make_key(3, **hsm))
+    with store.write() as uow:
+        uow.versions.add(replace(make_version(1, 1), material_ref=b"pkcs11:v1:openkms:" + vid(1).encode()))
+        uow.versions.add(replace(make_version(4, 1), material_ref=b""))  # material deleted
+        uow.versions.add(make_version(2, 2))  # a software key's sealed material is never read
+        uow.import_tokens.add(replace(make_token(1, 3), sealed_private_key=b"pkcs11:v1:openkms:import:token-1"))
+        uow.import_tokens.add(make_token(2, 2))
+    with store.read() as uow:
+        assert uow.keys.hsm_references() == {
+            b"pkcs11:v1:openkms:" + vid(1).encode(),
+            b"pkcs11:v1:openkms:import:token-1",
+        }
+
+
 # --- accounts and access keys -----------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging.config
 import os
 import signal
 import socket
@@ -103,9 +104,13 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.load(
         config_file=args.config, data_dir=args.data_dir, host=args.host, port=args.port, workers=args.workers
     )
+    # The log is set up before uvicorn does so (with the same configuration) for the lines of the
+    # start itself: the orphan report below.
+    logging.config.dictConfig(log_config(settings.log_level))
     issued = bootstrap.prepare(settings)
     if issued is not None:
         bootstrap.print_new_admin(issued, settings.data_dir)
+    bootstrap.report_orphans(settings)  # once per node, not once per worker
     # Worker processes rebuild their settings from the environment.
     os.environ["OPENKMS_DATA_DIR"] = str(settings.data_dir)
     # Each worker chooses its replay protection by how many processes share the node.

@@ -30,9 +30,12 @@ the length check and the fingerprint, both computed inside the token.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
 from openkms.crypto import asymmetric
 from openkms.crypto import pkcs11_keys as keys
@@ -43,9 +46,16 @@ from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
+from openkms.domain.ports import HeldObject
 from openkms.domain.specs import Cipher, SpecInfo
 
+log = logging.getLogger("openkms.crypto.pkcs11")
+
+T = TypeVar("T")
 IMPORT_FAILED = "The material does not unwrap in the token to key material of this KeySpec."
+# Lost objects already logged by this backend (bounded: a token emptied by mistake must not grow
+# memory without end; past the bound each further one is logged once more).
+_REPORTED_LIMIT = 10_000
 _OAEP_SHA1_ONLY = "SoftHSM2 implements OAEP with SHA-1 only"
 
 
@@ -57,9 +67,12 @@ def unavailable_specs() -> dict[str, str]:
 class Pkcs11Backend:
     """Implements ``CryptoBackend`` on a PKCS#11 token. Thread-safe; one per key store."""
 
-    def __init__(self, config: TokenConfig, max_sessions: int = 32) -> None:
+    def __init__(self, config: TokenConfig, max_sessions: int = 32, store_id: str = "") -> None:
         self._tokens = open_token(config, max_sessions)
         self._closed = False
+        self._store = store_id or "default"  # the key store this token serves, for messages and logs
+        self._reported: set[bytes] = set()
+        self._reported_lock = threading.Lock()
 
     @property
     def token_label(self) -> str:
@@ -69,6 +82,29 @@ class Pkcs11Backend:
         if not self._closed:
             self._closed = True
             release(self._tokens)
+
+    def _call(self, what: str, run: Callable[[PooledSession], T], subject: str, oid: bytes) -> T:
+        """Run ``run`` in the token; a lost object (destroyed outside openkms) is reported as
+        ``subject``'s in this key store: 503 for the caller, one log line per object."""
+        try:
+            return self._tokens.call(what, run)
+        except errors.KeyObjectMissing:
+            with self._reported_lock:
+                first = oid not in self._reported
+                if first:
+                    if len(self._reported) >= _REPORTED_LIMIT:
+                        self._reported.clear()
+                    self._reported.add(oid)
+            if first:
+                log.warning(
+                    "key store %s: the token object %s of %s is missing from token %r (removed outside "
+                    "openkms); its requests answer ServiceUnavailableTemporary until it is restored",
+                    self._store,
+                    oid.decode("ascii", "replace"),
+                    subject,
+                    self._tokens.label,
+                )
+            raise errors.KeyObjectMissing(subject, self._store) from None
 
     # --- symmetric --------------------------------------------------------------------------------
 
@@ -104,7 +140,7 @@ class Pkcs11Backend:
             finally:
                 key.destroy()
 
-        return salt, nonce, self._tokens.call("encrypt", run)
+        return salt, nonce, self._call("encrypt", run, f"key version {version.id}", oid)
 
     def decrypt(
         self, spec: SpecInfo, version: KeyVersion, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes
@@ -129,7 +165,7 @@ class Pkcs11Backend:
             finally:
                 key.destroy()
 
-        return self._tokens.call("decrypt", run)
+        return self._call("decrypt", run, f"key version {version.id}", oid)
 
     def random_bytes(self, n: int) -> bytes:
         if n <= 0:
@@ -193,7 +229,7 @@ class Pkcs11Backend:
             )
             return signature
 
-        signature = self._tokens.call("sign", run)
+        signature = self._call("sign", run, f"key version {version.id}", oid)
         return keys.ecdsa_der(signature) if algorithm is SignAlgorithm.ECDSA_SHA_256 else signature
 
     def decrypt_asymmetric(
@@ -219,7 +255,7 @@ class Pkcs11Backend:
                     "CiphertextBlob", "The ciphertext does not decrypt with this key."
                 ) from None
 
-        return self._tokens.call("decrypt", run)
+        return self._call("decrypt", run, f"key version {version.id}", oid)
 
     # --- import ---------------------------------------------------------------------------------
 
@@ -310,7 +346,7 @@ class Pkcs11Backend:
             except p.PKCS11Error:
                 raise errors.InvalidKeyMaterial(IMPORT_FAILED) from None
 
-        fingerprint = self._tokens.call("import key material", run)
+        fingerprint = self._call("import key material", run, f"import token {token.id}'s wrapping key", wrapping_oid)
         return keys.reference(oid), fingerprint
 
     # --- housekeeping -----------------------------------------------------------------------------
@@ -318,6 +354,25 @@ class Pkcs11Backend:
     def discard(self, material_ref: bytes) -> None:
         if material_ref:
             self.destroy(material_ref)
+
+    def list_objects(self) -> list[HeldObject]:
+        """The token objects named like openkms's key versions and wrapping keys (``ObjectInventory``),
+        one per CKA_ID: a key pair's halves share it. Reads CKA_ID alone, and reports it as the
+        label (openkms sets both alike; the ID has been checked to be one of its names, so no
+        text of someone else's reaches a log line)."""
+        p = p11()
+        a = p.Attribute
+
+        def run(s: PooledSession) -> list[HeldObject]:
+            found: set[bytes] = set()
+            for object_class in (p.ObjectClass.SECRET_KEY, p.ObjectClass.PRIVATE_KEY, p.ObjectClass.PUBLIC_KEY):
+                for obj in s.session.get_objects({a.CLASS: object_class, a.TOKEN: True}):
+                    oid = bytes(obj[a.ID])
+                    if keys.is_key_object_id(oid):
+                        found.add(oid)
+            return [HeldObject(keys.reference(oid), oid.decode("ascii")) for oid in sorted(found)]
+
+        return self._tokens.call("list objects", run)
 
     def destroy(self, ref: bytes) -> int:
         """Destroy the token objects a reference names (deleted material, expired wrapping keys).

@@ -3,12 +3,15 @@
 Object naming: CKA_ID = CKA_LABEL = ``openkms:<version id>`` (an imported version gets a random
 suffix, so that importing again never collides); an import wrapping key is
 ``openkms:import:<token id>``. The stored reference is ``b"pkcs11:v1:" + CKA_ID``: derived from
-ids alone, it holds nothing about the key.
+ids alone, it holds nothing about the key. Ids are lower-case UUIDs, so ``is_key_object_id``
+tells these names from anything else in the token (the root key ``openkms:root-key``, other
+applications' objects), which reconciliation must never touch.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -49,6 +52,15 @@ def version_object_id(version_id: str, imported: str = "") -> bytes:
 
 def wrapping_object_id(token_id: str) -> bytes:
     return (ID_PREFIX + "import:" + token_id).encode("ascii")
+
+
+_UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_KEY_OBJECT_ID = re.compile(rb"openkms:(?:import:" + _UUID + rb"|" + _UUID + rb"(?::import:[0-9a-f]{16})?)")
+
+
+def is_key_object_id(object_id: bytes) -> bool:
+    """Whether a CKA_ID is one openkms gives a key version or an import wrapping key."""
+    return _KEY_OBJECT_ID.fullmatch(object_id) is not None
 
 
 def reference(object_id: bytes) -> bytes:

@@ -53,6 +53,10 @@ _MAX_CACHED_OBJECTS = 4096
 class _Missing(Exception):
     """No object with the requested CKA_ID and class in the token."""
 
+    def __init__(self, object_id: bytes) -> None:
+        super().__init__()
+        self.object_id = object_id
+
 
 class PooledSession:
     """A working session (opened without a PIN) and the objects it has found."""
@@ -62,7 +66,7 @@ class PooledSession:
         self._objects: OrderedDict[tuple[bytes, int], Any] = OrderedDict()
 
     def find(self, object_id: bytes, object_class: Any) -> Any:
-        """The object with this CKA_ID and class; IntegrityError if the token has none."""
+        """The object with this CKA_ID and class; _Missing if the token has none (``call`` reports it)."""
         key = (object_id, int(object_class))
         obj = self._objects.get(key)
         if obj is not None:
@@ -72,7 +76,7 @@ class PooledSession:
 
         found = list(self.session.get_objects({Attribute.ID: object_id, Attribute.CLASS: object_class}))
         if len(found) != 1:
-            raise _Missing()
+            raise _Missing(object_id)
         if len(self._objects) >= _MAX_CACHED_OBJECTS:
             self._objects.popitem(last=False)
         self._objects[key] = found[0]
@@ -199,10 +203,11 @@ class TokenSessions:
                         pooled.forget()  # destroyed by another process, or a stale handle
                         if last:
                             raise
-                    except _Missing:
+                    except _Missing as missing:
                         # Private objects are invisible to a logged-out application.
                         if last or self.logged_in(pooled):
-                            raise errors.IntegrityError("HSM key object (not found in the token)") from None
+                            name = missing.object_id.decode("ascii", "replace")
+                            raise errors.KeyObjectMissing(f"the key named {name}") from None
                         self._relogin(pooled)
                     except pkcs11.UserNotLoggedIn:
                         if last:

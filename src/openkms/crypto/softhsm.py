@@ -85,6 +85,11 @@ def available(candidates: Iterable[str] | None = None) -> tuple[bool, str]:
     return True, module
 
 
+def token_created(data_dir: Path | str) -> bool:
+    """Whether this data directory's token has been created (its sealed PIN is written last)."""
+    return (Path(data_dir).resolve() / "softhsm" / _PIN_FILE).exists()
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, readable by the owner only."""
     tmp = path.with_name(path.name + ".tmp")

@@ -227,6 +227,18 @@ class BackendUnavailable(KmsError):
         super().__init__(f"Service Unavailable Temporary. {detail}".strip())
 
 
+class KeyObjectMissing(BackendUnavailable):
+    """A key store no longer holds the object a reference names: it was destroyed outside
+    openkms. Not an integrity failure of the data (the row is intact), and restoring the object
+    from the token's backup brings the key back, so callers get a 503 rather than a 500."""
+
+    def __init__(self, subject: str, key_store: str = "") -> None:
+        where = f"key store {key_store}" if key_store else "its PKCS#11 token"
+        super().__init__(f"The token object of {subject} is missing from {where} (removed outside openkms).")
+        self.subject = subject
+        self.key_store = key_store
+
+
 class IntegrityError(KmsError):
     """Sealed data failed authentication: the store was tampered with or the root key is wrong."""
 

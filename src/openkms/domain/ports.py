@@ -7,6 +7,7 @@ crosses a port.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from openkms.domain.actions import Action
@@ -106,6 +107,29 @@ class CryptoBackend(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HeldObject:
+    """What a key store holds for openkms outside the database (a token object, or a key pair's
+    two halves, which share a name): the reference a row holds to it, and its label for reports."""
+
+    ref: bytes
+    label: str
+
+
+class ObjectInventory(Protocol):
+    """A key store whose key material lives outside the database (a PKCS#11 token), seen as a
+    collection of objects: for reconciling the token with the references the database holds."""
+
+    def list_objects(self) -> list[HeldObject]:
+        """Every object named like one openkms creates (never anyone else's, never the root key),
+        one entry per reference. Reads names only."""
+        ...
+
+    def discard(self, material_ref: bytes) -> None:
+        """Destroy what the reference names (nothing if it is gone already)."""
+        ...
+
+
 class PublicKeyCrypto(Protocol):
     """Operations that need only a public key: the same for every backend, and for callers' keys."""
 
@@ -146,6 +170,11 @@ class KeyRepository(Protocol):
 
     def purge(self, key_id: str) -> None:
         """Remove the key with its versions, aliases and tags."""
+        ...
+
+    def hsm_references(self) -> set[bytes]:
+        """Every reference the rows of HSM keys hold to objects outside the database: their
+        versions' material and their import tokens' wrapping keys (empty references left out)."""
         ...
 
 

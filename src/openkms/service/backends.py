@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from openkms.domain import errors
 from openkms.domain.keys import Key
-from openkms.domain.ports import CryptoBackend
+from openkms.domain.ports import CryptoBackend, ObjectInventory
 from openkms.domain.specs import ProtectionLevel
 
 DEFAULT_STORE = ""
@@ -31,6 +31,8 @@ class KeyStore:
     unavailable: str | None = None
     # Key specs its backend cannot generate, and why.
     spec_gaps: Mapping[str, str] = field(default_factory=dict)
+    # Its backend seen as the objects it keeps outside the database (a token), for reconciliation.
+    inventory: ObjectInventory | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class Backends:
 
     def all_backends(self) -> list[CryptoBackend]:
         return [s.backend for s in self._stores.values() if s.backend is not None]
+
+    def inventories(self) -> list[tuple[str, ObjectInventory]]:
+        """(store id, inventory) of every store that keeps key material outside the database."""
+        found = [(s.id, s.inventory) for s in self._stores.values() if s.inventory is not None]
+        return sorted(found, key=lambda pair: pair[0])
 
     def key_stores(self) -> list[KeyStoreStatus]:
         """For the console: every store, whether it can take new keys, and why not."""

@@ -13,6 +13,7 @@ from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService
+from openkms.service.reconcile import Reconciler
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
@@ -30,5 +31,6 @@ class Services:
     importing: ImportService
     account: AccountService
     scheduler: Scheduler
+    reconcile: Reconciler
     regions: RegionCatalogue
     clock: Clock

@@ -38,6 +38,7 @@ from openkms.domain.specs import KeyUsage, Origin, ProtectionLevel
 from openkms.domain.states import KeyState
 from openkms.domain.tags import Tag
 from openkms.storage import schema as t
+from openkms.storage.references import HSM_REFERENCES
 
 Mapped = TypeVar("Mapped")
 
@@ -407,6 +408,9 @@ class SqlKeys:
     def purge(self, key_id: str) -> None:
         for stmt in PURGE:
             self._db.run(stmt, key_id=key_id)
+
+    def hsm_references(self) -> set[bytes]:
+        return {bytes(r[0]) for r in self._db.all(HSM_REFERENCES) if r[0]}
 
 
 class SqlVersions:

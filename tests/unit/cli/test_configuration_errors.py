@@ -43,6 +43,9 @@ def no_openkms_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ('[[regions.region]]\nid = "a-b-1"\nmainland_china = "yes"', "mainland_china must be true or false"),
         ('[[regions.region]]\nid = "a-b-1"', "default region 'cn-hangzhou' is not in the catalogue"),
         ("[regions]\ndefault = 3", "[regions] default must be a string, not 3"),
+        ('[hsm]\nretry_seconds = "soon"', "[hsm] retry_seconds must be a number, not 'soon'"),
+        ("[hsm]\nretry_seconds = 0", "[hsm] retry_seconds must be positive"),
+        ("[hsm]\nretry_seconds = 60\nretry_max_seconds = 10", "retry_max_seconds at least as long"),
     ],
 )
 @pytest.mark.parametrize("command", [["serve"], ["accesskey", "list"]])

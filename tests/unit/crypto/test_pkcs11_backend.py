@@ -235,10 +235,20 @@ def test_pkcs1_garbage_is_refused_by_the_token(backend: hsm.Pkcs11Backend, impor
         assert caught.value.message.endswith(hsm.IMPORT_FAILED)  # one answer, whatever failed
 
 
-def test_a_missing_or_malformed_reference_is_an_integrity_error(backend: hsm.Pkcs11Backend) -> None:
-    for ref in (b"pkcs11:v1:openkms:no-such-object", b"\x01sealed-software-material", b"pkcs11:v1:"):
+def test_a_malformed_reference_is_an_integrity_error(backend: hsm.Pkcs11Backend) -> None:
+    for ref in (b"\x01sealed-software-material", b"pkcs11:v1:"):
         with pytest.raises(errors.IntegrityError):
             backend.encrypt(AES_256, KeyVersion("v", "k", 0, ref), b"", b"x")
+
+
+def test_a_reference_to_a_missing_object_is_unavailable_not_an_integrity_error(backend: hsm.Pkcs11Backend) -> None:
+    """The row is intact; the object was removed outside openkms (a token backup can bring it
+    back): the caller gets a 503 that names the version, never a 500."""
+    ref = b"pkcs11:v1:openkms:no-such-object"
+    with pytest.raises(errors.KeyObjectMissing) as caught:
+        backend.encrypt(AES_256, KeyVersion("v-gone", "k", 0, ref), b"", b"x")
+    assert isinstance(caught.value, errors.BackendUnavailable)
+    assert "key version v-gone" in caught.value.message
 
 
 def test_destroy_removes_the_objects(backend: hsm.Pkcs11Backend, token: TokenSessions) -> None:
@@ -248,7 +258,7 @@ def test_destroy_removes_the_objects(backend: hsm.Pkcs11Backend, token: TokenSes
     backend.sign(SPECS["EC_P256"], version, SignAlgorithm.ECDSA_SHA_256, b"\x01" * 32)  # cached handle
     assert backend.destroy(ref) == 2
     assert attributes(token, hsm_keys.object_id(ref), []) == []
-    with pytest.raises(errors.IntegrityError):
+    with pytest.raises(errors.KeyObjectMissing):
         backend.sign(SPECS["EC_P256"], version, SignAlgorithm.ECDSA_SHA_256, b"\x01" * 32)
 
 
