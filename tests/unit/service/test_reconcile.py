@@ -27,7 +27,7 @@ from openkms.storage.factory import open_store
 from openkms.storage.sql import SqlStore
 from openkms.system import ManualClock, UuidGenerator
 from tests.hsm_support import extra_token, requires_softhsm
-from tests.unit.service.conftest import CALLER, T0
+from tests.unit.service.conftest import CALLER, RESOLVER, T0
 
 pytestmark = requires_softhsm
 PIN = "reconcile-user-pin-1701"
@@ -55,7 +55,9 @@ def rig(tmp_path: Path, label: str, *extra: KeyStore) -> Iterator[Rig]:
             *extra,
         ]
     )
-    keys = KeyService(store, backends, clock, UuidGenerator(), RegionCatalogue(DEFAULT_REGIONS, DEFAULT_REGION))
+    keys = KeyService(
+        store, RESOLVER, backends, clock, UuidGenerator(), RegionCatalogue(DEFAULT_REGIONS, DEFAULT_REGION)
+    )
     try:
         yield Rig(store, clock, backend, keys, Reconciler(store, backends, clock))
     finally:
