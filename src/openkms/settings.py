@@ -20,6 +20,8 @@ from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION
 from openkms.domain.keys import DEFAULT_KEYS_PER_REGION
 from openkms.domain.regions import DEFAULT_REGION, DEFAULT_REGIONS, Region, RegionCatalogue
 
+MIN_ADMIN_SECRET_LENGTH = 16  # generated secrets are 30 characters
+
 
 class SettingsError(ValueError):
     pass
@@ -140,6 +142,11 @@ def _check(s: Settings) -> None:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if bool(s.admin_access_key_id) != bool(s.admin_access_key_secret):
         raise SettingsError("set both OPENKMS_ADMIN_ACCESS_KEY_ID and OPENKMS_ADMIN_ACCESS_KEY_SECRET, or neither")
+    if s.admin_access_key_secret and len(s.admin_access_key_secret) < MIN_ADMIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"OPENKMS_ADMIN_ACCESS_KEY_SECRET must be at least {MIN_ADMIN_SECRET_LENGTH} characters: "
+            "it is the key to every key of the account"
+        )
 
 
 _KIND_NAMES: dict[type, str] = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}

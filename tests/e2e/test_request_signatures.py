@@ -279,3 +279,15 @@ def test_v1_signature_is_base64_of_hmac_sha1(signer: Signer) -> None:
     req = signer.v1("DescribeRegions")
     assert len(base64.b64decode(req.params["Signature"])) == 20
     ok(req.send())
+
+
+def test_v3_with_a_body_must_sign_its_content_type(signer: Signer) -> None:
+    """The body's hash is signed, but not how it is read: with an unsigned content-type anyone on
+    the path could turn the form into something the server ignores, dropping its parameters."""
+    key_id = create_key(signer)
+    minimal = ["host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"]
+    params = {"KeyId": key_id, "Plaintext": "in the body"}
+    body = expect_wire(signer.v3("Encrypt", body=params, signed_headers=minimal).send(), 400, "IncompleteSignature")
+    assert "content-type" in body["Message"]
+    ok(signer.v3("Encrypt", body=params, signed_headers=[*minimal, "content-type"]).send())
+    ok(signer.v3("DescribeRegions", signed_headers=minimal).send())  # no body: nothing to read differently

@@ -330,8 +330,13 @@ def test_region_from_the_host_header(signer: Signer, host: str, region: str) -> 
     out = ok(signer.v3("CreateKey", host=host).send())  # V3 signs the host header
     assert region_of(out["KeyMetadata"]) == region
     key_id = out["KeyMetadata"]["KeyId"]
-    ok(signer.v1("DescribeKey", {"KeyId": key_id}, headers={"host": host}).send())
     ok(signer.v1("DescribeKey", {"KeyId": key_id, "RegionId": region}).send())
+    # V1 does not sign the Host header: there it never chooses the region, the default does.
+    v1_by_host = signer.v1("DescribeKey", {"KeyId": key_id}, headers={"host": host}).send()
+    if region == "cn-hangzhou":
+        ok(v1_by_host)
+    else:
+        expect_wire(v1_by_host, 404, "Forbidden.KeyNotFound")
 
 
 def test_region_id_wins_over_the_host(signer: Signer) -> None:

@@ -88,7 +88,9 @@ class RpcHandler:
                 raise ActionNotFound(action)
             cred = self._auth.authenticate(req, self._auth_clock.now())
             ak = cred.access_key_id
-            region = self._services.regions.resolve(req.params.get("RegionId") or None, host).id
+            # Only V3 signs the Host header: under V1 an unsigned header must not choose the region.
+            signed_host = host if (req.header("authorization") or "").startswith("ACS3-") else None
+            region = self._services.regions.resolve(req.params.get("RegionId") or None, signed_host).id
             result = handler(Ctx(Caller(cred.account_uid, region, ak), self._services, Params(req.params)))
             result["RequestId"] = request_id
             root = f"{action}Response" if xml_root else None

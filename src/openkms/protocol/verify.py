@@ -109,6 +109,10 @@ class Authenticator:
             raise IncompleteSignature(f"Unsupported signature algorithm {algorithm}.")
         signed = signed_text.lower().split(";")
         missing = [h for h in V3_REQUIRED_SIGNED if h not in signed]
+        if req.body and "content-type" not in signed:
+            # The body's hash is signed, but how it is read is not: with an unsigned content-type
+            # anyone on the path could make its parameters be ignored without breaking the signature.
+            missing.append("content-type (the request has a body)")
         if missing:
             raise IncompleteSignature(f"SignedHeaders must include {', '.join(missing)}.")
         nonce = req.header("x-acs-signature-nonce") or ""

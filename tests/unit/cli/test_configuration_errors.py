@@ -97,3 +97,19 @@ def test_invalid_environment(
     if variable in ("OPENKMS_ROOT_KEY", "OPENKMS_ADMIN_ACCESS_KEY_SECRET"):
         assert value not in err
     assert not (tmp_path / "data" / "openkms.sqlite3").exists()
+
+
+@pytest.mark.parametrize("secret", ["a", "fifteen-chars-x"])
+def test_a_short_administrator_secret_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secret: str
+) -> None:
+    monkeypatch.setenv("OPENKMS_ADMIN_ACCESS_KEY_ID", "LTAIoperatorChosen0001")
+    monkeypatch.setenv("OPENKMS_ADMIN_ACCESS_KEY_SECRET", secret)
+    assert main(["accesskey", "list", "--data-dir", str(tmp_path / "data")]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err.count("\n")) == ("", 1)
+    assert "OPENKMS_ADMIN_ACCESS_KEY_SECRET must be at least 16 characters" in err
+    if len(secret) > 1:  # a one-letter secret is in any message
+        assert secret not in err
+    monkeypatch.setenv("OPENKMS_ADMIN_ACCESS_KEY_SECRET", "sixteen-chars-xx")
+    assert main(["accesskey", "list", "--data-dir", str(tmp_path / "data")]) == 0
