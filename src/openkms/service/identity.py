@@ -88,11 +88,6 @@ class IdentityService:
         uow.access_keys.add(ak)
         return IssuedKey(ak, secret)
 
-    def admin_account(self) -> Account | None:
-        with self._store.read() as uow:
-            accounts = uow.accounts.list_all()
-        return accounts[0] if accounts else None
-
     def bootstrap_admin(self, access_key_id: str | None, secret: str | None) -> IssuedKey | None:
         """On first start, create the administrator account and its pair (given, or random).
 
