@@ -9,6 +9,7 @@ from openkms.domain.ram.evaluate import Decision, Request, evaluate
 from openkms.domain.ram.system_policies import SYSTEM_POLICIES
 
 KEY = "acs:kms:cn-hangzhou:1234:key/k-1"
+SECRET = "acs:kms:cn-hangzhou:1234:secret/s"
 
 
 def decide(policy: str, action: str, resource: str = KEY) -> Decision:
@@ -33,15 +34,15 @@ def test_every_system_policy_compiles(name: str) -> None:
         (
             "AliyunKMSCryptoAdminAccess",
             "kms:GetSecretValue",
-            "acs:kms:cn-hangzhou:1234:secret/s",
+            SECRET,
             Decision.IMPLICIT_DENY,
         ),
         ("AliyunKMSCryptoUserAccess", "kms:Encrypt", KEY, Decision.ALLOW),
         ("AliyunKMSCryptoUserAccess", "kms:ReEncrypt", KEY, Decision.IMPLICIT_DENY),  # as published
         ("AliyunKMSCryptoUserAccess", "kms:DisableKey", KEY, Decision.IMPLICIT_DENY),
-        ("AliyunKMSSecretUserAccess", "kms:GetSecretValue", "acs:kms:cn-hangzhou:1234:secret/s", Decision.ALLOW),
+        ("AliyunKMSSecretUserAccess", "kms:GetSecretValue", SECRET, Decision.ALLOW),
         ("AliyunKMSSecretUserAccess", "kms:Encrypt", KEY, Decision.IMPLICIT_DENY),
-        ("AliyunKMSSecretAdminAccess", "kms:DeleteSecret", "acs:kms:cn-hangzhou:1234:secret/s", Decision.ALLOW),
+        ("AliyunKMSSecretAdminAccess", "kms:DeleteSecret", SECRET, Decision.ALLOW),
         ("AliyunKMSSecretAdminAccess", "kms:Encrypt", KEY, Decision.IMPLICIT_DENY),
         ("AliyunRAMFullAccess", "ram:CreateUser", "acs:ram:*:1234:user/a", Decision.ALLOW),
     ],
