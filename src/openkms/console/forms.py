@@ -18,7 +18,15 @@ from datetime import datetime
 
 from openkms.domain import errors, importing, keys, listing, numbers, rotation
 from openkms.domain.aliases import PREFIX as ALIAS_PREFIX
-from openkms.domain.specs import DEFAULT_SPEC, SPECS, KeyUsage, Origin, ProtectionLevel
+from openkms.domain.specs import (
+    DEFAULT_ORIGIN,
+    DEFAULT_PROTECTION_LEVEL,
+    DEFAULT_SPEC,
+    SPECS,
+    KeyUsage,
+    Origin,
+    ProtectionLevel,
+)
 from openkms.domain.tags import Tag, validate_tag
 from openkms.service.backends import KeyStoreStatus
 from openkms.service.keys import CreateKeyRequest
@@ -169,11 +177,11 @@ class CreateKeyForm:
     spec: str = DEFAULT_SPEC
     usage: str = ""
     alias: str = ""
-    protection_level: str = ProtectionLevel.SOFTWARE.value
+    protection_level: str = DEFAULT_PROTECTION_LEVEL.value
     description: str = ""
     rotation_period: str = ROTATION_DISABLE
     custom_days: str = ""
-    origin: str = Origin.ALIYUN_KMS.value
+    origin: str = DEFAULT_ORIGIN.value
     external_ack: bool = False
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -184,11 +192,11 @@ class CreateKeyForm:
             spec=text(form, "spec", DEFAULT_SPEC),
             usage=text(form, "usage"),
             alias=text(form, "alias"),
-            protection_level=text(form, "protection_level", ProtectionLevel.SOFTWARE.value),
+            protection_level=text(form, "protection_level", DEFAULT_PROTECTION_LEVEL.value),
             description=text(form, "description"),
             rotation_period=text(form, "rotation_period", ROTATION_DISABLE),
             custom_days=text(form, "custom_days"),
-            origin=text(form, "origin", Origin.ALIYUN_KMS.value),
+            origin=text(form, "origin", DEFAULT_ORIGIN.value),
             external_ack=text(form, "external_ack") == "yes",
         )
 
@@ -213,12 +221,12 @@ class CreateKeyForm:
             level = ProtectionLevel(self.protection_level)
         except ValueError:
             problems["protection_level"] = "Choose Software or Hsm."
-            level = ProtectionLevel.SOFTWARE
+            level = DEFAULT_PROTECTION_LEVEL
         try:
             origin = Origin(self.origin)
         except ValueError:
             problems["origin"] = "Choose Alibaba Cloud KMS or External."
-            origin = Origin.ALIYUN_KMS
+            origin = DEFAULT_ORIGIN
         if origin is Origin.EXTERNAL and not self.external_ack:
             problems["external_ack"] = EXTERNAL_ACK_MISSING
         rotation_enabled, interval = False, None
@@ -265,8 +273,8 @@ def page_number(text: str) -> int:
     """A list's page from its link, read as the API reads PageNumber; anything the API would
     refuse shows the first page, as a link is not a form to correct."""
     try:
-        return numbers.parse_integer(text, lo=1, hi=listing.MAX_PAGE_NUMBER)
-    except numbers.InvalidNumber:
+        return listing.page_number(text)
+    except errors.InvalidParameter:
         return 1
 
 

@@ -13,6 +13,8 @@ from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, CryptoBackend, IdGenerator, Store, UnitOfWork
 from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import (
+    DEFAULT_ORIGIN,
+    DEFAULT_PROTECTION_LEVEL,
     DEFAULT_SPEC,
     SPECS,
     KeyUsage,
@@ -35,8 +37,8 @@ from openkms.service.resolve import KeyResolver
 class CreateKeyRequest:
     spec: str = DEFAULT_SPEC
     usage: KeyUsage | None = None
-    origin: Origin = Origin.ALIYUN_KMS
-    protection_level: ProtectionLevel = ProtectionLevel.SOFTWARE
+    origin: Origin = DEFAULT_ORIGIN
+    protection_level: ProtectionLevel = DEFAULT_PROTECTION_LEVEL
     description: str = ""
     rotation_enabled: bool = False
     rotation_interval: int | None = None
