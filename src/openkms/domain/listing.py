@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -91,3 +91,10 @@ def matches(filters: Sequence[Filter], attributes: Callable[[str], set[str]]) ->
     for f in filters:
         by_key.setdefault(f.key, set()).update(f.values)
     return all(attributes(key) & wanted for key, wanted in by_key.items())
+
+
+def search_matches(term: str, key_id: str, aliases: Iterable[str]) -> bool:
+    """The console's key search: ``term`` (surrounding spaces ignored, any case) is part of the
+    key's id or of one of its alias names. An empty term matches every key."""
+    needle = term.strip().lower()
+    return needle in key_id.lower() or any(needle in name.lower() for name in aliases)

@@ -85,3 +85,12 @@ def test_page_size_defaults_and_bounds() -> None:
     with pytest.raises(errors.InvalidParameter) as err:
         listing.page_size("101")
     assert (err.value.name, err.value.reason) == ("PageSize", "It must be from 1 to 100.")
+
+
+def test_search_matches_part_of_the_id_or_an_alias_in_any_case() -> None:
+    key_id = "0b9a1c0e-0000-4000-8000-00000000abcd"
+    assert listing.search_matches("0B9A", key_id, [])
+    assert listing.search_matches(" abcd ", key_id, [])
+    assert listing.search_matches("app/", key_id, ["alias/other", "alias/App/billing"])
+    assert not listing.search_matches("billing-2", key_id, ["alias/App/billing"])
+    assert listing.search_matches("", key_id, [])
