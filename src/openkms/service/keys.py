@@ -112,11 +112,8 @@ class KeyService:
 
     # --- create -------------------------------------------------------------------------------
 
-    def check_create(self, region: str, req: CreateKeyRequest) -> None:
-        """Every rule CreateKey applies before it generates anything; raises the first broken one."""
-        self._check_create(region, req)
-
     def _check_create(self, region: str, req: CreateKeyRequest) -> tuple[SpecInfo, KeyUsage, CryptoBackend, str]:
+        """Every rule CreateKey applies before it generates anything; raises the first broken one."""
         spec = spec_info(req.spec)
         usage = req.usage or spec.default_usage
         check_usage(spec, usage)
