@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,9 @@ def get(rt: Inproc, calls: Counter[str]) -> Get:
             async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=cookies) as http:
                 return await http.get(path, params=params)
 
-        return asyncio.run(go())
+        # In a thread of its own: the browser tests' Playwright keeps an event loop running here.
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(lambda: asyncio.run(go())).result()
 
     return fetch
 
