@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openkms.console.auth import SESSION_SECONDS, SessionManager
 from openkms.console.forms import LEVEL_LABELS, USAGE_LABELS
-from openkms.console.views import Console
+from openkms.console.pages import aliases, create_key, importing, key_detail, keys, logon
+from openkms.console.web import Console
 from openkms.domain.ports import Clock
 from openkms.service.container import Services
 
@@ -118,26 +119,25 @@ def create_console(services: Services, config: ConsoleConfig, offload: bool, clo
     """``clock`` times the sessions; by default the services' clock (the runtime clock tests move)."""
     sessions = SessionManager(config.session_key, services.identity, clock or services.clock, config.session_seconds)
     console = Console(services, sessions, templates(), offload)
-    page = console.page
+    page, public = console.page, console.public
+    key = "/{region}/keys/{key_id}"
     routes = [
-        Route("/", console.index, methods=["GET"]),
-        Route("/login", console.login, methods=["GET", "POST"]),
-        Route("/logout", page(console.logout, regional=False), methods=["POST"]),
-        Route("/switch-region", page(console.switch_region, regional=False), methods=["GET"]),
+        Route("/", public(logon.index), methods=["GET"]),
+        Route("/login", public(logon.login), methods=["GET", "POST"]),
+        Route("/logout", page(logon.logout, regional=False), methods=["POST"]),
+        Route("/switch-region", page(logon.switch_region, regional=False), methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
-        Route("/{region}/keys", page(console.keys_list), methods=["GET"]),
-        Route("/{region}/keys/create", page(console.create_key_dialog), methods=["GET"]),
-        Route("/{region}/keys/create", page(console.create_key), methods=["POST"]),
-        Route("/{region}/keys/{key_id}", page(console.key_detail), methods=["GET"]),
-        Route(
-            "/{region}/keys/{key_id}/versions/{version_id}/public-key.pem", page(console.public_key), methods=["GET"]
-        ),
-        Route("/{region}/keys/{key_id}/import/{token_id}/{name}", page(console.import_download), methods=["GET"]),
-        Route("/{region}/keys/{key_id}/import-parameters", page(console.import_parameters), methods=["POST"]),
-        Route("/{region}/keys/{key_id}/import-material", page(console.import_material), methods=["POST"]),
-        Route("/{region}/keys/{key_id}/{action}", page(console.key_action), methods=["POST"]),
-        Route("/{region}/aliases", page(console.aliases_list), methods=["GET"]),
-        Route("/{region}/aliases/delete", page(console.delete_alias), methods=["POST"]),
+        Route("/{region}/keys", page(keys.keys_list), methods=["GET"]),
+        Route("/{region}/keys/create", page(create_key.dialog), methods=["GET"]),
+        Route("/{region}/keys/create", page(create_key.create), methods=["POST"]),
+        Route(key, page(key_detail.detail), methods=["GET"]),
+        Route(key + "/versions/{version_id}/public-key.pem", page(key_detail.public_key), methods=["GET"]),
+        Route(key + "/import/{token_id}/{name}", page(importing.download), methods=["GET"]),
+        Route(key + "/import-parameters", page(importing.parameters), methods=["POST"]),
+        Route(key + "/import-material", page(importing.material), methods=["POST"]),
+        Route(key + "/{action}", page(key_detail.action), methods=["POST"]),
+        Route("/{region}/aliases", page(aliases.aliases_list), methods=["GET"]),
+        Route("/{region}/aliases/delete", page(aliases.delete), methods=["POST"]),
     ]
 
     async def not_found(request: Request, _exc: Exception) -> Response:

@@ -1,5 +1,5 @@
-"""The console's forms: what a field may hold, how a posted form becomes a service request, and
-which field a service error belongs to.
+"""The console's forms: what a field may hold, and how a posted form becomes a service request.
+(Which field a service error belongs to is ``console/errors.py``'s.)
 
 Only the shape of the input is checked here (a number is a number, a choice is one of the
 choices). Every business rule is the service's: the console calls the same methods as the API,
@@ -16,18 +16,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from openkms.domain import errors, importing, keys, listing, numbers, rotation
+from openkms.domain import errors, importing, keys, listing, numbers, rotation, specs
 from openkms.domain.aliases import PREFIX as ALIAS_PREFIX
-from openkms.domain.specs import DEFAULT_SPEC, SPECS, KeyUsage, Origin, ProtectionLevel
+from openkms.domain.specs import SPECS, KeyUsage, Origin, ProtectionLevel
 from openkms.domain.tags import Tag, validate_tag
-from openkms.service.backends import KeyStoreStatus
+from openkms.service.backends import DEFAULT_STORE, KeyStoreStatus
 from openkms.service.keys import CreateKeyRequest
 
 # The seed's words for each choice.
 USAGE_LABELS = {KeyUsage.ENCRYPT_DECRYPT: "Encrypt/Decrypt", KeyUsage.SIGN_VERIFY: "Sign/Verify"}
 LEVEL_LABELS = {ProtectionLevel.SOFTWARE: "Software", ProtectionLevel.HSM: "Hsm"}
 ORIGIN_LABELS = {Origin.ALIYUN_KMS: "Alibaba Cloud KMS", Origin.EXTERNAL: "External"}
-DEFAULT_KEY_STORE = ""
+DEFAULT_KEY_STORE = DEFAULT_STORE
 DEFAULT_KEY_STORE_LABEL = "Default key store (shared KMS)"
 
 
@@ -64,62 +64,6 @@ _PRESETS = {str(days): days for days in rotation.PRESET_DAYS}  # what each choic
 _MAX_DAYS_DIGITS = 6
 EXTERNAL_ACK = "I understand the implications of using the external key materials key"
 EXTERNAL_ACK_MISSING = f"Select the check box “{EXTERNAL_ACK}” to use External key material."
-
-# Which form field a service error is about, by the API parameter it names.
-_PARAMETER_FIELDS = {
-    "KeySpec": "spec",
-    "KeyUsage": "usage",
-    "AliasName": "alias",
-    "Description": "description",
-    "RotationInterval": "rotation",
-    "ProtectionLevel": "protection_level",
-    "Origin": "origin",
-    "PendingWindowInDays": "window",
-    "Tags": "tag",
-    "DKMSInstanceId": "key_store",
-}
-
-
-# The import forms on a key's page: the field each import error concerns.
-_IMPORT_PARAMETER_FIELDS = {
-    "WrappingKeySpec": "wrapping_spec",
-    "WrappingAlgorithm": "wrapping_algorithm",
-    "KeyMaterialExpireUnix": "material_expiry",
-    "ImportToken": "import_token",
-    "EncryptedKeyMaterial": "material",
-}
-
-
-def import_field_of(exc: errors.KmsError, step: str) -> str:
-    """The field of an import form an error concerns; ``step`` (the form) when none."""
-    if isinstance(exc, errors.InvalidParameter | errors.MissingParameter):
-        return _IMPORT_PARAMETER_FIELDS.get(exc.name, step)
-    if isinstance(exc, errors.InvalidImportToken | errors.ExpiredImportToken):
-        return "import_token"
-    if isinstance(exc, errors.InvalidKeyMaterial):
-        return "material"
-    if isinstance(exc, errors.UnsupportedKeySpec):  # the key store cannot make this wrapping key
-        return "wrapping_spec"
-    if isinstance(exc, errors.UnsupportedOperation):  # ... nor unwrap with this algorithm
-        return "wrapping_algorithm"
-    return step
-
-
-def field_of(exc: errors.KmsError) -> str:
-    """The form field a service error concerns; ``form`` when it concerns the form as a whole."""
-    if isinstance(exc, errors.InvalidParameter | errors.MissingParameter):
-        return _PARAMETER_FIELDS.get(exc.name, "form")
-    if isinstance(exc, errors.UnsupportedKeySpec):
-        return "spec"
-    if isinstance(exc, errors.UnsupportedOrigin):
-        return "origin"
-    if isinstance(exc, errors.UnsupportedProtectionLevel):
-        return "protection_level"
-    if isinstance(exc, errors.AliasAlreadyExists | errors.AliasNotFound):
-        return "alias"
-    if isinstance(exc, errors.UnsupportedOperation):
-        return "rotation"
-    return "form"
 
 
 class FormError(Exception):
@@ -166,14 +110,14 @@ class CreateKeyForm:
     """The Create Key dialog's values, kept as typed so the dialog can be shown again on error."""
 
     key_store: str = DEFAULT_KEY_STORE
-    spec: str = DEFAULT_SPEC
+    spec: str = specs.DEFAULT_SPEC
     usage: str = ""
     alias: str = ""
-    protection_level: str = ProtectionLevel.SOFTWARE.value
+    protection_level: str = specs.DEFAULT_PROTECTION_LEVEL.value
     description: str = ""
     rotation_period: str = ROTATION_DISABLE
     custom_days: str = ""
-    origin: str = Origin.ALIYUN_KMS.value
+    origin: str = specs.DEFAULT_ORIGIN.value
     external_ack: bool = False
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -181,14 +125,14 @@ class CreateKeyForm:
     def from_form(cls, form: Mapping[str, object]) -> CreateKeyForm:
         return cls(
             key_store=text(form, "key_store"),
-            spec=text(form, "spec", DEFAULT_SPEC),
+            spec=text(form, "spec", specs.DEFAULT_SPEC),
             usage=text(form, "usage"),
             alias=text(form, "alias"),
-            protection_level=text(form, "protection_level", ProtectionLevel.SOFTWARE.value),
+            protection_level=text(form, "protection_level", specs.DEFAULT_PROTECTION_LEVEL.value),
             description=text(form, "description"),
             rotation_period=text(form, "rotation_period", ROTATION_DISABLE),
             custom_days=text(form, "custom_days"),
-            origin=text(form, "origin", Origin.ALIYUN_KMS.value),
+            origin=text(form, "origin", specs.DEFAULT_ORIGIN.value),
             external_ack=text(form, "external_ack") == "yes",
         )
 
@@ -213,12 +157,12 @@ class CreateKeyForm:
             level = ProtectionLevel(self.protection_level)
         except ValueError:
             problems["protection_level"] = "Choose Software or Hsm."
-            level = ProtectionLevel.SOFTWARE
+            level = specs.DEFAULT_PROTECTION_LEVEL
         try:
             origin = Origin(self.origin)
         except ValueError:
             problems["origin"] = "Choose Alibaba Cloud KMS or External."
-            origin = Origin.ALIYUN_KMS
+            origin = specs.DEFAULT_ORIGIN
         if origin is Origin.EXTERNAL and not self.external_ack:
             problems["external_ack"] = EXTERNAL_ACK_MISSING
         rotation_enabled, interval = False, None
@@ -265,8 +209,8 @@ def page_number(text: str) -> int:
     """A list's page from its link, read as the API reads PageNumber; anything the API would
     refuse shows the first page, as a link is not a form to correct."""
     try:
-        return numbers.parse_integer(text, lo=1, hi=listing.MAX_PAGE_NUMBER)
-    except numbers.InvalidNumber:
+        return listing.page_number(text)
+    except errors.InvalidParameter:
         return 1
 
 
@@ -299,11 +243,11 @@ def wrapping_choices(mainland_china: bool) -> list[WrappingChoice]:
 
 def wrapping_specs(choices: Iterable[WrappingChoice]) -> list[tuple[str, str | None]]:
     """The wrapping key specs, each with why it is refused when none of its algorithms is offered."""
-    specs: dict[str, str | None] = {}
+    found: dict[str, str | None] = {}
     for c in choices:
-        if c.spec not in specs or c.problem is None:
-            specs[c.spec] = c.problem
-    return list(specs.items())
+        if c.spec not in found or c.problem is None:
+            found[c.spec] = c.problem
+    return list(found.items())
 
 
 def upload_missing(what: str) -> str:

@@ -1,20 +1,45 @@
 """The domain's error hierarchy.
 
 Errors carry data (which parameter, which state), never an HTTP status or an Alibaba code:
-``protocol/errors.py`` maps each class to those in one table. Messages must never contain
-plaintext, key material or secrets; they may name parameters and identifiers.
+``protocol/errors.py`` maps each class to those in one table. Each class declares its *kind*
+(what sort of refusal it is), which is all the console needs to answer it, and, where it concerns
+one input, the API ``parameter`` it concerns, which the console turns into a form field. A new
+error is one class with its kind here, plus its row in the API's table. Messages must never
+contain plaintext, key material or secrets; they may name parameters and identifiers.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorKind(StrEnum):
+    """What sort of refusal an error is, for entry points that do not speak Alibaba's codes."""
+
+    INVALID = "invalid"  # the input is malformed or breaks a rule of its own
+    NOT_FOUND = "not-found"  # what the request names does not exist (for this caller)
+    CONFLICT = "conflict"  # it exists already
+    FORBIDDEN = "forbidden"  # the caller may not do this, or the resource is protected from it
+    STATE = "state"  # the key's state does not allow it now
+    UNSUPPORTED = "unsupported"  # not offered for this key, spec, origin or key store
+    LIMIT = "limit"  # a quota or count would be exceeded
+    UNAVAILABLE = "unavailable"  # a backend cannot serve now; retrying may succeed
+    INTERNAL = "internal"  # a failure whose detail is for the operator's log only
 
 
 class KmsError(Exception):
     """Base of every error the service layer raises on purpose.
 
-    ``detail`` is the part of the message that says why, without the API's fixed wording (the
-    console shows it next to a form field); empty when the message has no such part.
+    ``kind`` is declared by each class (inherited by its subclasses); a class that declares none
+    is an internal failure. ``parameter`` is the API parameter the error concerns, empty when it
+    concerns no single input. ``detail`` is the part of the message that says why, without the
+    API's fixed wording (the console shows it next to a form field); empty when the message has
+    no such part.
     """
 
+    kind: ClassVar[ErrorKind] = ErrorKind.INTERNAL
+    parameter: str = ""
     detail: str = ""
 
     def __init__(self, message: str = "") -> None:
@@ -26,18 +51,22 @@ class KmsError(Exception):
 
 
 class InvalidParameter(KmsError):
+    kind = ErrorKind.INVALID
+
     def __init__(self, name: str, reason: str = "") -> None:
         text = f'The specified parameter "{name}" is not valid.'
         super().__init__(f"{text} {reason}".strip())
-        self.name = name
+        self.name = self.parameter = name
         self.reason = reason
         self.detail = reason
 
 
 class MissingParameter(KmsError):
+    kind = ErrorKind.INVALID
+
     def __init__(self, name: str) -> None:
         super().__init__(f'The parameter "{name}" is needed but not provided.')
-        self.name = name
+        self.name = self.parameter = name
 
 
 class InvalidCiphertext(InvalidParameter):
@@ -53,6 +82,8 @@ class InvalidCiphertext(InvalidParameter):
 class DryRunSucceeded(KmsError):
     """DryRun=true and the request would have succeeded."""
 
+    kind = ErrorKind.INVALID
+
     def __init__(self) -> None:
         super().__init__("Request would have succeeded, but DryRun flag is set.")
 
@@ -61,7 +92,7 @@ class DryRunSucceeded(KmsError):
 
 
 class NotFound(KmsError):
-    pass
+    kind = ErrorKind.NOT_FOUND
 
 
 class KeyNotFound(NotFound):
@@ -76,17 +107,24 @@ class KeyVersionNotFound(NotFound):
 
 
 class AliasNotFound(NotFound):
+    parameter = "AliasName"
+
     def __init__(self) -> None:
         super().__init__("The specified Alias is not found.")
 
 
 class AliasAlreadyExists(KmsError):
+    kind = ErrorKind.CONFLICT
+    parameter = "AliasName"
+
     def __init__(self) -> None:
         super().__init__("AliasName Already Exists.")
 
 
 class AliasNotAllowed(KmsError):
     """An alias was given where the API takes only a key id."""
+
+    kind = ErrorKind.INVALID
 
     def __init__(self) -> None:
         super().__init__("Alias is not valid for this api.")
@@ -97,6 +135,8 @@ class AliasNotAllowed(KmsError):
 
 class StateRejected(KmsError):
     """The key's state forbids the operation; the subclass says which state."""
+
+    kind = ErrorKind.STATE
 
 
 class RejectedDisabled(StateRejected):
@@ -120,6 +160,8 @@ class StateModifiedFailed(StateRejected):
 
 
 class DeletionProtected(KmsError):
+    kind = ErrorKind.FORBIDDEN
+
     def __init__(self) -> None:
         super().__init__(
             "The key is protected from deletion. Disable deletion protection (SetDeletionProtection) first."
@@ -130,40 +172,57 @@ class DeletionProtected(KmsError):
 
 
 class UnsupportedOperation(KmsError):
+    kind = ErrorKind.UNSUPPORTED
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"Unsupported operation. {detail}".strip())
         self.detail = detail
 
 
 class UnsupportedKeySpec(KmsError):
+    kind = ErrorKind.UNSUPPORTED
+    parameter = "KeySpec"
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
 
 class UnsupportedOrigin(KmsError):
+    kind = ErrorKind.UNSUPPORTED
+    parameter = "Origin"
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"This key origin is not valid for this api. {detail}".strip())
         self.detail = detail
 
 
 class UnsupportedProtectionLevel(KmsError):
+    kind = ErrorKind.UNSUPPORTED
+    parameter = "ProtectionLevel"
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"This protection level is not valid for this region. {detail}".strip())
         self.detail = detail
 
 
 class LimitExceeded(KmsError):
+    kind = ErrorKind.LIMIT
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"The request was rejected because user create resource limit was exceeded. {detail}".strip())
 
 
 class ServiceAlreadyOpened(KmsError):
+    kind = ErrorKind.CONFLICT
+
     def __init__(self) -> None:
         super().__init__("Your kms service has been opened.")
 
 
 class InvalidRegion(KmsError):
+    kind = ErrorKind.INVALID
+
     def __init__(self, region: str) -> None:
         super().__init__(f"The specified region {region!r} does not exist in this openkms catalogue.")
         self.region = region
@@ -173,16 +232,25 @@ class InvalidRegion(KmsError):
 
 
 class InvalidImportToken(KmsError):
+    kind = ErrorKind.INVALID
+    parameter = "ImportToken"
+
     def __init__(self) -> None:
         super().__init__("import token is invalid.")
 
 
 class ExpiredImportToken(KmsError):
+    kind = ErrorKind.INVALID
+    parameter = "ImportToken"
+
     def __init__(self) -> None:
         super().__init__("import token is expired.")
 
 
 class InvalidKeyMaterial(KmsError):
+    kind = ErrorKind.INVALID
+    parameter = "EncryptedKeyMaterial"
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"key material is invalid. {detail}".strip())
 
@@ -196,6 +264,8 @@ class AccessKeyNotFound(NotFound):
 
 
 class AccessKeyDisabled(KmsError):
+    kind = ErrorKind.FORBIDDEN
+
     def __init__(self) -> None:
         super().__init__("This AccessKey is not enabled.")
 
@@ -205,6 +275,8 @@ class AccessDenied(KmsError):
 
     Carries what Alibaba's ``AccessDeniedDetail`` reports; never the policies themselves.
     """
+
+    kind = ErrorKind.FORBIDDEN
 
     def __init__(
         self, action: str, resource: str, explicit: bool = False, principal_type: str = "", policy_type: str = ""
@@ -302,6 +374,8 @@ class MalformedPolicyDocument(KmsError):
 class BackendUnavailable(KmsError):
     """A storage or crypto backend cannot serve now; the caller may retry."""
 
+    kind = ErrorKind.UNAVAILABLE
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"Service Unavailable Temporary. {detail}".strip())
 
@@ -320,6 +394,8 @@ class KeyObjectMissing(BackendUnavailable):
 
 class IntegrityError(KmsError):
     """Sealed data failed authentication: the store was tampered with or the root key is wrong."""
+
+    kind = ErrorKind.INTERNAL
 
     def __init__(self, what: str) -> None:
         super().__init__(f"Sealed {what} failed authentication.")

@@ -16,7 +16,7 @@ from openkms.domain.states import KeyState, Op, require
 DESCRIPTION_MAX = 8192
 MIN_DELETION_WINDOW_DAYS = 7
 MAX_DELETION_WINDOW_DAYS = 366
-DEFAULT_DELETION_WINDOW_DAYS = 30
+DEFAULT_DELETION_WINDOW_DAYS = 30  # ScheduleKeyDeletion without PendingWindowInDays; the console's preset
 DEFAULT_KEYS_PER_REGION = 200
 MAX_VERSIONS = 50
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from openkms.domain import errors
+from openkms.domain import errors, numbers
 
 T = TypeVar("T")
 
@@ -31,6 +31,26 @@ class Page:
     def slice(self, items: Sequence[T]) -> list[T]:
         start = (self.number - 1) * self.size
         return list(items[start : start + self.size])
+
+
+def page_number(text: str | None) -> int:
+    """PageNumber as the API reads it, and the console its page links: absent or empty is the
+    first page; anything else is a whole number from 1 to MAX_PAGE_NUMBER or InvalidParameter."""
+    return _read(text, "PageNumber", MAX_PAGE_NUMBER, 1)
+
+
+def page_size(text: str | None) -> int:
+    """PageSize as the API reads it: absent or empty is DEFAULT_PAGE_SIZE."""
+    return _read(text, "PageSize", MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
+
+
+def _read(text: str | None, name: str, hi: int, default: int) -> int:
+    if not text:
+        return default
+    try:
+        return numbers.parse_integer(text, lo=1, hi=hi)
+    except numbers.InvalidNumber as exc:
+        raise errors.InvalidParameter(name, exc.reason) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +91,10 @@ def matches(filters: Sequence[Filter], attributes: Callable[[str], set[str]]) ->
     for f in filters:
         by_key.setdefault(f.key, set()).update(f.values)
     return all(attributes(key) & wanted for key, wanted in by_key.items())
+
+
+def search_matches(term: str, key_id: str, aliases: Iterable[str]) -> bool:
+    """The console's key search: ``term`` (surrounding spaces ignored, any case) is part of the
+    key's id or of one of its alias names. An empty term matches every key."""
+    needle = term.strip().lower()
+    return needle in key_id.lower() or any(needle in name.lower() for name in aliases)

@@ -66,7 +66,11 @@ SPECS: dict[str, SpecInfo] = {
     )
 }
 
+# What CreateKey makes when a parameter is left out (the API's defaults, and the console's
+# preselected choices). The usage's default depends on the spec: ``SpecInfo.default_usage``.
 DEFAULT_SPEC = "Aliyun_AES_256"
+DEFAULT_ORIGIN = Origin.ALIYUN_KMS
+DEFAULT_PROTECTION_LEVEL = ProtectionLevel.SOFTWARE
 
 
 def spec_info(name: str) -> SpecInfo:

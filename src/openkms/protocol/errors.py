@@ -3,6 +3,8 @@
 Domain errors carry data, never a status; this module decides how each class looks on the
 wire, walking the MRO so a subclass inherits its parent's mapping unless it has its own row.
 Anything not mapped is a 500 ``InternalFailure`` whose detail stays in the server log.
+A row's status is Alibaba's for its code, and agrees with the class's ``kind`` (a test holds
+them together), which is what the console answers by.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from openkms.domain import errors as d
 
 class ProtocolError(d.KmsError):
     """Errors of the wire protocol itself: signatures, timestamps, actions, versions."""
+
+    kind = d.ErrorKind.INVALID
 
 
 class IncompleteSignature(ProtocolError):
@@ -51,6 +55,8 @@ class NonceUsed(ProtocolError):
 
 
 class ActionNotFound(ProtocolError):
+    kind = d.ErrorKind.NOT_FOUND
+
     def __init__(self, action: str) -> None:
         super().__init__(f"Specified api is not found, please check your url and method. Action={action!r}")
 
@@ -61,6 +67,8 @@ class InvalidVersion(ProtocolError):
 
 
 class UnsupportedHttpMethod(ProtocolError):
+    kind = d.ErrorKind.FORBIDDEN
+
     def __init__(self) -> None:
         super().__init__("This http method is not supported.")
 

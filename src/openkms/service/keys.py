@@ -13,6 +13,8 @@ from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, CryptoBackend, IdGenerator, Store, UnitOfWork
 from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import (
+    DEFAULT_ORIGIN,
+    DEFAULT_PROTECTION_LEVEL,
     DEFAULT_SPEC,
     SPECS,
     KeyUsage,
@@ -24,8 +26,8 @@ from openkms.domain.specs import (
 )
 from openkms.domain.states import KeyState
 from openkms.domain.tags import MAX_TAGS_PER_KEY, Tag
-from openkms.service.aliases import add_alias
-from openkms.service.backends import Backends, KeyStoreStatus
+from openkms.service.aliases import add_alias, alias_names
+from openkms.service.backends import DEFAULT_STORE, Backends, KeyStoreStatus
 from openkms.service.discards import Discards, Provisional
 from openkms.service.material import has_material
 from openkms.service.resolve import KeyResolver
@@ -35,8 +37,8 @@ from openkms.service.resolve import KeyResolver
 class CreateKeyRequest:
     spec: str = DEFAULT_SPEC
     usage: KeyUsage | None = None
-    origin: Origin = Origin.ALIYUN_KMS
-    protection_level: ProtectionLevel = ProtectionLevel.SOFTWARE
+    origin: Origin = DEFAULT_ORIGIN
+    protection_level: ProtectionLevel = DEFAULT_PROTECTION_LEVEL
     description: str = ""
     rotation_enabled: bool = False
     rotation_interval: int | None = None
@@ -57,11 +59,18 @@ class SpecChoice:
     origins: Mapping[Origin, str | None]
 
 
+# key store id -> spec -> protection level -> why CreateKey refuses it there (None: it does not).
+StoreLevels = Mapping[str, Mapping[str, Mapping[ProtectionLevel, str | None]]]
+
+
 @dataclass(frozen=True)
 class CreateOptions:
     region: str
     specs: tuple[SpecChoice, ...]
     key_stores: tuple[KeyStoreStatus, ...] = ()
+    # Filled by ``create_options``: for each key store a key can be placed in (the default store
+    # first) and each spec, the protection levels CreateKey takes there.
+    store_levels: StoreLevels = field(default_factory=dict)
 
     def get(self, name: str) -> SpecChoice | None:
         return next((c for c in self.specs if c.spec.name == name), None)
@@ -103,11 +112,8 @@ class KeyService:
 
     # --- create -------------------------------------------------------------------------------
 
-    def check_create(self, region: str, req: CreateKeyRequest) -> None:
-        """Every rule CreateKey applies before it generates anything; raises the first broken one."""
-        self._check_create(region, req)
-
     def _check_create(self, region: str, req: CreateKeyRequest) -> tuple[SpecInfo, KeyUsage, CryptoBackend, str]:
+        """Every rule CreateKey applies before it generates anything; raises the first broken one."""
         spec = spec_info(req.spec)
         usage = req.usage or spec.default_usage
         check_usage(spec, usage)
@@ -129,35 +135,61 @@ class KeyService:
         store_id, backend = self._backends.place(req.protection_level, req.key_store_id, spec.name)
         return spec, usage, backend, store_id
 
+    def _problem(self, region: str, req: CreateKeyRequest) -> str | None:
+        """Why CreateKey refuses ``req`` in ``region`` (the error's detail, without the API's fixed
+        wording), or None; nothing is generated."""
+        try:
+            self._check_create(region, req)
+        except errors.KmsError as exc:
+            return exc.detail or exc.message
+        return None
+
     def capabilities(self, region: str) -> CreateOptions:
-        """What CreateKey can make in ``region``, and why each refused choice is refused (the
-        error's detail, without the API's fixed wording).
+        """What CreateKey can make in ``region`` in the default key store, and why each refused
+        choice is refused.
 
         Derived by running the same checks CreateKey runs, so the console offers exactly what the
         server does and lights new options up as the backends gain them.
         """
-
-        def problem(req: CreateKeyRequest) -> str | None:
-            try:
-                self._check_create(region, req)
-            except errors.KmsError as exc:
-                return exc.detail or exc.message
-            return None
-
         choices: list[SpecChoice] = []
         for spec in SPECS.values():
             choices.append(
                 SpecChoice(
                     spec=spec,
-                    problem=problem(CreateKeyRequest(spec=spec.name)),
-                    usages={u: problem(CreateKeyRequest(spec=spec.name, usage=u)) for u in KeyUsage},
+                    problem=self._problem(region, CreateKeyRequest(spec=spec.name)),
+                    usages={u: self._problem(region, CreateKeyRequest(spec=spec.name, usage=u)) for u in KeyUsage},
                     levels={
-                        lv: problem(CreateKeyRequest(spec=spec.name, protection_level=lv)) for lv in ProtectionLevel
+                        lv: self._problem(region, CreateKeyRequest(spec=spec.name, protection_level=lv))
+                        for lv in ProtectionLevel
                     },
-                    origins={o: problem(CreateKeyRequest(spec=spec.name, origin=o)) for o in Origin},
+                    origins={o: self._problem(region, CreateKeyRequest(spec=spec.name, origin=o)) for o in Origin},
                 )
             )
         return CreateOptions(region, tuple(choices), tuple(self._backends.key_stores()))
+
+    def create_options(self, caller: Caller) -> CreateOptions:
+        """Everything the Create Key dialog offers ``caller`` in its region, in one call: the
+        ``capabilities`` there, and for every key store and spec the protection levels CreateKey
+        takes in that store, or why not.
+
+        Not an API action, so it asks no authorizer: CreateKey itself does, when it is called.
+        """
+        options = self.capabilities(caller.region)
+        stores = [DEFAULT_STORE, *dict.fromkeys(s.id for s in options.key_stores if s.id != DEFAULT_STORE)]
+        levels: dict[str, dict[str, dict[ProtectionLevel, str | None]]] = {}
+        for store_id in stores:
+            levels[store_id] = {
+                c.spec.name: {
+                    lv: c.levels[lv]
+                    if store_id == DEFAULT_STORE
+                    else self._problem(
+                        caller.region, CreateKeyRequest(spec=c.spec.name, protection_level=lv, key_store_id=store_id)
+                    )
+                    for lv in ProtectionLevel
+                }
+                for c in options.specs
+            }
+        return replace(options, store_levels=levels)
 
     def key_stores(self) -> list[KeyStoreStatus]:
         return self._backends.key_stores()
@@ -225,8 +257,16 @@ class KeyService:
             return self._resolver.key(uow, caller, ref, act, self._now())
 
     def list_keys(
-        self, caller: Caller, page: listing.Page, filters: Sequence[listing.Filter] = ()
+        self,
+        caller: Caller,
+        page: listing.Page,
+        filters: Sequence[listing.Filter] = (),
+        search: str = "",
+        newest_first: bool = False,
     ) -> tuple[list[Key], int]:
+        """ListKeys: the caller's live keys in its region that pass ``filters`` (the API's
+        Filters) and, when ``search`` is given, whose id or an alias contains it (the console's
+        search box); in creation order, or the newest first. Returns one page and the total."""
         listing.check_filters(filters)
         self._resolver.authorize(caller, _LIST)
         now = self._now()
@@ -234,6 +274,11 @@ class KeyService:
             live = [k for k in uow.keys.list_in_region(caller.account_uid, caller.region) if not k.is_gone(now)]
             if filters:
                 live = self._filter(uow, live, filters)
+            if search.strip() and live:
+                names = alias_names(uow, caller.account_uid, caller.region)
+                live = [k for k in live if listing.search_matches(search, k.id, names.get(k.id, ()))]
+        if newest_first:
+            live.sort(key=lambda k: (-k.created_at, k.id))
         return page.slice(live), len(live)
 
     def _filter(self, uow: UnitOfWork, candidates: list[Key], filters: Sequence[listing.Filter]) -> list[Key]:
@@ -242,10 +287,7 @@ class KeyService:
             return []
         account, region = candidates[0].account_uid, candidates[0].region
         tags = uow.tags.list_for_region(account, region) if wanted & {"TagKey", "TagValue"} else {}
-        aliases: dict[str, set[str]] = {}
-        if "AliasName" in wanted:
-            for a in uow.aliases.list_in_region(account, region):
-                aliases.setdefault(a.key_id, set()).add(a.name)
+        aliases = alias_names(uow, account, region) if "AliasName" in wanted else {}
 
         def attributes_of(key: Key) -> dict[str, set[str]]:
             return {
@@ -257,7 +299,7 @@ class KeyService:
                 "CreatorType": {"User"},
                 "DKMSInstanceId": {key.key_store_id},
                 "keyId": {key.id},
-                "AliasName": aliases.get(key.id, set()),
+                "AliasName": set(aliases.get(key.id, ())),
                 "Creator": {key.creator},
                 "TagKey": {t.key for t in tags.get(key.id, [])},
                 "TagValue": {t.value for t in tags.get(key.id, [])},

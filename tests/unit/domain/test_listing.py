@@ -61,3 +61,36 @@ def test_matches_and_across_keys_or_within_a_key() -> None:
     # a multi-valued attribute matches when any of its values is wanted
     assert listing.matches([Filter("TagKey", ("b", "z"))], key)
     assert not listing.matches([Filter("AliasName", ("alias/x",))], key)
+
+
+@pytest.mark.parametrize(
+    ("text", "number"), [(None, 1), ("", 1), ("1", 1), (" +7 ", 7), (str(listing.MAX_PAGE_NUMBER), 10**9)]
+)
+def test_page_number_is_read_one_way(text: str | None, number: int) -> None:
+    # The API's PageNumber and the console's page links: absent or empty is the first page.
+    assert listing.page_number(text) == number
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "x", "1.5", "٣", str(listing.MAX_PAGE_NUMBER + 1), " "])
+def test_page_number_refuses_what_is_not_a_page(text: str) -> None:
+    with pytest.raises(errors.InvalidParameter) as err:
+        listing.page_number(text)
+    assert err.value.name == "PageNumber"
+    assert err.value.reason
+
+
+def test_page_size_defaults_and_bounds() -> None:
+    assert listing.page_size(None) == listing.page_size("") == listing.DEFAULT_PAGE_SIZE
+    assert listing.page_size("100") == 100
+    with pytest.raises(errors.InvalidParameter) as err:
+        listing.page_size("101")
+    assert (err.value.name, err.value.reason) == ("PageSize", "It must be from 1 to 100.")
+
+
+def test_search_matches_part_of_the_id_or_an_alias_in_any_case() -> None:
+    key_id = "0b9a1c0e-0000-4000-8000-00000000abcd"
+    assert listing.search_matches("0B9A", key_id, [])
+    assert listing.search_matches(" abcd ", key_id, [])
+    assert listing.search_matches("app/", key_id, ["alias/other", "alias/App/billing"])
+    assert not listing.search_matches("billing-2", key_id, ["alias/App/billing"])
+    assert listing.search_matches("", key_id, [])

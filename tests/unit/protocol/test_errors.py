@@ -183,3 +183,61 @@ def test_documented_messages() -> None:
     assert to_wire(p.TimestampExpired()).message == "Specified time stamp or date value is expired."
     assert to_wire(d.AccessKeyDisabled()).message == "This AccessKey is not enabled."
     assert to_wire(d.BackendUnavailable()).message == "Service Unavailable Temporary."
+
+
+# --- kinds: what the console (which speaks no Alibaba codes) answers by ---------------------------
+
+
+def _declared_kind(cls: type[BaseException]) -> d.ErrorKind | None:
+    """The kind ``cls`` or a parent below KmsError declares; None when only KmsError's default
+    (an internal failure) would apply."""
+    owner = next(c for c in cls.__mro__ if "kind" in vars(c) or c is d.KmsError)
+    return None if owner is d.KmsError else vars(owner)["kind"]
+
+
+def test_a_class_without_a_kind_is_caught() -> None:
+    class Forgotten(d.KmsError):
+        pass
+
+    class Narrower(d.KeyNotFound):
+        pass
+
+    assert _declared_kind(Forgotten) is None
+    assert Forgotten().kind is d.ErrorKind.INTERNAL  # undeclared: answered as an internal failure
+    assert _declared_kind(Narrower) is d.ErrorKind.NOT_FOUND
+
+
+@pytest.mark.parametrize("cls", CONCRETE, ids=lambda c: c.__name__)
+def test_every_concrete_error_class_declares_a_kind(cls: type[BaseException]) -> None:
+    kind = _declared_kind(cls)
+    assert isinstance(kind, d.ErrorKind), f"{cls.__name__} declares no kind (domain/errors.py: ErrorKind)"
+
+
+def test_the_kind_decides_the_status() -> None:
+    # What lets the console answer by kind alone with the status the API gives the same error
+    # (tests/unit/console/test_errors.py): classes of one kind share one HTTP status on the wire.
+    statuses: dict[d.ErrorKind, set[int]] = {}
+    for cls in CONCRETE:
+        kind, row = _declared_kind(cls), _row_class(cls)
+        assert kind is not None
+        assert row is not None
+        statuses.setdefault(kind, set()).add(table()[row][0])
+    assert set(statuses) == set(d.ErrorKind)  # every kind is in use
+    mixed = {kind: found for kind, found in statuses.items() if len(found) > 1}
+    assert mixed == {}, f"classes of one kind answer different statuses: {mixed}"
+
+
+@pytest.mark.parametrize("cls", CONCRETE, ids=lambda c: c.__name__)
+def test_the_parameter_an_error_concerns_is_text(cls: type[BaseException]) -> None:
+    exc = _instance(cls)
+    assert isinstance(exc, d.KmsError)
+    assert isinstance(exc.parameter, str)
+
+
+def test_errors_about_one_parameter_name_it() -> None:
+    assert d.InvalidParameter("KeySpec", "no").parameter == "KeySpec"
+    assert d.MissingParameter("AliasName").parameter == "AliasName"
+    assert d.InvalidCiphertext().parameter == "CiphertextBlob"
+    assert d.UnsupportedProtectionLevel().parameter == "ProtectionLevel"
+    assert d.ExpiredImportToken().parameter == "ImportToken"
+    assert d.LimitExceeded().parameter == ""

@@ -20,9 +20,7 @@ class Ctx:
     p: Params
 
     def page(self) -> listing.Page:
-        number = self.p.integer("PageNumber", 1, listing.MAX_PAGE_NUMBER)
-        size = self.p.integer("PageSize", 1, listing.MAX_PAGE_SIZE)
-        return listing.Page(number or 1, size or listing.DEFAULT_PAGE_SIZE)
+        return listing.Page(listing.page_number(self.p.raw("PageNumber")), listing.page_size(self.p.raw("PageSize")))
 
     def context(self, name: str = "EncryptionContext") -> dict[str, str]:
         return enc_context.validate(self.p.map(name), name)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from openkms.domain import errors, listing, rotation
-from openkms.domain.specs import parse_origin, parse_protection_level, parse_usage
+from openkms.domain.keys import DEFAULT_DELETION_WINDOW_DAYS
+from openkms.domain.specs import (
+    DEFAULT_ORIGIN,
+    DEFAULT_PROTECTION_LEVEL,
+    DEFAULT_SPEC,
+    parse_origin,
+    parse_protection_level,
+    parse_usage,
+)
 from openkms.domain.tags import Tag, validate_tag
 from openkms.protocol.actions.context import Ctx, Handler
 from openkms.protocol.actions.shape import key_metadata, page_fields
@@ -35,12 +43,12 @@ def create_key(ctx: Ctx) -> dict[str, Any]:
     rotation_enabled = p.flag("EnableAutomaticRotation")
     interval_text = p.raw("RotationInterval")
     interval = rotation.parse_interval(interval_text) if rotation_enabled and interval_text else None
-    usage = p.raw("KeyUsage")
+    usage, origin, level = p.raw("KeyUsage"), p.raw("Origin"), p.raw("ProtectionLevel")
     req = CreateKeyRequest(
-        spec=p.raw("KeySpec") or "Aliyun_AES_256",
-        usage=parse_usage(usage) if usage else None,
-        origin=parse_origin(p.raw("Origin") or "Aliyun_KMS"),
-        protection_level=parse_protection_level(p.raw("ProtectionLevel") or "SOFTWARE"),
+        spec=p.raw("KeySpec") or DEFAULT_SPEC,
+        usage=parse_usage(usage) if usage else None,  # None: the spec's default usage
+        origin=parse_origin(origin) if origin else DEFAULT_ORIGIN,
+        protection_level=parse_protection_level(level) if level else DEFAULT_PROTECTION_LEVEL,
         description=p.raw("Description") or "",
         rotation_enabled=rotation_enabled,
         rotation_interval=interval,
@@ -104,7 +112,8 @@ def disable_key(ctx: Ctx) -> dict[str, Any]:
 
 def schedule_key_deletion(ctx: Ctx) -> dict[str, Any]:
     days = ctx.p.integer("PendingWindowInDays")
-    ctx.services.keys.schedule_deletion(ctx.caller, ctx.p.required("KeyId"), 30 if days is None else days)
+    window = DEFAULT_DELETION_WINDOW_DAYS if days is None else days
+    ctx.services.keys.schedule_deletion(ctx.caller, ctx.p.required("KeyId"), window)
     return {}
 
 

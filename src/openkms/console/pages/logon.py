@@ -1,0 +1,107 @@
+"""Log on, log off, and the region switcher in the page header."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from openkms.console import forms
+from openkms.console.auth import ENDED_MESSAGES, Ended, Session
+from openkms.console.web import FORBIDDEN_CSRF, Console, Ctx
+from openkms.domain import errors
+
+log = logging.getLogger("openkms.console")
+
+SECTIONS = ("keys", "aliases")
+
+FORBIDDEN_NO_COOKIE = (
+    "Your browser did not send the console's session cookie, so the request was refused. "
+    "Allow cookies for this site, reload the log-on page and try again."
+)
+
+
+def _home(console: Console, request: Request) -> str:
+    return console.url(request, f"/{console.services.regions.default}/keys")
+
+
+def _safe_next(console: Console, request: Request, next_path: str) -> str:
+    base = console.base(request)
+    if next_path.startswith(base + "/") and not next_path.startswith("//") and "\\" not in next_path:
+        return next_path
+    return _home(console, request)
+
+
+async def index(console: Console, request: Request) -> Response:
+    session = console.session_of(request)
+    if session is not None and session.signed_in and not console.sessions.expired(session):
+        return RedirectResponse(_home(console, request), status_code=303)
+    return RedirectResponse(console.url(request, "/login"), status_code=303)
+
+
+def _login_form(
+    console: Console, request: Request, session: Session, status: int = 200, error: str = "", access_key_id: str = ""
+) -> Response:
+    ended = request.query_params.get("ended", "")
+    notice = ENDED_MESSAGES.get(Ended(ended), "") if ended in Ended.__members__.values() else ""
+    context = {
+        "base": console.base(request),
+        "csrf_token": console.sessions.csrf_token(session),
+        "error": error,
+        "notice": notice,
+        "next": request.query_params.get("next", ""),
+        "access_key_id": "",
+        "typed_access_key_id": access_key_id,
+    }
+    response = console.render(request, "login.html", context, status)
+    console.set_cookie(request, response, session)
+    return response
+
+
+async def login(console: Console, request: Request) -> Response:
+    sessions = console.sessions
+    session = console.session_of(request)
+    if request.method == "GET":
+        if session is not None and not sessions.expired(session):
+            if session.signed_in and await console.run(lambda: sessions.still_valid(session)) is None:
+                return RedirectResponse(_safe_next(console, request, request.query_params.get("next", "")), 303)
+            if not session.signed_in:
+                return _login_form(console, request, session)
+        return _login_form(console, request, sessions.anonymous())
+
+    form = await request.form()
+    if session is None:
+        return console.error_page(request, 403, "Request refused", FORBIDDEN_NO_COOKIE)
+    if not console.csrf_ok(session, form):
+        return console.error_page(request, 403, "Request refused", FORBIDDEN_CSRF)
+    access_key_id = forms.text(form, "access_key_id")
+    if sessions.expired(session):
+        expired = "The log-on form had expired. Try again."
+        return _login_form(console, request, sessions.anonymous(), 400, expired, access_key_id)
+    result = await console.run(lambda: sessions.log_on(access_key_id, forms.text(form, "access_key_secret")))
+    if result.session is None:
+        log.info("console: failed log-on for AccessKey %r", access_key_id[:64])
+        return _login_form(console, request, session, 401, result.error, access_key_id)
+    log.info("console: %s logged on", result.session.access_key_id)
+    response = RedirectResponse(_safe_next(console, request, forms.text(form, "next")), status_code=303)
+    console.set_cookie(request, response, result.session)
+    return response
+
+
+async def logout(ctx: Ctx) -> Response:
+    url = ctx.console.url(ctx.request, "/login", ended=Ended.SIGNED_OUT.value)
+    response = RedirectResponse(url, status_code=303)
+    ctx.console.set_cookie(ctx.request, response, ctx.console.sessions.anonymous())
+    return response
+
+
+async def switch_region(ctx: Ctx) -> Response:
+    wanted = ctx.query("region")
+    section = ctx.query("to", "keys")
+    try:
+        region = ctx.services.regions.get(wanted)
+    except errors.InvalidRegion as exc:
+        return ctx.error_page(404, "Unknown region", exc.message)
+    section = section if section in SECTIONS else "keys"
+    return RedirectResponse(ctx.console.url(ctx.request, f"/{region.id}/{section}"), status_code=303)

@@ -1,0 +1,212 @@
+"""What every console page stands on: the session check, CSRF tokens, the region in the URL,
+rendering, and a service error turned into an error page.
+
+A page is a function of a ``Ctx`` (one signed-in request) in ``console/pages/``; ``Console.page``
+wraps it into a Starlette endpoint. Every page calls the same service methods as the RPC API,
+with a ``Caller`` built from the signed-in AccessKey and the region in the URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import anyio.to_thread
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from openkms.console.auth import COOKIE_NAME, Ended, Session, SessionManager
+from openkms.console.errors import INTERNAL_FAILURE, message_of, status_of
+from openkms.domain import errors
+from openkms.domain.identity import Caller
+from openkms.domain.regions import Region
+from openkms.service.container import Services
+
+log = logging.getLogger("openkms.console")
+
+T = TypeVar("T")
+
+FORBIDDEN_CSRF = (
+    "This form's security token is missing or does not match your session, so the request was refused. "
+    "This happens when a page was opened before you logged on again, or when another site tries to submit "
+    "a form on your behalf. Go back, reload the page and try again."
+)
+
+
+class Console:
+    """The console's shared parts: the services, the session manager and the templates."""
+
+    def __init__(self, services: Services, sessions: SessionManager, templates: Jinja2Templates, offload: bool) -> None:
+        self.services = services
+        self.sessions = sessions
+        self._templates = templates
+        self._offload = offload
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """Service calls block (database, key generation): off the event loop unless they are quick."""
+        if self._offload:
+            return await anyio.to_thread.run_sync(call)
+        return call()
+
+    @staticmethod
+    def base(request: Request) -> str:
+        return str(request.scope.get("root_path", ""))
+
+    def url(self, request: Request, path: str, **query: str) -> str:
+        clean = {k: v for k, v in query.items() if v}
+        return self.base(request) + path + (f"?{urlencode(clean)}" if clean else "")
+
+    def set_cookie(self, request: Request, response: Response, session: Session | None) -> None:
+        path = self.base(request) or "/"
+        if session is None:
+            response.delete_cookie(COOKIE_NAME, path=path, httponly=True, samesite="lax")
+            return
+        response.set_cookie(
+            COOKIE_NAME,
+            self.sessions.encode(session),
+            max_age=max(0, session.expires_at - self.sessions.now()),
+            path=path,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
+
+    def session_of(self, request: Request) -> Session | None:
+        return self.sessions.decode(request.cookies.get(COOKIE_NAME))
+
+    def csrf_ok(self, session: Session, form: FormData) -> bool:
+        token = form.get("csrf_token")
+        return isinstance(token, str) and self.sessions.csrf_ok(session, token)
+
+    def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        return self._templates.TemplateResponse(request, name, context, status_code=status)
+
+    def error_page(
+        self, request: Request, status: int, title: str, message: str, session: Session | None = None
+    ) -> Response:
+        context: dict[str, Any] = {"base": self.base(request), "title": title, "message": message}
+        if session is not None and session.signed_in:
+            context["access_key_id"] = session.access_key_id
+        return self.render(request, "error.html", context, status)
+
+    def to_login(self, request: Request, ended: Ended | None = None, next_path: str = "") -> Response:
+        query = {"ended": ended.value if ended else "", "next": next_path}
+        response = RedirectResponse(self.url(request, "/login", **query), status_code=303)
+        if ended is not None:
+            self.set_cookie(request, response, None)
+        return response
+
+    def public(
+        self, handler: Callable[[Console, Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint open before log-on (the log-on pages themselves)."""
+
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            return await handler(self, request)
+
+        return endpoint
+
+    def page(self, handler: Handler, *, regional: bool = True) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a page: signed-in session still valid, region known, CSRF token on every POST; a
+        service error the page lets through becomes the error page."""
+
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            session = self.session_of(request)
+            if session is None or not session.signed_in:
+                next_path = request.url.path if request.method == "GET" else ""
+                return self.to_login(request, None, next_path)
+            ended = await self.run(lambda: self.sessions.still_valid(session))
+            if ended is not None:
+                return self.to_login(request, ended)
+            form: FormData | None = None
+            if request.method == "POST":
+                form = await request.form()
+                if not self.csrf_ok(session, form):
+                    log.warning("console: refused a POST to %s without a valid CSRF token", request.url.path)
+                    return self.error_page(request, 403, "Request refused", FORBIDDEN_CSRF, session)
+            region_id = request.path_params.get("region") if regional else None
+            try:
+                region = self.services.regions.get(region_id or self.services.regions.default)
+            except errors.InvalidRegion as exc:
+                return self.error_page(request, 404, "Unknown region", exc.message, session)
+            caller = Caller(session.account_uid, region.id, session.access_key_id)
+            ctx = Ctx(self, request, session, caller, region, form or {})
+            try:
+                return await handler(ctx)
+            except errors.KmsError as exc:
+                return ctx.failed(exc)
+
+        return endpoint
+
+    def not_found(self, request: Request) -> Response:
+        return self.error_page(request, 404, "Not found", "There is no such page in the console.")
+
+    def internal_error(self, request: Request) -> Response:
+        return self.error_page(request, 500, "Internal failure", INTERNAL_FAILURE)
+
+
+@dataclass
+class Ctx:
+    """One signed-in request: who, where, and the posted form."""
+
+    console: Console
+    request: Request
+    session: Session
+    caller: Caller
+    region: Region
+    form: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def services(self) -> Services:
+        return self.console.services
+
+    def query(self, name: str, default: str = "") -> str:
+        return self.request.query_params.get(name, default)
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    async def run(self, call: Callable[[], T]) -> T:
+        return await self.console.run(call)
+
+    def url(self, path: str, **query: str) -> str:
+        """A console URL in this request's region: ``path`` starts after the region."""
+        return self.console.url(self.request, f"/{self.region.id}{path}", **query)
+
+    def redirect(self, path: str, **query: str) -> Response:
+        return RedirectResponse(self.url(path, **query), status_code=303)
+
+    def render(self, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        return self.console.render(self.request, name, context, status)
+
+    def page_context(self, section: str, **extra: Any) -> dict[str, Any]:
+        """What the layout shows around every page: who, which region, the region list, the section."""
+        regions = self.services.regions.regions
+        return {
+            "base": self.console.base(self.request),
+            "csrf_token": self.console.sessions.csrf_token(self.session),
+            "access_key_id": self.session.access_key_id,
+            "account_uid": self.session.account_uid,
+            "region": self.region,
+            "mainland_regions": [r for r in regions if r.mainland_china],
+            "other_regions": [r for r in regions if not r.mainland_china],
+            "section": section,
+            **extra,
+        }
+
+    def error_page(self, status: int, title: str, message: str) -> Response:
+        return self.console.error_page(self.request, status, title, message, self.session)
+
+    def failed(self, exc: errors.KmsError) -> Response:
+        return self.error_page(status_of(exc), "The request failed", message_of(exc))
+
+
+Handler = Callable[[Ctx], Awaitable[Response]]
