@@ -175,6 +175,39 @@ def test_a_long_request_line_is_refused_414(srv: ProcessServer) -> None:
     assert got.json()["Code"] == "MissingParameter"
 
 
+# --- the body ------------------------------------------------------------------------------------
+
+
+def form_post(body_bytes: int, declared: bool = True) -> Iterator[bytes]:
+    framing = f"Content-Length: {body_bytes}" if declared else "Transfer-Encoding: chunked"
+    yield f"POST /?Action=DescribeRegions HTTP/1.1\r\nHost: kms\r\n{framing}\r\n".encode()
+    yield b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+    sent = 0
+    while sent < body_bytes:
+        piece = (b"P=" if sent == 0 else b"") + b"x" * min(65536, body_bytes - sent - (sent == 0) * 2)
+        yield piece if declared else b"%x\r\n%b\r\n" % (len(piece), piece)
+        sent += len(piece)
+    if not declared:
+        yield b"0\r\n\r\n"
+
+
+def test_a_body_over_the_limit_gets_an_alibaba_413(srv: ProcessServer) -> None:
+    got = exchange(srv, form_post(256 * 1024 + 1))
+    assert got.status == 413, got.head
+    body = got.json()
+    assert (body["Code"], body["HttpStatus"]) == ("RequestEntityTooLarge", 413)
+    assert "262144" in str(body["Message"])
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_large_body_is_answered_413_and_the_connection_closed(srv: ProcessServer, declared: bool) -> None:
+    got = exchange(srv, form_post(200 * MIB, declared))
+    assert (got.status, got.closed) == (413, True), got.head
+    assert got.json()["Code"] == "RequestEntityTooLarge"
+    assert got.seconds < 5, "the server stopped reading the body instead of draining 200 MiB"
+    still_serves(srv)
+
+
 # --- time: half-open, slow and idle connections --------------------------------------------------
 
 
