@@ -149,6 +149,21 @@ def test_a_header_that_never_ends_is_refused_431(srv: ProcessServer) -> None:
     still_serves(srv)
 
 
+def test_a_trailer_that_never_ends_is_refused_431(srv: ProcessServer) -> None:
+    """Trailer fields, after a chunked body, are held by the parser as header fields are."""
+
+    def pieces() -> Iterator[bytes]:
+        yield b"POST /?Action=DescribeRegions HTTP/1.1\r\nHost: kms\r\nTransfer-Encoding: chunked\r\n\r\n"
+        yield b"3\r\na=b\r\n0\r\nX-Trailer: "
+        for _ in range(20 * MIB // 65536):
+            yield b"v" * 65536
+        yield b"\r\n\r\n"
+
+    got = exchange(srv, pieces())
+    assert (got.status, got.closed) == (431, True), got.head
+    still_serves(srv)
+
+
 def test_header_bytes_over_the_limit_are_refused_431(srv: ProcessServer) -> None:
     # 40 headers of 1 KiB: over the 32 KiB default, well under the count limit, in one read.
     got = exchange(srv, many_headers(40, 1024))

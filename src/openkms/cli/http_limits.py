@@ -101,6 +101,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     # Slots, not the instance dict: uvicorn's class already sets 28 attributes, and past 30 CPython
     # 3.11 stops sharing the dict's keys, which slows every attribute access, uvicorn's included.
     __slots__ = (
+        "_body_seen",
         "_deadline_answer",
         "_done",
         "_head_lower",
@@ -140,7 +141,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         # The head's size: at most the reads it touched (upper), at least the reads wholly inside
         # it (lower); the head starts and ends in the middle of reads.
         self._read_size = self._head_upper = self._head_lower = 0
-        self._in_head = self._in_message = False
+        self._in_head = self._in_message = self._body_seen = False
         self._done = False  # answered and half-closed: what still arrives is dropped unread
         # Ticks until the connection times out, idle (closed without an answer) or mid-request
         # (408); None while the application works on a request: its time is not the client's.
@@ -169,6 +170,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self._linger_timer = None
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        if self._done:  # refused and lingering: nothing left to answer, so no reason to wait
+            self.transport.close()
+        else:
+            super().shutdown()
+
     def on_response_complete(self) -> None:
         """uvicorn's, with the idle deadline in place of its keep-alive timer."""
         self.server_state.total_requests += 1
@@ -191,6 +198,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         continues_head = self._in_head
         if continues_head:
             self._head_upper += size
+        # A read that starts after the head, of a request not yet complete: body, or the chunked
+        # encoding's framing and trailer fields, which httptools holds like header fields.
+        continues_body = self._in_message and not continues_head
+        self._body_seen = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -213,6 +224,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         # this bounds them, counting only reads that are head from end to end.
         if continues_head and self._in_head:
             self._head_lower += size
+            if self._head_lower > self._max_head:
+                self._refuse(431, self._fields_too_large())
+        elif continues_body and not self._body_seen and self._in_message:
+            self._head_lower += size  # trailers count with the head, as they hold what it holds
             if self._head_lower > self._max_head:
                 self._refuse(431, self._fields_too_large())
 
@@ -253,6 +268,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         HttpToolsProtocol.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
+        self._body_seen = True
         if self.cycle.response_complete:
             # Answered before its body was read (a refusal, a 404): the rest is not worth reading.
             raise _Refusal(None)
