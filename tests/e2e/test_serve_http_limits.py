@@ -298,6 +298,21 @@ def test_connections_past_the_limit_are_refused_503(srv: ProcessServer) -> None:
             time.sleep(0.05)  # polling for the server to see the closes, not a domain timer
 
 
+def test_the_limits_hold_in_every_worker(tmp_path: Path) -> None:
+    """Worker processes get the protocol and its limits from the supervisor (pickled)."""
+    with process_server(tmp_path / "data", workers=2) as server:
+        held = raw.connections_by_worker(server, 1)
+        try:
+            for (conn,) in held.values():
+                assert conn.sock is not None
+                sock = conn.sock
+                push(sock, many_headers(101))
+                got = answer(sock, time.monotonic())
+                assert (got.status, got.closed) == (431, True), got.head
+        finally:
+            raw.close_all(held)
+
+
 # --- memory ------------------------------------------------------------------------------------
 
 
