@@ -34,7 +34,7 @@ class OpenKmsApp:
     def __init__(self, runtime: bootstrap.Runtime, run_scheduler: bool = True) -> None:
         self.runtime = runtime
         self._run_scheduler = run_scheduler
-        handler = RpcHandler(runtime.services, runtime.nonces, runtime.auth_clock)
+        handler = RpcHandler(runtime.services, runtime.nonces, runtime.auth_clock, runtime.settings.http_max_body_bytes)
         self._rpc = RpcApp(handler, offload=runtime.offload)
         console = create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
         self._site = Starlette(

@@ -2,7 +2,8 @@
 
 Environment variables: OPENKMS_DATA_DIR, OPENKMS_CONFIG, OPENKMS_HOST, OPENKMS_PORT,
 OPENKMS_WORKERS, OPENKMS_DATABASE_URL, OPENKMS_DEFAULT_REGION, OPENKMS_ROOT_KEY,
-OPENKMS_ADMIN_ACCESS_KEY_ID, OPENKMS_ADMIN_ACCESS_KEY_SECRET, OPENKMS_LOG_LEVEL.
+OPENKMS_ADMIN_ACCESS_KEY_ID, OPENKMS_ADMIN_ACCESS_KEY_SECRET, OPENKMS_LOG_LEVEL, and the HTTP
+limits OPENKMS_HTTP_* (``HTTP_OPTIONS``).
 Secrets (the root key, the admin secret) are read from the environment only, never from the file.
 """
 
@@ -90,6 +91,17 @@ class Settings:
     root_key: str | None = field(default=None, repr=False)
     admin_access_key_id: str | None = None
     admin_access_key_secret: str | None = field(default=None, repr=False)
+    # The HTTP layer's limits ([http]), per worker; README.md says what each one answers.
+    # 65535 is also the most that httptools' URL parser can take.
+    http_max_request_line_bytes: int = 65535
+    http_max_header_bytes: int = 32 * 1024
+    http_max_headers: int = 100
+    # Far above the largest Alibaba request (a 32 KB policy, URL-encoded); the console has its own.
+    http_max_body_bytes: int = 256 * 1024
+    # From a request's first byte to its last, and between requests on an idle connection.
+    http_request_timeout: float = 15.0
+    http_keep_alive_timeout: float = 5.0
+    http_max_connections: int = 1024
 
     @property
     def sqlite_path(self) -> Path:
@@ -117,6 +129,18 @@ class Settings:
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+URL_PARSER_MAX = 65535  # httptools.parse_url keeps offsets in 16 bits
+
+# [http] key -> (Settings field, TOML kind, environment variable)
+HTTP_OPTIONS: dict[str, tuple[str, type, str]] = {
+    "max_request_line_bytes": ("http_max_request_line_bytes", int, "OPENKMS_HTTP_MAX_REQUEST_LINE_BYTES"),
+    "max_header_bytes": ("http_max_header_bytes", int, "OPENKMS_HTTP_MAX_HEADER_BYTES"),
+    "max_headers": ("http_max_headers", int, "OPENKMS_HTTP_MAX_HEADERS"),
+    "max_body_bytes": ("http_max_body_bytes", int, "OPENKMS_HTTP_MAX_BODY_BYTES"),
+    "request_timeout_seconds": ("http_request_timeout", float, "OPENKMS_HTTP_REQUEST_TIMEOUT"),
+    "keep_alive_timeout_seconds": ("http_keep_alive_timeout", float, "OPENKMS_HTTP_KEEP_ALIVE_TIMEOUT"),
+    "max_connections": ("http_max_connections", int, "OPENKMS_HTTP_MAX_CONNECTIONS"),
+}
 
 
 def _check(s: Settings) -> None:
@@ -146,6 +170,18 @@ def _check(s: Settings) -> None:
         raise SettingsError(
             f"OPENKMS_ADMIN_ACCESS_KEY_SECRET must be at least {MIN_ADMIN_SECRET_LENGTH} characters: "
             "it is the key to every key of the account"
+        )
+    _check_http(s)
+
+
+def _check_http(s: Settings) -> None:
+    for key, (name, _, _) in HTTP_OPTIONS.items():
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"[http] {key} must be positive, not {getattr(s, name)}")
+    if s.http_max_request_line_bytes > URL_PARSER_MAX:
+        raise SettingsError(
+            f"[http] max_request_line_bytes can be at most {URL_PARSER_MAX} (the URL parser's own limit), "
+            f"not {s.http_max_request_line_bytes}"
         )
 
 
@@ -263,12 +299,16 @@ def _apply_file(s: Settings, path: Path) -> Settings:
     for name in ("retry_seconds", "retry_max_seconds"):
         if name in hsm:
             changes["hsm_" + name] = _typed(hsm, "hsm", name, float)
+    http = _table(doc, "http")
+    for key, (option, kind_of_option, _) in HTTP_OPTIONS.items():
+        if key in http:
+            changes[option] = _typed(http, "http", key, kind_of_option)
     return replace(s, **changes)
 
 
 def _apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
     changes: dict[str, Any] = {}
-    simple = {
+    simple: dict[str, tuple[str, type]] = {
         "OPENKMS_HOST": ("host", str),
         "OPENKMS_PORT": ("port", int),
         "OPENKMS_WORKERS": ("workers", int),
@@ -282,6 +322,7 @@ def _apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         "OPENKMS_SCHEDULER_INTERVAL": ("scheduler_interval", float),
         "OPENKMS_RSA_POOL_SIZE": ("rsa_pool_size", int),
         "OPENKMS_VERSION_SPACING_DAYS": ("version_spacing_days", float),
+        **{var: (name, kind) for name, kind, var in HTTP_OPTIONS.values()},
     }
     for var, (name, kind) in simple.items():
         if env.get(var):

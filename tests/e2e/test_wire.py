@@ -145,7 +145,7 @@ def test_undecodable_parameters_get_a_clear_error(signer: Signer, server: InProc
         content=b"P=" + b"x" * (256 * 1024 + 1),
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
-    expect_wire(resp, 400, "ParseRequestParameterException")
+    expect_wire(resp, 413, "RequestEntityTooLarge")
 
 
 def test_empty_valued_parameters_mean_absent(signer: Signer) -> None:

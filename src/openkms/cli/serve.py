@@ -14,6 +14,7 @@ import uvicorn
 from uvicorn.supervisors import multiprocess
 
 from openkms import bootstrap
+from openkms.cli.http_limits import HttpLimits, limited_protocol
 from openkms.settings import Settings
 
 
@@ -100,6 +101,17 @@ def _after_graceful_shutdown(_signum: int, _frame: object) -> None:
     end the process as killed by SIGTERM (status 143); the shutdown was clean, so exit 0."""
 
 
+def http_limits(settings: Settings) -> HttpLimits:
+    return HttpLimits(
+        max_request_line_bytes=settings.http_max_request_line_bytes,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_headers=settings.http_max_headers,
+        request_timeout=settings.http_request_timeout,
+        keep_alive_timeout=settings.http_keep_alive_timeout,
+        max_connections=settings.http_max_connections,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.load(
         config_file=args.config, data_dir=args.data_dir, host=args.host, port=args.port, workers=args.workers
@@ -127,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         log_config=log_config(settings.log_level),
         server_header=False,
         timeout_graceful_shutdown=30,
+        http=limited_protocol(http_limits(settings)),
     )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _after_graceful_shutdown)

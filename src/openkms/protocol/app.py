@@ -23,8 +23,8 @@ from openkms.protocol.actions.context import Ctx
 from openkms.protocol.dispatch import ACTIONS
 from openkms.protocol.errors import (
     ActionNotFound,
+    BodyTooLarge,
     InvalidVersion,
-    ParseRequestParameter,
     UnsupportedHttpMethod,
     WireError,
     to_wire,
@@ -35,7 +35,7 @@ from openkms.protocol.request import build_request
 from openkms.protocol.verify import Authenticator
 from openkms.service.container import Services
 
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 256 * 1024  # the default of [http] max_body_bytes
 access_log = logging.getLogger("openkms.access")
 log = logging.getLogger("openkms.protocol")
 
@@ -54,7 +54,10 @@ class Response:
 
 
 class RpcHandler:
-    def __init__(self, services: Services, nonces: NonceCache, auth_clock: Clock) -> None:
+    def __init__(
+        self, services: Services, nonces: NonceCache, auth_clock: Clock, max_body_bytes: int = MAX_BODY_BYTES
+    ) -> None:
+        self.max_body_bytes = max_body_bytes
         self._services = services
         self._auth = Authenticator(services.identity, nonces)
         self._auth_clock = auth_clock
@@ -71,7 +74,7 @@ class RpcHandler:
             if method not in ("GET", "POST"):
                 raise UnsupportedHttpMethod()
             if body is None:
-                raise ParseRequestParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+                raise BodyTooLarge(self.max_body_bytes)
             req = build_request(method, path, raw_query, raw_headers, body)
             if req.params.get("Format", "").upper() == "XML":
                 xml_root = "Error"
@@ -144,16 +147,21 @@ class RpcApp:
     def __init__(self, handler: RpcHandler, offload: bool = False) -> None:
         self._handler = handler
         self._offload = offload
+        self._max_body = handler.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body: bytes | None = b""
         more = True
         while more:
             message = await receive()
-            if body is not None:
-                body += message.get("body", b"")
-                if len(body) > MAX_BODY_BYTES:
-                    body = None  # keep draining, answer with an error
+            if message["type"] == "http.disconnect":
+                return  # the client is gone, or the server gave up on the request (a timeout)
+            body += message.get("body", b"")
+            if len(body) > self._max_body:
+                # Answered at once: what is left of the body is not read (openkms serve closes the
+                # connection if more of it arrives, cli/http_limits.py).
+                body = None
+                break
             more = message.get("more_body", False)
         args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body)
         if self._offload:

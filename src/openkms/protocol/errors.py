@@ -78,6 +78,13 @@ class ParseRequestParameter(ProtocolError):
         super().__init__(f"Server parse parameters exception. {detail}".strip())
 
 
+class BodyTooLarge(ProtocolError):
+    """openkms's own code: the cloud documents none for a body over its size limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than {limit} bytes.")
+
+
 @dataclass(frozen=True, slots=True)
 class WireError:
     status: int
@@ -98,6 +105,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     InvalidVersion: (400, "InvalidVersion"),
     UnsupportedHttpMethod: (403, "UnsupportedHTTPMethod"),
     ParseRequestParameter: (400, "ParseRequestParameterException"),
+    BodyTooLarge: (413, "RequestEntityTooLarge"),
     # identity
     d.AccessKeyNotFound: (404, "InvalidAccessKeyId.NotFound"),
     d.AccessKeyDisabled: (403, "Forbidden.AccessKey"),

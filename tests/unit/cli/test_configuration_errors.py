@@ -46,6 +46,13 @@ def no_openkms_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ('[hsm]\nretry_seconds = "soon"', "[hsm] retry_seconds must be a number, not 'soon'"),
         ("[hsm]\nretry_seconds = 0", "[hsm] retry_seconds must be positive"),
         ("[hsm]\nretry_seconds = 60\nretry_max_seconds = 10", "retry_max_seconds at least as long"),
+        ('http = "fast"', "[http] must be a table"),
+        ('[http]\nmax_headers = "many"', "[http] max_headers must be an integer, not 'many'"),
+        ("[http]\nmax_header_bytes = 0", "[http] max_header_bytes must be positive, not 0"),
+        ("[http]\nmax_body_bytes = 1.5", "[http] max_body_bytes must be an integer, not 1.5"),
+        ("[http]\nmax_request_line_bytes = 70000", "max_request_line_bytes can be at most 65535"),
+        ('[http]\nrequest_timeout_seconds = "1s"', "[http] request_timeout_seconds must be a number, not '1s'"),
+        ("[http]\nkeep_alive_timeout_seconds = -1", "[http] keep_alive_timeout_seconds must be positive"),
     ],
 )
 @pytest.mark.parametrize("command", [["serve"], ["accesskey", "list"]])
@@ -78,6 +85,9 @@ def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         ("OPENKMS_ADMIN_ACCESS_KEY_ID", "LTAIonlyTheId", "set both OPENKMS_ADMIN_ACCESS_KEY_ID and"),
         ("OPENKMS_ADMIN_ACCESS_KEY_SECRET", "only-the-secret", "set both OPENKMS_ADMIN_ACCESS_KEY_ID and"),
         ("OPENKMS_ROOT_KEY", "c2hvcnQ=", "OPENKMS_ROOT_KEY: the root key must be 32 bytes"),
+        ("OPENKMS_HTTP_MAX_BODY_BYTES", "1MB", "OPENKMS_HTTP_MAX_BODY_BYTES is not a valid int"),
+        ("OPENKMS_HTTP_MAX_CONNECTIONS", "0", "[http] max_connections must be positive, not 0"),
+        ("OPENKMS_HTTP_REQUEST_TIMEOUT", "soon", "OPENKMS_HTTP_REQUEST_TIMEOUT is not a valid float"),
     ],
 )
 def test_invalid_environment(
