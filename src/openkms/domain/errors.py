@@ -24,6 +24,7 @@ class ErrorKind(StrEnum):
     STATE = "state"  # the key's state does not allow it now
     UNSUPPORTED = "unsupported"  # not offered for this key, spec, origin or key store
     LIMIT = "limit"  # a quota or count would be exceeded
+    TOO_LARGE = "too-large"  # the request itself is larger than the server takes
     UNAVAILABLE = "unavailable"  # a backend cannot serve now; retrying may succeed
     INTERNAL = "internal"  # a failure whose detail is for the operator's log only
 

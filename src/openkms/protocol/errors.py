@@ -81,6 +81,8 @@ class ParseRequestParameter(ProtocolError):
 class BodyTooLarge(ProtocolError):
     """openkms's own code: the cloud documents none for a body over its size limit."""
 
+    kind = d.ErrorKind.TOO_LARGE
+
     def __init__(self, limit: int) -> None:
         super().__init__(f"The request body is larger than {limit} bytes.")
 
