@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from openkms.domain import errors, importing
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 
 RSA_BITS = {"RSA_2048": 2048, "RSA_3072": 3072}
 CURVES: dict[str, ec.EllipticCurve] = {"EC_P256": ec.SECP256R1(), "EC_P256K": ec.SECP256K1()}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Clock, CryptoBackend, HeldObject, ObjectInventory

@@ -42,7 +42,7 @@ from openkms.crypto import pkcs11_keys as keys
 from openkms.crypto.pkcs11_keys import p11
 from openkms.crypto.pkcs11_session import PooledSession, TokenConfig, open_token, release
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion

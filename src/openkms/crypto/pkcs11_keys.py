@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from openkms.crypto import asymmetric
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm
+from openkms.domain.algorithms import EncryptAlgorithm
 from openkms.domain.specs import SpecInfo
 
 REF_PREFIX = b"pkcs11:v1:"

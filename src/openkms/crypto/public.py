@@ -10,7 +10,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from openkms.crypto import asymmetric
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 
 
 @lru_cache(maxsize=4096)

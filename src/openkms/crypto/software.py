@@ -11,7 +11,7 @@ from typing import Any
 from openkms.crypto import asymmetric, symmetric
 from openkms.crypto.keypool import KeyPool
 from openkms.domain import errors, importing
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Sealer

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from openkms.domain.actions import Action
+from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.authorization import Resource
 from openkms.domain.identity import AccessKey, Account, Caller
 from openkms.domain.importing import ImportToken

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from openkms.domain import asymmetric, ciphertext, context, errors
+from openkms.domain import algorithms, asymmetric, ciphertext, context, errors
 from openkms.domain.actions import Action, action
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
@@ -164,7 +164,7 @@ class CryptoService:
 
     def _export(self, data_key: bytes, public_key_blob: bytes, wrapping_spec: str, wrapping_algorithm: str) -> bytes:
         alg = asymmetric.wrapping_algorithm(wrapping_spec, wrapping_algorithm)
-        limit = asymmetric.MAX_PLAINTEXT[(wrapping_spec, alg)]
+        limit = algorithms.max_plaintext(wrapping_spec, alg)
         if len(data_key) > limit:
             raise errors.InvalidParameter("NumberOfBytes", f"{wrapping_spec} with {alg} wraps at most {limit} bytes.")
         der = self._public.parse_public_key(wrapping_spec, public_key_blob, "PublicKeyBlob")
