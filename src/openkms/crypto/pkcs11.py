@@ -37,8 +37,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, TypeVar
 
-from openkms.crypto import asymmetric
 from openkms.crypto import pkcs11_keys as keys
+from openkms.crypto.algorithms import AEADS, CIPHERS, KEY_TYPES, SIGNATURES, TokenKeyPair, TokenMechanism
 from openkms.crypto.pkcs11_keys import p11
 from openkms.crypto.pkcs11_session import PooledSession, TokenConfig, open_token, release
 from openkms.domain import errors
@@ -47,7 +47,7 @@ from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import HeldObject
-from openkms.domain.specs import Cipher, SpecInfo
+from openkms.domain.specs import SPECS, KeyUsage, SpecInfo
 
 log = logging.getLogger("openkms.crypto.pkcs11")
 
@@ -59,9 +59,45 @@ _REPORTED_LIMIT = 10_000
 _OAEP_SHA1_ONLY = "SoftHSM2 implements OAEP with SHA-1 only"
 
 
+def _aead_key_type(spec: SpecInfo) -> str:
+    """The token key type of a symmetric spec's version keys; UnsupportedKeySpec when it has none."""
+    key_type = AEADS[spec.cipher].token_key_type if spec.cipher is not None else None
+    if key_type is None:
+        raise keys.unsupported_spec(spec.name)
+    return key_type
+
+
+def _key_pair(spec_name: str) -> TokenKeyPair:
+    """How the token generates key pairs of a spec; UnsupportedKeySpec when it cannot."""
+    key_type = KEY_TYPES.get(spec_name)
+    if key_type is None or key_type.token is None:
+        raise keys.unsupported_spec(spec_name)
+    return key_type.token
+
+
+def _in_token(spec: SpecInfo) -> bool:
+    if spec.symmetric:
+        return spec.cipher is not None and AEADS[spec.cipher].token_key_type is not None
+    key_type = KEY_TYPES.get(spec.name)
+    return key_type is not None and key_type.token is not None
+
+
 def unavailable_specs() -> dict[str, str]:
     """Key specs this backend cannot keep in a token, and why (for CreateKey and the console)."""
-    return {name: keys.unsupported_spec(name).message for name in ("Aliyun_SM4", "EC_SM2")}
+    return {name: keys.unsupported_spec(name).message for name, spec in SPECS.items() if not _in_token(spec)}
+
+
+def _mechanism(row: TokenMechanism | None, spec: SpecInfo) -> TokenMechanism:
+    if row is None:  # an algorithm of a spec the token cannot keep
+        raise keys.unsupported_spec(spec.name)
+    return row
+
+
+def _unwrapping(algorithm: str) -> TokenMechanism:
+    cipher = CIPHERS.get(algorithm)
+    if cipher is None or cipher.token is None:
+        raise errors.UnsupportedOperation(f"The PKCS#11 token cannot decrypt or unwrap {algorithm}.")
+    return cipher.token
 
 
 class Pkcs11Backend:
@@ -109,23 +145,25 @@ class Pkcs11Backend:
     # --- symmetric --------------------------------------------------------------------------------
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
+        key_type = _aead_key_type(spec)
         p = p11()
         oid = keys.version_object_id(version_id)
         template = keys.stored_template(oid, secret=True, DERIVE=True)
 
         def generate(s: PooledSession) -> None:
             s.session.generate_key(
-                p.KeyType.AES, spec.material_bytes * 8, capabilities=p.MechanismFlag(0), store=True, template=template
+                p.KeyType[key_type],
+                spec.material_bytes * 8,
+                capabilities=p.MechanismFlag(0),
+                store=True,
+                template=template,
             )
 
         self._tokens.call("generate a key", generate)
         return keys.reference(oid)
 
     def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
+        _aead_key_type(spec)
         p = p11()
         oid = keys.object_id(version.material_ref)
         salt, nonce = os.urandom(SALT_LEN), os.urandom(NONCE_LEN)
@@ -145,8 +183,7 @@ class Pkcs11Backend:
     def decrypt(
         self, spec: SpecInfo, version: KeyVersion, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes
     ) -> bytes:
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
+        _aead_key_type(spec)
         if len(salt) != SALT_LEN or len(nonce) != NONCE_LEN or len(sealed) < TAG_LEN:
             raise errors.InvalidCiphertext()
         p = p11()
@@ -182,18 +219,15 @@ class Pkcs11Backend:
     def _generate_pair(self, spec_name: str, oid: bytes, **granted: bool) -> bytes:
         """A key pair in the token; returns the public key's SubjectPublicKeyInfo (DER)."""
         p = p11()
+        pair = _key_pair(spec_name)
         private = keys.stored_template(oid, secret=False, **granted)
-        if spec_name in keys.RSA_BITS:
-            key_type, size, mechanism = p.KeyType.RSA, keys.RSA_BITS[spec_name], None
-            public = keys.public_template(oid, VERIFY=True, ENCRYPT=True)
-        else:
-            key_type, size, mechanism = p.KeyType.EC, None, p.Mechanism.EC_KEY_PAIR_GEN
-            public = keys.public_template(oid, VERIFY=True, EC_PARAMS=keys.CURVES[spec_name][0])
+        public = keys.public_template(oid, VERIFY=True, **pair.public)
+        mechanism = p.Mechanism[pair.mechanism] if pair.mechanism else None
 
         def generate(s: PooledSession) -> bytes:
             public_key, _ = s.session.generate_keypair(
-                key_type,
-                size,
+                p.KeyType[pair.key_type],
+                pair.bits,
                 mechanism=mechanism,
                 capabilities=p.MechanismFlag(0),
                 store=True,
@@ -205,22 +239,16 @@ class Pkcs11Backend:
         return self._tokens.call("generate a key pair", generate)
 
     def create_asymmetric(self, spec: SpecInfo, version_id: str) -> tuple[bytes, bytes]:
-        if spec.name not in keys.RSA_BITS and spec.name not in keys.CURVES:
-            raise keys.unsupported_spec(spec.name)
+        _key_pair(spec.name)
         oid = keys.version_object_id(version_id)
-        return keys.reference(oid), self._generate_pair(spec.name, oid, SIGN=True, DECRYPT=spec.name in keys.RSA_BITS)
+        decrypts = KeyUsage.ENCRYPT_DECRYPT in spec.usages
+        return keys.reference(oid), self._generate_pair(spec.name, oid, SIGN=True, DECRYPT=decrypts)
 
     def sign(self, spec: SpecInfo, version: KeyVersion, algorithm: SignAlgorithm, digest: bytes) -> bytes:
+        row = _mechanism(SIGNATURES[algorithm].token, spec)
+        mechanism, param = keys.mechanism(row)
+        data = row.prefix + digest
         p = p11()
-        if algorithm is SignAlgorithm.RSA_PSS_SHA_256:
-            data, mechanism = digest, p.Mechanism.RSA_PKCS_PSS
-            param: Any = (p.Mechanism.SHA256, p.MGF.SHA256, asymmetric.PSS_SALT_BYTES)
-        elif algorithm is SignAlgorithm.RSA_PKCS1_SHA_256:
-            data, mechanism, param = keys.SHA256_DIGEST_INFO + digest, p.Mechanism.RSA_PKCS, None
-        elif algorithm is SignAlgorithm.ECDSA_SHA_256:
-            data, mechanism, param = digest, p.Mechanism.ECDSA, None
-        else:
-            raise keys.unsupported_spec(spec.name)
         oid = keys.object_id(version.material_ref)
 
         def run(s: PooledSession) -> bytes:
@@ -230,14 +258,12 @@ class Pkcs11Backend:
             return signature
 
         signature = self._call("sign", run, f"key version {version.id}", oid)
-        return keys.ecdsa_der(signature) if algorithm is SignAlgorithm.ECDSA_SHA_256 else signature
+        return keys.ecdsa_der(signature) if row.raw_signature else signature
 
     def decrypt_asymmetric(
         self, spec: SpecInfo, version: KeyVersion, algorithm: EncryptAlgorithm, ciphertext: bytes
     ) -> bytes:
-        if algorithm not in (EncryptAlgorithm.RSAES_OAEP_SHA_1, EncryptAlgorithm.RSAES_OAEP_SHA_256):
-            raise keys.unsupported_spec(spec.name)
-        mechanism, param = keys.rsa_decryption(algorithm)
+        mechanism, param = keys.mechanism(_mechanism(CIPHERS[algorithm].token, spec))
         p = p11()
         oid = keys.object_id(version.material_ref)
 
@@ -290,9 +316,8 @@ class Pkcs11Backend:
         error from a length error. Material the token cannot unwrap (OAEP with SHA-256 on
         SoftHSM2, SM2) gets a clear error; nothing is unwrapped in software.
         """
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
-        mechanism, param = keys.rsa_decryption(token.wrapping_algorithm)
+        key_type = _aead_key_type(spec)
+        mechanism, param = keys.mechanism(_unwrapping(token.wrapping_algorithm))
         p = p11()
         a = p.Attribute
         wrapping_oid = keys.object_id(token.sealed_private_key)
@@ -307,7 +332,7 @@ class Pkcs11Backend:
                 try:
                     return wrapping_key.unwrap_key(
                         p.ObjectClass.SECRET_KEY,
-                        p.KeyType.AES,
+                        p.KeyType[key_type],
                         wrapped,
                         mechanism=mechanism,
                         mechanism_param=param,

@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from openkms.crypto import asymmetric, symmetric
+from openkms.crypto.algorithms import KEY_TYPES
 from openkms.crypto.keypool import KeyPool
 from openkms.domain import errors, importing
 from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
@@ -37,8 +38,9 @@ def fingerprint(material: bytes) -> bytes:
 class SoftwareBackend:
     def __init__(self, sealer: Sealer, pool_size: int = 2) -> None:
         self._sealer = sealer
-        # RSA_2048 pairs also serve as import wrapping keys.
-        self._pool = KeyPool(asymmetric.generate, ("RSA_2048", "RSA_3072"), pool_size)
+        # Key types slow to generate (RSA); RSA_2048 pairs also serve as import wrapping keys.
+        slow = [name for name, key_type in KEY_TYPES.items() if key_type.pregenerate]
+        self._pool = KeyPool(asymmetric.generate, slow, pool_size)
         # Loaded private keys by version id: unsealing and parsing a key costs more than using it.
         self._private: dict[str, Any] = {}
         # Unsealed symmetric material, for the same reason: it is held in memory while in use anyway.

@@ -93,6 +93,11 @@ def algorithms_for(spec_name: str, purpose: Purpose) -> tuple[str, ...]:
     return tuple(a.name for a in ALGORITHMS.values() if purpose in a.purposes and a.allows(spec))
 
 
+def wrapping_spec(algorithm: str) -> str:
+    """The WrappingKeySpec whose keys wrap with ``algorithm`` (the first, if several do)."""
+    return next(spec for spec in WRAPPING_KEY_SPECS if algorithm in algorithms_for(spec, Purpose.IMPORT))
+
+
 def digest_bytes(algorithm: SignAlgorithm) -> int:
     return ALGORITHMS[algorithm].digest_bytes
 
