@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from openkms.cli.remote import RemoteClient, RemoteError, client_from
+from openkms.crypto import pem
 from openkms.crypto.algorithms import CIPHERS, KEY_TYPES
 from openkms.domain.algorithms import WrappingAlgorithm, wrapping_spec
 from openkms.domain.specs import SPECS
@@ -94,14 +95,6 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _read_public_key(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data.lstrip().startswith(b"-----BEGIN"):
-        body = b"".join(line for line in data.strip().splitlines() if not line.startswith(b"-----"))
-        return base64.b64decode(body)
-    return data
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         client = _client(args)
@@ -137,9 +130,7 @@ def parameters(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         der = base64.b64decode(params["PublicKey"])
         (args.out / "public.der").write_bytes(der)
-        body = base64.b64encode(der).decode()
-        pem = "".join(body[i : i + 64] + "\n" for i in range(0, len(body), 64))
-        (args.out / "public.pem").write_text(f"-----BEGIN PUBLIC KEY-----\n{pem}-----END PUBLIC KEY-----\n")
+        (args.out / "public.pem").write_text(pem.encode(der))
         (args.out / "token.txt").write_text(params["ImportToken"] + "\n")
     except (RemoteError, OSError, ValueError) as exc:
         return _fail(str(exc))
@@ -151,7 +142,7 @@ def parameters(args: argparse.Namespace) -> int:
 
 def wrap_command(args: argparse.Namespace) -> int:
     try:
-        wrapped = wrap(_read_public_key(args.public_key), args.material.read_bytes(), args.algorithm)
+        wrapped = wrap(pem.to_der(args.public_key.read_bytes()), args.material.read_bytes(), args.algorithm)
         args.out.write_bytes(wrapped)
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
