@@ -212,9 +212,8 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, cl
     """The default store (software keys; HSM keys in openkms's own SoftHSM2 token when SoftHSM2 is
     installed) and every configured PKCS#11 key store. Tokens are opened on first use, and a store
     that fails to open is tried again with a growing pause on ``clock``."""
-    hsm_gaps = pkcs11.unavailable_specs()
     retry, retry_max = settings.hsm_retry_seconds, settings.hsm_retry_max_seconds
-    stores = [KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, software, spec_gaps=software.unavailable_specs())]
+    stores = [KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, software)]
     installed, found = softhsm.available()
     if not settings.auto_softhsm:
         stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, None, unavailable=HSM_DISABLED))
@@ -228,9 +227,10 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, cl
             retry,
             retry_max,
             present=lambda: softhsm.token_created(settings.data_dir),  # reconciling creates no token
+            capabilities=pkcs11.CAPABILITIES,
         )
         description = "openkms's own SoftHSM2 token"
-        stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, description, spec_gaps=hsm_gaps, inventory=own))
+        stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, description, inventory=own))
     for ks in settings.keystores:
         backend = LazyBackend(
             ks.id,
@@ -238,10 +238,9 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, cl
             clock,
             retry,
             retry_max,
+            capabilities=pkcs11.CAPABILITIES,
         )
-        stores.append(
-            KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, spec_gaps=hsm_gaps, inventory=backend)
-        )
+        stores.append(KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, inventory=backend))
     return stores
 
 
@@ -327,7 +326,7 @@ def build(
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
         console_key=session_key,
-        closers=[software.close, *(s.backend.close for s in stores if isinstance(s.backend, LazyBackend)), *closers],
+        closers=[backends.close, *closers],
     )
 
 

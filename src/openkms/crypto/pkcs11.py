@@ -34,7 +34,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any, TypeVar
 
 from openkms.crypto import pkcs11_keys as keys
@@ -42,8 +41,17 @@ from openkms.crypto.algorithms import AEADS, CIPHERS, KEY_TYPES, SIGNATURES, Tok
 from openkms.crypto.pkcs11_keys import p11
 from openkms.crypto.pkcs11_session import PooledSession, TokenConfig, open_token, release
 from openkms.domain import errors
-from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
-from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN
+from openkms.domain.algorithms import (
+    WRAPPING_KEY_SPECS,
+    Capabilities,
+    EncryptAlgorithm,
+    Purpose,
+    SignAlgorithm,
+    WrappingAlgorithm,
+    algorithms_for,
+    wrapping_spec,
+)
+from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN, SealedMessage
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import HeldObject
@@ -57,6 +65,9 @@ IMPORT_FAILED = "The material does not unwrap in the token to key material of th
 # memory without end; past the bound each further one is logged once more).
 _REPORTED_LIMIT = 10_000
 _OAEP_SHA1_ONLY = "SoftHSM2 implements OAEP with SHA-1 only"
+# Mechanisms SoftHSM2 (openkms's own token) lacks in part: refused up front for import wrapping
+# keys; decryption asks the token, which refuses.
+_TOKEN_GAPS = {"RSAES_OAEP_SHA_256": _OAEP_SHA1_ONLY}
 
 
 def _aead_key_type(spec: SpecInfo) -> str:
@@ -82,9 +93,37 @@ def _in_token(spec: SpecInfo) -> bool:
     return key_type is not None and key_type.token is not None
 
 
-def unavailable_specs() -> dict[str, str]:
-    """Key specs this backend cannot keep in a token, and why (for CreateKey and the console)."""
-    return {name: keys.unsupported_spec(name).message for name, spec in SPECS.items() if not _in_token(spec)}
+def _cannot_unwrap(algorithm: str) -> str:
+    usable = [a for a in algorithms_for(wrapping_spec(algorithm), Purpose.IMPORT) if a not in _TOKEN_GAPS]
+    return (
+        f"The PKCS#11 token cannot unwrap {algorithm} ({_OAEP_SHA1_ONLY}); ask for import parameters with "
+        f"{' or '.join(usable)}."
+    )
+
+
+def _capabilities() -> Capabilities:
+    """What a token cannot do: the catalogue's rows without a token part, and SoftHSM2's gaps."""
+    in_token = [name for name in WRAPPING_KEY_SPECS if _in_token(SPECS[name])]
+    return Capabilities(
+        specs={name: keys.unsupported_spec(name).message for name, spec in SPECS.items() if not _in_token(spec)},
+        wrapping_specs={
+            name: f"WrappingKeySpec {name} is not available for HSM keys: the PKCS#11 token has no "
+            f"{SPECS[name].family} mechanisms. Use {' or '.join(in_token)}."
+            for name in WRAPPING_KEY_SPECS
+            if name not in in_token
+        },
+        wrapping_algorithms={
+            **{
+                a: f"The PKCS#11 token has no mechanism to unwrap {a}."
+                for a in WrappingAlgorithm
+                if not CIPHERS[a].token
+            },
+            **{a: _cannot_unwrap(a) for a in _TOKEN_GAPS},
+        },
+    )
+
+
+CAPABILITIES = _capabilities()
 
 
 def _mechanism(row: TokenMechanism | None, spec: SpecInfo) -> TokenMechanism:
@@ -113,6 +152,9 @@ class Pkcs11Backend:
     @property
     def token_label(self) -> str:
         return self._tokens.label
+
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
 
     def close(self) -> None:
         if not self._closed:
@@ -162,7 +204,7 @@ class Pkcs11Backend:
         self._tokens.call("generate a key", generate)
         return keys.reference(oid)
 
-    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
+    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> SealedMessage:
         _aead_key_type(spec)
         p = p11()
         oid = keys.object_id(version.material_ref)
@@ -178,7 +220,7 @@ class Pkcs11Backend:
             finally:
                 key.destroy()
 
-        return salt, nonce, self._call("encrypt", run, f"key version {version.id}", oid)
+        return SealedMessage(salt, nonce, self._call("encrypt", run, f"key version {version.id}", oid))
 
     def decrypt(
         self, spec: SpecInfo, version: KeyVersion, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes
@@ -286,16 +328,12 @@ class Pkcs11Backend:
     # --- import ---------------------------------------------------------------------------------
 
     def create_wrapping_key(self, wrapping_spec: str, wrapping_algorithm: str, token_id: str) -> tuple[bytes, bytes]:
-        if wrapping_algorithm == "RSAES_OAEP_SHA_256":
-            raise errors.UnsupportedOperation(
-                f"The PKCS#11 token cannot unwrap RSAES_OAEP_SHA_256 ({_OAEP_SHA1_ONLY}); ask for import "
-                "parameters with RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5."
-            )
-        if wrapping_spec != "RSA_2048":
-            raise errors.UnsupportedKeySpec(
-                f"WrappingKeySpec {wrapping_spec} is not available for HSM keys: the PKCS#11 token has no "
-                "SM2 mechanisms. Use RSA_2048."
-            )
+        refusal = CAPABILITIES.wrapping_specs.get(wrapping_spec)
+        if refusal is not None:
+            raise errors.UnsupportedKeySpec(refusal)
+        refusal = CAPABILITIES.wrapping_algorithms.get(wrapping_algorithm)
+        if refusal is not None:
+            raise errors.UnsupportedOperation(refusal)
         oid = keys.wrapping_object_id(token_id)
         return keys.reference(oid), self._generate_pair(wrapping_spec, oid, UNWRAP=True)
 
@@ -317,55 +355,24 @@ class Pkcs11Backend:
         SoftHSM2, SM2) gets a clear error; nothing is unwrapped in software.
         """
         key_type = _aead_key_type(spec)
-        mechanism, param = keys.mechanism(_unwrapping(token.wrapping_algorithm))
+        row = _unwrapping(token.wrapping_algorithm)
         p = p11()
-        a = p.Attribute
         wrapping_oid = keys.object_id(token.sealed_private_key)
         oid = keys.version_object_id(version_id, imported=os.urandom(8).hex())
-        final = keys.stored_template(oid, secret=True, DERIVE=True)
-        probe = {a.TOKEN: False, a.PRIVATE: True, a.SENSITIVE: True, a.EXTRACTABLE: True}
 
         def run(s: PooledSession) -> bytes:
             wrapping_key = s.find(wrapping_oid, p.ObjectClass.PRIVATE_KEY)
 
             def unwrap(template: dict[Any, Any]) -> Any:
                 try:
-                    return wrapping_key.unwrap_key(
-                        p.ObjectClass.SECRET_KEY,
-                        p.KeyType[key_type],
-                        wrapped,
-                        mechanism=mechanism,
-                        mechanism_param=param,
-                        capabilities=p.MechanismFlag(0),
-                        template=template,
-                    )
-                except (p.ArgumentsBad, p.MechanismParamInvalid, p.MechanismInvalid):
-                    raise errors.UnsupportedOperation(
-                        f"The PKCS#11 token cannot unwrap {token.wrapping_algorithm} ({_OAEP_SHA1_ONLY}); ask for "
-                        "import parameters with RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5."
-                    ) from None
+                    return keys.unwrap_secret(wrapping_key, wrapped, key_type, row, template)
+                except NotImplementedError:
+                    raise errors.UnsupportedOperation(_cannot_unwrap(token.wrapping_algorithm)) from None
 
             try:
-                material = unwrap(probe)
-                try:
-                    kek = s.session.generate_key(
-                        p.KeyType.AES, 256, capabilities=p.MechanismFlag(0), store=False, template={a.WRAP: True}
-                    )
-                    try:
-                        length = len(kek.wrap_key(material, mechanism=p.Mechanism.AES_KEY_WRAP)) - 8
-                    finally:
-                        kek.destroy()
-                finally:
-                    material.destroy()
-                if length != spec.material_bytes:
+                if keys.secret_length(s.session, unwrap(keys.probe_template())) != spec.material_bytes:
                     raise errors.InvalidKeyMaterial(IMPORT_FAILED)
-                version_key = unwrap(final)
-                try:
-                    return keys.fingerprint(version_key)
-                except BaseException:
-                    with suppress(p.PKCS11Error):
-                        version_key.destroy()
-                    raise
+                return keys.fingerprint_or_destroy(unwrap(keys.stored_template(oid, secret=True, DERIVE=True)))
             except keys.infrastructure_errors():
                 raise
             except p.PKCS11Error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import suppress
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -145,6 +146,57 @@ def fingerprint(version_key: Any) -> bytes:
         return value
     finally:
         check_key.destroy()
+
+
+def unwrap_secret(wrapping_key: Any, wrapped: bytes, key_type: str, row: TokenMechanism, template: Any) -> Any:
+    """Unwrap ``wrapped`` into a secret key object of ``key_type`` made from ``template``.
+    NotImplementedError when the token lacks the mechanism (or its parameter)."""
+    p = p11()
+    mech, param = mechanism(row)
+    try:
+        return wrapping_key.unwrap_key(
+            p.ObjectClass.SECRET_KEY,
+            p.KeyType[key_type],
+            wrapped,
+            mechanism=mech,
+            mechanism_param=param,
+            capabilities=p.MechanismFlag(0),
+            template=template,
+        )
+    except (p.ArgumentsBad, p.MechanismParamInvalid, p.MechanismInvalid):
+        raise NotImplementedError from None
+
+
+def probe_template() -> dict[Any, Any]:
+    """A session key that may be wrapped but never read: for learning an unwrapped key's length."""
+    a = p11().Attribute
+    return {a.TOKEN: False, a.PRIVATE: True, a.SENSITIVE: True, a.EXTRACTABLE: True}
+
+
+def secret_length(session: Any, key: Any) -> int:
+    """The length of a secret key's value, learnt without reading it: its wrapping under a throw-away
+    session AES key with CKM_AES_KEY_WRAP, less the 8 bytes that adds. Both keys are destroyed."""
+    p = p11()
+    try:
+        kek = session.generate_key(
+            p.KeyType.AES, 256, capabilities=p.MechanismFlag(0), store=False, template={p.Attribute.WRAP: True}
+        )
+        try:
+            return len(kek.wrap_key(key, mechanism=p.Mechanism.AES_KEY_WRAP)) - 8
+        finally:
+            kek.destroy()
+    finally:
+        key.destroy()
+
+
+def fingerprint_or_destroy(version_key: Any) -> bytes:
+    """``fingerprint`` of a new version key, which is destroyed if that fails."""
+    try:
+        return fingerprint(version_key)
+    except BaseException:
+        with suppress(p11().PKCS11Error):
+            version_key.destroy()
+        raise
 
 
 # --- mechanisms and encodings ----------------------------------------------------------------------

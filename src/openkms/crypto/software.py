@@ -12,7 +12,8 @@ from openkms.crypto import asymmetric, symmetric
 from openkms.crypto.algorithms import KEY_TYPES
 from openkms.crypto.keypool import KeyPool
 from openkms.domain import errors, importing
-from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
+from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Sealer
@@ -46,6 +47,7 @@ class SoftwareBackend:
         # Unsealed symmetric material, for the same reason: it is held in memory while in use anyway.
         self._symmetric: dict[tuple[str, bytes], bytes] = {}
         self._lock = threading.Lock()
+        self._capabilities: Capabilities | None = None
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
         return self._sealer.seal(os.urandom(spec.material_bytes), material_aad(version_id))
@@ -65,7 +67,7 @@ class SoftwareBackend:
                 self._symmetric[cache_key] = material
         return material
 
-    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
+    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> SealedMessage:
         material = self._material(spec, version)
         assert spec.cipher is not None
         return symmetric.encrypt_message(spec.cipher, material, aad, plaintext)
@@ -105,8 +107,10 @@ class SoftwareBackend:
     ) -> bytes:
         return asymmetric.decrypt(self._private_key(spec, version), algorithm, ciphertext)
 
-    def unavailable_specs(self) -> dict[str, str]:
-        return asymmetric.unavailable_specs()
+    def capabilities(self) -> Capabilities:
+        if self._capabilities is None:  # asks once whether the system's libcrypto has SM2
+            self._capabilities = Capabilities(specs=asymmetric.unavailable_specs())
+        return self._capabilities
 
     # --- import ---------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from openkms.crypto.algorithms import AEADS
 from openkms.domain import errors
-from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN
+from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN, SealedMessage
 from openkms.domain.specs import Cipher
 
 
@@ -42,10 +42,10 @@ def aead_decrypt(cipher: Cipher, key: bytes, nonce: bytes, sealed: bytes, aad: b
         raise errors.InvalidCiphertext() from None
 
 
-def encrypt_message(cipher: Cipher, material: bytes, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
+def encrypt_message(cipher: Cipher, material: bytes, aad: bytes, plaintext: bytes) -> SealedMessage:
     salt, nonce = os.urandom(SALT_LEN), os.urandom(NONCE_LEN)
     key = derive_message_key(cipher, material, salt)
-    return salt, nonce, aead_encrypt(cipher, key, nonce, plaintext, aad)
+    return SealedMessage(salt, nonce, aead_encrypt(cipher, key, nonce, plaintext, aad))
 
 
 def decrypt_message(cipher: Cipher, material: bytes, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes) -> bytes:

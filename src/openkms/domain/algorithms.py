@@ -11,7 +11,8 @@ three agree and run the algorithm through every backend that claims it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from openkms.domain.specs import SPECS, KeyFamily, SpecInfo
@@ -105,3 +106,16 @@ def digest_bytes(algorithm: SignAlgorithm) -> int:
 def max_plaintext(spec_name: str, algorithm: str) -> int:
     """The most bytes ``algorithm`` encrypts under a key of ``spec_name``."""
     return ALGORITHMS[algorithm].max_plaintext(SPECS[spec_name])
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a crypto backend cannot do, each with the reason; it does the rest of the catalogue.
+
+    Known without reaching the backend's token: a key store that is unreachable still says what it
+    would offer (CreateKey's checks and the console's choices read it).
+    """
+
+    specs: Mapping[str, str] = field(default_factory=dict)  # key specs it cannot keep
+    wrapping_specs: Mapping[str, str] = field(default_factory=dict)  # WrappingKeySpecs it cannot unwrap with
+    wrapping_algorithms: Mapping[str, str] = field(default_factory=dict)  # wrapping algorithms it cannot unwrap
