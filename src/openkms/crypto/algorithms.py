@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from openkms.crypto import sm2
 from openkms.domain.ciphertext import TAG_LEN
-from openkms.domain.specs import Cipher
+from openkms.domain.specs import SPECS, Cipher, KeyFamily
 
 PSS_SALT_BYTES = 32  # the digest length, as Alibaba KMS signs (OpenSSL rsa_pss_saltlen:-1 verifies it)
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # PKCS#1 v1.5's prefix
@@ -187,8 +187,8 @@ class Sm2Keys:
 
 
 KEY_TYPES: dict[str, KeyType] = {
-    "RSA_2048": RsaKeys(2048),
-    "RSA_3072": RsaKeys(3072),
+    # Every RSA spec is RSA of its size (specs.py): an RSA spec needs no row of its own here.
+    **{name: RsaKeys(spec.key_bits) for name, spec in SPECS.items() if spec.family is KeyFamily.RSA},
     "EC_P256": EcKeys(ec.SECP256R1(), bytes.fromhex("06082a8648ce3d030107")),  # 1.2.840.10045.3.1.7
     "EC_P256K": EcKeys(ec.SECP256K1(), bytes.fromhex("06052b8104000a")),  # 1.3.132.0.10
     "EC_SM2": Sm2Keys(),
