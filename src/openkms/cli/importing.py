@@ -17,10 +17,10 @@ from pathlib import Path
 from openkms.cli.remote import RemoteClient, RemoteError, client_from
 from openkms.crypto import pem
 from openkms.crypto.algorithms import CIPHERS, KEY_TYPES
-from openkms.domain.algorithms import WrappingAlgorithm, wrapping_spec
+from openkms.domain.algorithms import Purpose, named, wrapping_spec
 from openkms.domain.specs import SPECS
 
-ALGORITHMS = tuple(a.value for a in WrappingAlgorithm)
+ALGORITHMS = named(Purpose.IMPORT)
 
 
 def wrap(public_key_der: bytes, material: bytes, algorithm: str) -> bytes:

@@ -261,33 +261,23 @@ class Sm2Signature:
 
 
 @dataclass(frozen=True)
-class RsaEncryption:
-    padding: Callable[[], padding.AsymmetricPadding]
-    token: TokenMechanism
+class PaddedEncryption:
+    """RSA with its padding (OAEP, PKCS#1 v1.5), and SM2, which takes none."""
+
+    padding: Callable[[], tuple[Any, ...]]  # encrypt()'s and decrypt()'s arguments after the data
+    token: TokenMechanism | None
 
     def encrypt(self, public_key: Any, plaintext: bytes) -> bytes:
-        ciphertext: bytes = public_key.encrypt(plaintext, self.padding())
+        ciphertext: bytes = public_key.encrypt(plaintext, *self.padding())
         return ciphertext
 
     def decrypt(self, private_key: Any, ciphertext: bytes) -> bytes:
-        plaintext: bytes = private_key.decrypt(ciphertext, self.padding())
+        plaintext: bytes = private_key.decrypt(ciphertext, *self.padding())
         return plaintext
 
 
-class Sm2Encryption:
-    token = None
-
-    def encrypt(self, public_key: Any, plaintext: bytes) -> bytes:
-        ciphertext: bytes = public_key.encrypt(plaintext)
-        return ciphertext
-
-    def decrypt(self, private_key: Any, ciphertext: bytes) -> bytes:
-        plaintext: bytes = private_key.decrypt(ciphertext)
-        return plaintext
-
-
-def _oaep(h: Callable[[], hashes.HashAlgorithm]) -> Callable[[], padding.OAEP]:
-    return lambda: padding.OAEP(mgf=padding.MGF1(algorithm=h()), algorithm=h(), label=None)
+def _oaep(h: Callable[[], hashes.HashAlgorithm]) -> Callable[[], tuple[padding.OAEP]]:
+    return lambda: (padding.OAEP(mgf=padding.MGF1(algorithm=h()), algorithm=h(), label=None),)
 
 
 SIGNATURES: dict[str, Signature] = {
@@ -308,15 +298,12 @@ SIGNATURES: dict[str, Signature] = {
 }
 
 CIPHERS: dict[str, Encryption] = {
-    "RSAES_OAEP_SHA_256": RsaEncryption(
+    "RSAES_OAEP_SHA_256": PaddedEncryption(
         _oaep(hashes.SHA256), TokenMechanism("RSA_PKCS_OAEP", hash="SHA256", mgf="SHA256")
     ),
-    "RSAES_OAEP_SHA_1": RsaEncryption(
-        _oaep(hashes.SHA1),
-        TokenMechanism("RSA_PKCS_OAEP", hash="SHA_1", mgf="SHA1"),
-    ),
-    "RSAES_PKCS1_V1_5": RsaEncryption(padding.PKCS1v15, TokenMechanism("RSA_PKCS")),
-    "SM2PKE": Sm2Encryption(),
+    "RSAES_OAEP_SHA_1": PaddedEncryption(_oaep(hashes.SHA1), TokenMechanism("RSA_PKCS_OAEP", hash="SHA_1", mgf="SHA1")),
+    "RSAES_PKCS1_V1_5": PaddedEncryption(lambda: (padding.PKCS1v15(),), TokenMechanism("RSA_PKCS")),
+    "SM2PKE": PaddedEncryption(lambda: (), None),  # crypto/sm2.py: GM/T 0009 C1C3C2, no padding to choose
 }
 
 

@@ -47,8 +47,8 @@ from openkms.domain.algorithms import (
     EncryptAlgorithm,
     Purpose,
     SignAlgorithm,
-    WrappingAlgorithm,
     algorithms_for,
+    named,
     wrapping_spec,
 )
 from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN, SealedMessage
@@ -115,7 +115,7 @@ def _capabilities() -> Capabilities:
         wrapping_algorithms={
             **{
                 a: f"The PKCS#11 token has no mechanism to unwrap {a}."
-                for a in WrappingAlgorithm
+                for a in named(Purpose.IMPORT)
                 if not CIPHERS[a].token
             },
             **{a: _cannot_unwrap(a) for a in _TOKEN_GAPS},
@@ -211,14 +211,8 @@ class Pkcs11Backend:
         salt, nonce = os.urandom(SALT_LEN), os.urandom(NONCE_LEN)
 
         def run(s: PooledSession) -> bytes:
-            key = keys.derive_message_key(s.find(oid, p.ObjectClass.SECRET_KEY), spec, salt, "ENCRYPT")
-            try:
-                sealed: bytes = key.encrypt(
-                    plaintext, mechanism=p.Mechanism.AES_GCM, mechanism_param=p.GCMParams(nonce, aad)
-                )
-                return sealed
-            finally:
-                key.destroy()
+            version_key = s.find(oid, p.ObjectClass.SECRET_KEY)
+            return keys.message_gcm(version_key, spec, salt, nonce, aad, plaintext, seal=True)
 
         return SealedMessage(salt, nonce, self._call("encrypt", run, f"key version {version.id}", oid))
 
@@ -232,17 +226,12 @@ class Pkcs11Backend:
         oid = keys.object_id(version.material_ref)
 
         def run(s: PooledSession) -> bytes:
-            key = keys.derive_message_key(s.find(oid, p.ObjectClass.SECRET_KEY), spec, salt, "DECRYPT")
+            version_key = s.find(oid, p.ObjectClass.SECRET_KEY)
             try:
-                plaintext: bytes = key.decrypt(
-                    sealed, mechanism=p.Mechanism.AES_GCM, mechanism_param=p.GCMParams(nonce, aad)
-                )
-                return plaintext
+                return keys.message_gcm(version_key, spec, salt, nonce, aad, sealed, seal=False)
             except (p.GeneralError, p.EncryptedDataInvalid, p.EncryptedDataLenRange, p.DataLenRange):
                 # SoftHSM2 answers CKR_GENERAL_ERROR to a GCM tag that does not verify.
                 raise errors.InvalidCiphertext() from None
-            finally:
-                key.destroy()
 
         return self._call("decrypt", run, f"key version {version.id}", oid)
 

@@ -128,6 +128,21 @@ def derive_message_key(version_key: Any, spec: SpecInfo, salt: bytes, usage: str
     )
 
 
+def message_gcm(
+    version_key: Any, spec: SpecInfo, salt: bytes, nonce: bytes, aad: bytes, data: bytes, seal: bool
+) -> bytes:
+    """AES-GCM under the message's own key (``derive_message_key``), destroyed right after: seals
+    ``data`` (returns ciphertext || tag) or opens it (returns the plaintext)."""
+    p = p11()
+    key = derive_message_key(version_key, spec, salt, "ENCRYPT" if seal else "DECRYPT")
+    try:
+        run = key.encrypt if seal else key.decrypt
+        out: bytes = run(data, mechanism=p.Mechanism.AES_GCM, mechanism_param=p.GCMParams(nonce, aad))
+        return out
+    finally:
+        key.destroy()
+
+
 def fingerprint(version_key: Any) -> bytes:
     """The key check value of a version key, computed in the token: AES-ECB under a key derived
     from the version key (over a fixed input) of two fixed blocks. Equal for equal material,

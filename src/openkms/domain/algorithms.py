@@ -4,9 +4,10 @@ for, which key specs allow it, and its size limits.
 An algorithm works with every key spec of its family (``SpecInfo.family`` in ``specs.py``). The
 tables of allowed algorithms elsewhere (``asymmetric.py``, ``importing.py``) are views of these
 rows, and ``crypto/algorithms.py`` holds, row for row, how each one is computed. Adding an
-algorithm is its row here, its name in the enum of each thing it does (the types the ports take)
-and its row there; the catalogue tests (``tests/unit/crypto/test_catalogue.py``) check that the
-three agree and run the algorithm through every backend that claims it.
+algorithm is its row here, its name in ``SignAlgorithm`` or ``EncryptAlgorithm`` when it signs or
+encrypts (the types the ports take), and its row there; the catalogue tests
+(``tests/unit/crypto/test_catalogue.py``) check that these agree and run the algorithm through
+every backend that claims it.
 """
 
 from __future__ import annotations
@@ -28,15 +29,6 @@ class SignAlgorithm(StrEnum):
 class EncryptAlgorithm(StrEnum):
     RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
     RSAES_OAEP_SHA_1 = "RSAES_OAEP_SHA_1"
-    SM2PKE = "SM2PKE"
-
-
-class WrappingAlgorithm(StrEnum):
-    """What GetParametersForImport's wrapping key unwraps imported key material with."""
-
-    RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
-    RSAES_OAEP_SHA_1 = "RSAES_OAEP_SHA_1"
-    RSAES_PKCS1_V1_5 = "RSAES_PKCS1_V1_5"
     SM2PKE = "SM2PKE"
 
 
@@ -84,6 +76,11 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
 
 # The WrappingKeySpec values: the specs whose public keys wrap data keys (export) and material (import).
 WRAPPING_KEY_SPECS = ("RSA_2048", "EC_SM2")
+
+
+def named(purpose: Purpose) -> tuple[str, ...]:
+    """Every algorithm that serves ``purpose``, in catalogue order (e.g. the wrapping algorithms)."""
+    return tuple(a.name for a in ALGORITHMS.values() if purpose in a.purposes)
 
 
 def algorithms_for(spec_name: str, purpose: Purpose) -> tuple[str, ...]:

@@ -40,19 +40,20 @@ def _require_usage(spec: SpecInfo, usage: KeyUsage, wanted: KeyUsage) -> None:
         raise errors.UnsupportedOperation(f"This operation needs a key whose KeyUsage is {wanted}.")
 
 
+def _check_algorithm(spec: SpecInfo, name: str, allowed: tuple[str, ...], does: str) -> None:
+    if name not in allowed:
+        raise errors.InvalidParameter("Algorithm", f"KeySpec {spec.name} {does} with {', '.join(allowed)}.")
+
+
 def sign_algorithm(spec: SpecInfo, usage: KeyUsage, name: str) -> SignAlgorithm:
     _require_usage(spec, usage, KeyUsage.SIGN_VERIFY)
-    allowed = SIGN_ALGORITHMS[spec.name]
-    if name not in allowed:
-        raise errors.InvalidParameter("Algorithm", f"KeySpec {spec.name} signs with {', '.join(allowed)}.")
+    _check_algorithm(spec, name, SIGN_ALGORITHMS[spec.name], "signs")
     return SignAlgorithm(name)
 
 
 def encrypt_algorithm(spec: SpecInfo, usage: KeyUsage, name: str) -> EncryptAlgorithm:
     _require_usage(spec, usage, KeyUsage.ENCRYPT_DECRYPT)
-    allowed = ENCRYPT_ALGORITHMS[spec.name]
-    if name not in allowed:
-        raise errors.InvalidParameter("Algorithm", f"KeySpec {spec.name} encrypts with {', '.join(allowed)}.")
+    _check_algorithm(spec, name, ENCRYPT_ALGORITHMS[spec.name], "encrypts")
     return EncryptAlgorithm(name)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openkms.domain import errors
-from openkms.domain.algorithms import WRAPPING_KEY_SPECS, Purpose, WrappingAlgorithm, algorithms_for
+from openkms.domain.algorithms import WRAPPING_KEY_SPECS, Purpose, algorithms_for
 from openkms.domain.specs import SPECS
 
 TOKEN_LIFETIME_SECONDS = 24 * 3600
@@ -30,7 +30,7 @@ class ImportToken:
     expires_at: int
 
 
-def check_wrapping(spec: str, algorithm: str, mainland_china: bool) -> WrappingAlgorithm:
+def check_wrapping(spec: str, algorithm: str, mainland_china: bool) -> None:
     if spec not in WRAPPING:
         raise errors.InvalidParameter("WrappingKeySpec", f"Valid values: {', '.join(WRAPPING)}.")
     if algorithm not in WRAPPING[spec]:
@@ -41,7 +41,6 @@ def check_wrapping(spec: str, algorithm: str, mainland_china: bool) -> WrappingA
         raise errors.InvalidParameter(
             "WrappingKeySpec", f"{spec} wrapping keys are offered only in mainland China regions."
         )
-    return WrappingAlgorithm(algorithm)
 
 
 def check_expiry(expire_unix: int | None, now: int) -> int | None:

@@ -19,6 +19,9 @@ def no_openkms_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+_KEYSTORE = '[[keystores]]\nid = "kst-1"\nmodule = "/usr/lib/libpkcs11.so"\ntoken_label = "t"\npin_env = "P"\n'
+
+
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
@@ -46,6 +49,8 @@ def no_openkms_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ('[hsm]\nretry_seconds = "soon"', "[hsm] retry_seconds must be a number, not 'soon'"),
         ("[hsm]\nretry_seconds = 0", "[hsm] retry_seconds must be positive"),
         ("[hsm]\nretry_seconds = 60\nretry_max_seconds = 10", "retry_max_seconds at least as long"),
+        (_KEYSTORE + 'kind = "kmip"', "key store kst-1: unknown kind 'kmip' (known kinds: pkcs11)"),
+        (_KEYSTORE + "kind = 5", "[keystores] kind must be a string, not 5"),
     ],
 )
 @pytest.mark.parametrize("command", [["serve"], ["accesskey", "list"]])

@@ -1,6 +1,6 @@
 """``[[keystores]] kind``: picks the factory that builds the store's backend (openkms/keystores.py).
-Without it an entry is a PKCS#11 token, as before; an unknown kind is one line of configuration
-error; a registered kind is all a new kind of key store needs."""
+Without it an entry is a PKCS#11 token, as before (an unknown kind is a configuration error:
+test_configuration_errors.py); a registered kind is all a new kind of key store needs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from openkms import bootstrap, keystores
-from openkms.cli.main import main
 from openkms.domain.algorithms import Capabilities
 from openkms.domain.specs import ProtectionLevel
 from openkms.settings import KeyStoreSettings, Settings
@@ -38,27 +37,6 @@ def test_an_entry_without_a_kind_is_a_pkcs11_token(tmp_path: Path) -> None:
     assert store.kind == "pkcs11"
     (named,) = load(tmp_path, ENTRY + 'kind = "pkcs11"\n').keystores
     assert named == store
-
-
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        ('kind = "kmip"', "key store kst-1: unknown kind 'kmip' (known kinds: pkcs11)"),
-        ("kind = 5", "[keystores] kind must be a string, not 5"),
-    ],
-)
-@pytest.mark.parametrize("command", [["serve"], ["accesskey", "list"]])
-def test_an_unknown_kind_is_one_line_of_configuration_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, message: str, command: list[str]
-) -> None:
-    config = tmp_path / "openkms.toml"
-    config.write_text(ENTRY + line + "\n")
-    data = tmp_path / "data"
-    assert main([*command, "--config", str(config), "--data-dir", str(data)]) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert err == f"openkms: configuration error: {message}\n"
-    assert not data.exists()
 
 
 class Opened:
