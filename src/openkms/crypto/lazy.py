@@ -67,7 +67,7 @@ class LazyBackend:
         # False while the store's token does not exist yet: listing its objects must not create it
         # (openkms's own SoftHSM2 token is created on first use).
         self._present = present
-        self._capabilities = capabilities or Capabilities()
+        self._capabilities = capabilities if capabilities is not None else Capabilities()
         self._backend: TokenBackend | None = None
         self._failures = 0
         self._failed_at = 0.0
