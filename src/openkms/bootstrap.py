@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from openkms import keystores
 from openkms.crypto import pkcs11, softhsm
 from openkms.crypto.lazy import LazyBackend
-from openkms.crypto.pkcs11_module import TokenConfig
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
 from openkms.crypto.public import SoftwarePublicKeyCrypto
 from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
@@ -187,20 +187,12 @@ def _keystore(settings: Settings, store_id: str) -> KeyStoreSettings:
     return next(k for k in settings.keystores if k.id == store_id)
 
 
-def _token_config(ks: KeyStoreSettings) -> TokenConfig:
-    try:
-        pin = ks.read_pin()
-    except SettingsError as exc:
-        raise errors.BackendUnavailable(str(exc)) from None
-    return TokenConfig(ks.module, ks.token_label, pin, ks.softhsm2_conf)
-
-
 def open_root(settings: Settings, create: bool) -> tuple[Sealer, bool, list[Callable[[], None]]]:
     """The root of trust: (sealer, held in a plain file, closers). In a key store when configured."""
     if settings.root_key_keystore:
         ks = _keystore(settings, settings.root_key_keystore)
         try:
-            hsm_sealer = Pkcs11Sealer(_token_config(ks), create_if_missing=create)
+            hsm_sealer = Pkcs11Sealer(keystores.token_config(ks), create_if_missing=create)
         except errors.KmsError as exc:
             raise SettingsError(f"the root key in key store {ks.id}: {exc.message}") from None
         return hsm_sealer, False, [hsm_sealer.close]
@@ -210,11 +202,10 @@ def open_root(settings: Settings, create: bool) -> tuple[Sealer, bool, list[Call
 
 def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, clock: Clock) -> list[KeyStore]:
     """The default store (software keys; HSM keys in openkms's own SoftHSM2 token when SoftHSM2 is
-    installed) and every configured PKCS#11 key store. Tokens are opened on first use, and a store
-    that fails to open is tried again with a growing pause on ``clock``."""
-    hsm_gaps = pkcs11.unavailable_specs()
+    installed) and every configured key store, of its kind (``keystores.py``). Tokens are opened on
+    first use, and a store that fails to open is tried again with a growing pause on ``clock``."""
     retry, retry_max = settings.hsm_retry_seconds, settings.hsm_retry_max_seconds
-    stores = [KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, software, spec_gaps=software.unavailable_specs())]
+    stores = [KeyStore(DEFAULT_STORE, ProtectionLevel.SOFTWARE, software)]
     installed, found = softhsm.available()
     if not settings.auto_softhsm:
         stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, None, unavailable=HSM_DISABLED))
@@ -228,20 +219,11 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, cl
             retry,
             retry_max,
             present=lambda: softhsm.token_created(settings.data_dir),  # reconciling creates no token
+            capabilities=pkcs11.CAPABILITIES,
         )
         description = "openkms's own SoftHSM2 token"
-        stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, description, spec_gaps=hsm_gaps, inventory=own))
-    for ks in settings.keystores:
-        backend = LazyBackend(
-            ks.id,
-            lambda ks=ks: pkcs11.Pkcs11Backend(_token_config(ks), store_id=ks.id),  # type: ignore[misc]
-            clock,
-            retry,
-            retry_max,
-        )
-        stores.append(
-            KeyStore(ks.id, ProtectionLevel.HSM, backend, ks.description, spec_gaps=hsm_gaps, inventory=backend)
-        )
+        stores.append(KeyStore(DEFAULT_STORE, ProtectionLevel.HSM, own, description, inventory=own))
+    stores.extend(keystores.key_store(ks, clock, retry, retry_max) for ks in settings.keystores)
     return stores
 
 
@@ -327,7 +309,7 @@ def build(
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
         console_key=session_key,
-        closers=[software.close, *(s.backend.close for s in stores if isinstance(s.backend, LazyBackend)), *closers],
+        closers=[backends.close, *closers],
     )
 
 

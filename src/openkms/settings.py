@@ -41,6 +41,8 @@ class KeyStoreSettings:
     description: str = ""
     # SoftHSM2 only: its configuration file (SoftHSM2 reads SOFTHSM2_CONF once per process).
     softhsm2_conf: str | None = None
+    # Which kind of key store this is: a row of openkms.keystores.KINDS.
+    kind: str = "pkcs11"
 
     def read_pin(self, env: Mapping[str, str] | None = None) -> str:
         env = os.environ if env is None else env
@@ -228,6 +230,14 @@ def _regions(table: Mapping[str, Any]) -> tuple[Region, ...]:
 _KEYSTORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+def _keystore_kind(store_id: str, kind: str) -> str:
+    from openkms.keystores import KINDS  # the registry builds on these settings: imported when needed
+
+    if kind not in KINDS:
+        raise SettingsError(f"key store {store_id}: unknown kind {kind!r} (known kinds: {', '.join(KINDS)})")
+    return kind
+
+
 def _keystores(entries: Any) -> tuple[KeyStoreSettings, ...]:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SettingsError("[[keystores]] must be a list of tables")
@@ -245,6 +255,7 @@ def _keystores(entries: Any) -> tuple[KeyStoreSettings, ...]:
             )
         if ("pin_env" in entry) == ("pin_file" in entry):
             raise SettingsError(f"key store {store_id}: give exactly one of pin_env or pin_file")
+        kind = _keystore_kind(store_id, _typed(entry, "keystores", "kind", str) if "kind" in entry else "pkcs11")
         stores.append(
             KeyStoreSettings(
                 id=store_id,
@@ -254,6 +265,7 @@ def _keystores(entries: Any) -> tuple[KeyStoreSettings, ...]:
                 pin_file=Path(_typed(entry, "keystores", "pin_file", str)) if "pin_file" in entry else None,
                 description=_typed(entry, "keystores", "description", str) if "description" in entry else "",
                 softhsm2_conf=_typed(entry, "keystores", "softhsm2_conf", str) if "softhsm2_conf" in entry else None,
+                kind=kind,
             )
         )
     return tuple(stores)

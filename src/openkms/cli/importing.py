@@ -14,27 +14,23 @@ import base64
 import sys
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from openkms.cli.remote import RemoteClient, RemoteError, client_from
+from openkms.crypto import pem
+from openkms.crypto.algorithms import CIPHERS, KEY_TYPES
+from openkms.domain.algorithms import Purpose, named, wrapping_spec
+from openkms.domain.specs import SPECS
 
-ALGORITHMS = ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5", "SM2PKE")
+ALGORITHMS = named(Purpose.IMPORT)
 
 
 def wrap(public_key_der: bytes, material: bytes, algorithm: str) -> bytes:
     """Encrypt key material under an import wrapping key, as GetParametersForImport asked."""
-    if algorithm == "SM2PKE":
-        from openkms.crypto import sm2
-
-        return sm2.Sm2PublicKey.from_der(public_key_der).encrypt(material)
-    key = serialization.load_der_public_key(public_key_der)
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("the wrapping public key is not an RSA key")
-    if algorithm == "RSAES_PKCS1_V1_5":
-        return key.encrypt(material, padding.PKCS1v15())
-    h: hashes.HashAlgorithm = hashes.SHA256() if algorithm == "RSAES_OAEP_SHA_256" else hashes.SHA1()  # noqa: S303
-    return key.encrypt(material, padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None))
+    spec = wrapping_spec(algorithm)
+    key_type = KEY_TYPES[spec]
+    key = key_type.load_public(public_key_der)
+    if not key_type.of_kind(key):
+        raise ValueError(f"the wrapping public key is not an {SPECS[spec].family} key")
+    return CIPHERS[algorithm].encrypt(key, material)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,20 +87,12 @@ def _client(args: argparse.Namespace) -> RemoteClient:
 
 
 def _spec(args: argparse.Namespace) -> str:
-    return str(args.wrapping_key_spec or ("EC_SM2" if args.wrapping_algorithm == "SM2PKE" else "RSA_2048"))
+    return str(args.wrapping_key_spec or wrapping_spec(args.wrapping_algorithm))
 
 
 def _fail(message: str) -> int:
     sys.stderr.write(f"openkms import: {message}\n")
     return 1
-
-
-def _read_public_key(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data.lstrip().startswith(b"-----BEGIN"):
-        body = b"".join(line for line in data.strip().splitlines() if not line.startswith(b"-----"))
-        return base64.b64decode(body)
-    return data
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,9 +130,7 @@ def parameters(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         der = base64.b64decode(params["PublicKey"])
         (args.out / "public.der").write_bytes(der)
-        body = base64.b64encode(der).decode()
-        pem = "".join(body[i : i + 64] + "\n" for i in range(0, len(body), 64))
-        (args.out / "public.pem").write_text(f"-----BEGIN PUBLIC KEY-----\n{pem}-----END PUBLIC KEY-----\n")
+        (args.out / "public.pem").write_text(pem.encode(der))
         (args.out / "token.txt").write_text(params["ImportToken"] + "\n")
     except (RemoteError, OSError, ValueError) as exc:
         return _fail(str(exc))
@@ -156,7 +142,7 @@ def parameters(args: argparse.Namespace) -> int:
 
 def wrap_command(args: argparse.Namespace) -> int:
     try:
-        wrapped = wrap(_read_public_key(args.public_key), args.material.read_bytes(), args.algorithm)
+        wrapped = wrap(pem.to_der(args.public_key.read_bytes()), args.material.read_bytes(), args.algorithm)
         args.out.write_bytes(wrapped)
     except (OSError, ValueError) as exc:
         return _fail(str(exc))

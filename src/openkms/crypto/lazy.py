@@ -15,14 +15,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
-from openkms.domain.importing import ImportToken
-from openkms.domain.keys import KeyVersion
-from openkms.domain.ports import Clock, CryptoBackend, HeldObject, ObjectInventory
-from openkms.domain.specs import SpecInfo
+from openkms.domain.algorithms import Capabilities
+from openkms.domain.ports import (
+    AsymmetricCrypto,
+    Clock,
+    CryptoBackend,
+    HeldObject,
+    KeyWrapping,
+    ObjectInventory,
+    SymmetricCrypto,
+)
 
 log = logging.getLogger("openkms.crypto.keystore")
 
@@ -35,6 +40,14 @@ class TokenBackend(CryptoBackend, ObjectInventory, Protocol):
     """A backend whose material lives in a token: it can also list and destroy its objects."""
 
 
+def _operations(*ports: type) -> frozenset[str]:
+    return frozenset(name for port in ports for name in vars(port) if not name.startswith("_"))
+
+
+# What LazyBackend runs on the connected backend: every operation of these ports, and discard.
+_DELEGATED = _operations(SymmetricCrypto, AsymmetricCrypto, KeyWrapping) | {"discard"}
+
+
 class LazyBackend:
     def __init__(
         self,
@@ -44,6 +57,7 @@ class LazyBackend:
         retry_seconds: float = RETRY_SECONDS,
         retry_max_seconds: float = RETRY_MAX_SECONDS,
         present: Callable[[], bool] | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         self._name = name
         self._connect = connect
@@ -53,6 +67,7 @@ class LazyBackend:
         # False while the store's token does not exist yet: listing its objects must not create it
         # (openkms's own SoftHSM2 token is created on first use).
         self._present = present
+        self._capabilities = capabilities if capabilities is not None else Capabilities()
         self._backend: TokenBackend | None = None
         self._failures = 0
         self._failed_at = 0.0
@@ -103,43 +118,27 @@ class LazyBackend:
         self._failed_at = now
         self._retry_at = now + pause
 
-    # --- CryptoBackend: connect if needed, then delegate ----------------------------------------
+    # --- CryptoBackend: the operations connect if needed, then delegate ---------------------------
 
-    def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
-        return self._get().create_symmetric(spec, version_id)
+    def __getattr__(self, name: str) -> Any:
+        """An operation of the port (``_DELEGATED``), run on the connected backend."""
+        if name not in _DELEGATED:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
-        return self._get().encrypt(spec, version, aad, plaintext)
+        def operation(*args: Any, **kwargs: Any) -> Any:
+            return getattr(self._get(), name)(*args, **kwargs)
 
-    def decrypt(
-        self, spec: SpecInfo, version: KeyVersion, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes
-    ) -> bytes:
-        return self._get().decrypt(spec, version, aad, salt, nonce, sealed)
+        operation.__name__ = name
+        return operation
 
-    def random_bytes(self, n: int) -> bytes:
-        return self._get().random_bytes(n)
+    def capabilities(self) -> Capabilities:
+        """Known without connecting: an unreachable store still says what it would offer."""
+        return self._capabilities
 
-    def create_asymmetric(self, spec: SpecInfo, version_id: str) -> tuple[bytes, bytes]:
-        return self._get().create_asymmetric(spec, version_id)
-
-    def sign(self, spec: SpecInfo, version: KeyVersion, algorithm: SignAlgorithm, digest: bytes) -> bytes:
-        return self._get().sign(spec, version, algorithm, digest)
-
-    def decrypt_asymmetric(
-        self, spec: SpecInfo, version: KeyVersion, algorithm: EncryptAlgorithm, ciphertext: bytes
-    ) -> bytes:
-        return self._get().decrypt_asymmetric(spec, version, algorithm, ciphertext)
-
-    def create_wrapping_key(self, wrapping_spec: str, wrapping_algorithm: str, token_id: str) -> tuple[bytes, bytes]:
-        return self._get().create_wrapping_key(wrapping_spec, wrapping_algorithm, token_id)
-
-    def import_material(
-        self, spec: SpecInfo, version_id: str, token: ImportToken, wrapped: bytes
-    ) -> tuple[bytes, bytes]:
-        return self._get().import_material(spec, version_id, token, wrapped)
-
-    def discard(self, material_ref: bytes) -> None:
-        self._get().discard(material_ref)
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
     # --- ObjectInventory ---------------------------------------------------------------------------
 
@@ -147,10 +146,3 @@ class LazyBackend:
         if self._present is not None and not self._present():
             return []
         return self._get().list_objects()
-
-    def close(self) -> None:
-        if self._backend is not None:
-            close = getattr(self._backend, "close", None)
-            if close is not None:
-                close()
-            self._backend = None

@@ -34,20 +34,28 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any, TypeVar
 
-from openkms.crypto import asymmetric
 from openkms.crypto import pkcs11_keys as keys
+from openkms.crypto.algorithms import AEADS, CIPHERS, KEY_TYPES, SIGNATURES, TokenKeyPair, TokenMechanism
 from openkms.crypto.pkcs11_keys import p11
 from openkms.crypto.pkcs11_session import PooledSession, TokenConfig, open_token, release
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
-from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN
+from openkms.domain.algorithms import (
+    WRAPPING_KEY_SPECS,
+    Capabilities,
+    EncryptAlgorithm,
+    Purpose,
+    SignAlgorithm,
+    algorithms_for,
+    named,
+    wrapping_spec,
+)
+from openkms.domain.ciphertext import NONCE_LEN, SALT_LEN, TAG_LEN, SealedMessage
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import HeldObject
-from openkms.domain.specs import Cipher, SpecInfo
+from openkms.domain.specs import SPECS, KeyUsage, SpecInfo
 
 log = logging.getLogger("openkms.crypto.pkcs11")
 
@@ -57,11 +65,78 @@ IMPORT_FAILED = "The material does not unwrap in the token to key material of th
 # memory without end; past the bound each further one is logged once more).
 _REPORTED_LIMIT = 10_000
 _OAEP_SHA1_ONLY = "SoftHSM2 implements OAEP with SHA-1 only"
+# Mechanisms SoftHSM2 (openkms's own token) lacks in part: refused up front for import wrapping
+# keys; decryption asks the token, which refuses.
+_TOKEN_GAPS = {"RSAES_OAEP_SHA_256": _OAEP_SHA1_ONLY}
 
 
-def unavailable_specs() -> dict[str, str]:
-    """Key specs this backend cannot keep in a token, and why (for CreateKey and the console)."""
-    return {name: keys.unsupported_spec(name).message for name in ("Aliyun_SM4", "EC_SM2")}
+def _aead_key_type(spec: SpecInfo) -> str:
+    """The token key type of a symmetric spec's version keys; UnsupportedKeySpec when it has none."""
+    key_type = AEADS[spec.cipher].token_key_type if spec.cipher is not None else None
+    if key_type is None:
+        raise keys.unsupported_spec(spec.name)
+    return key_type
+
+
+def _key_pair(spec_name: str) -> TokenKeyPair:
+    """How the token generates key pairs of a spec; UnsupportedKeySpec when it cannot."""
+    key_type = KEY_TYPES.get(spec_name)
+    if key_type is None or key_type.token is None:
+        raise keys.unsupported_spec(spec_name)
+    return key_type.token
+
+
+def _in_token(spec: SpecInfo) -> bool:
+    if spec.symmetric:
+        return spec.cipher is not None and AEADS[spec.cipher].token_key_type is not None
+    key_type = KEY_TYPES.get(spec.name)
+    return key_type is not None and key_type.token is not None
+
+
+def _cannot_unwrap(algorithm: str) -> str:
+    usable = [a for a in algorithms_for(wrapping_spec(algorithm), Purpose.IMPORT) if a not in _TOKEN_GAPS]
+    return (
+        f"The PKCS#11 token cannot unwrap {algorithm} ({_OAEP_SHA1_ONLY}); ask for import parameters with "
+        f"{' or '.join(usable)}."
+    )
+
+
+def _capabilities() -> Capabilities:
+    """What a token cannot do: the catalogue's rows without a token part, and SoftHSM2's gaps."""
+    in_token = [name for name in WRAPPING_KEY_SPECS if _in_token(SPECS[name])]
+    return Capabilities(
+        specs={name: keys.unsupported_spec(name).message for name, spec in SPECS.items() if not _in_token(spec)},
+        wrapping_specs={
+            name: f"WrappingKeySpec {name} is not available for HSM keys: the PKCS#11 token has no "
+            f"{SPECS[name].family} mechanisms. Use {' or '.join(in_token)}."
+            for name in WRAPPING_KEY_SPECS
+            if name not in in_token
+        },
+        wrapping_algorithms={
+            **{
+                a: f"The PKCS#11 token has no mechanism to unwrap {a}."
+                for a in named(Purpose.IMPORT)
+                if not CIPHERS[a].token
+            },
+            **{a: _cannot_unwrap(a) for a in _TOKEN_GAPS},
+        },
+    )
+
+
+CAPABILITIES = _capabilities()
+
+
+def _mechanism(row: TokenMechanism | None, spec: SpecInfo) -> TokenMechanism:
+    if row is None:  # an algorithm of a spec the token cannot keep
+        raise keys.unsupported_spec(spec.name)
+    return row
+
+
+def _unwrapping(algorithm: str) -> TokenMechanism:
+    cipher = CIPHERS.get(algorithm)
+    if cipher is None or cipher.token is None:
+        raise errors.UnsupportedOperation(f"The PKCS#11 token cannot decrypt or unwrap {algorithm}.")
+    return cipher.token
 
 
 class Pkcs11Backend:
@@ -77,6 +152,9 @@ class Pkcs11Backend:
     @property
     def token_label(self) -> str:
         return self._tokens.label
+
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
 
     def close(self) -> None:
         if not self._closed:
@@ -109,61 +187,51 @@ class Pkcs11Backend:
     # --- symmetric --------------------------------------------------------------------------------
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
+        key_type = _aead_key_type(spec)
         p = p11()
         oid = keys.version_object_id(version_id)
         template = keys.stored_template(oid, secret=True, DERIVE=True)
 
         def generate(s: PooledSession) -> None:
             s.session.generate_key(
-                p.KeyType.AES, spec.material_bytes * 8, capabilities=p.MechanismFlag(0), store=True, template=template
+                p.KeyType[key_type],
+                spec.material_bytes * 8,
+                capabilities=p.MechanismFlag(0),
+                store=True,
+                template=template,
             )
 
         self._tokens.call("generate a key", generate)
         return keys.reference(oid)
 
-    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
+    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> SealedMessage:
+        _aead_key_type(spec)
         p = p11()
         oid = keys.object_id(version.material_ref)
         salt, nonce = os.urandom(SALT_LEN), os.urandom(NONCE_LEN)
 
         def run(s: PooledSession) -> bytes:
-            key = keys.derive_message_key(s.find(oid, p.ObjectClass.SECRET_KEY), spec, salt, "ENCRYPT")
-            try:
-                sealed: bytes = key.encrypt(
-                    plaintext, mechanism=p.Mechanism.AES_GCM, mechanism_param=p.GCMParams(nonce, aad)
-                )
-                return sealed
-            finally:
-                key.destroy()
+            version_key = s.find(oid, p.ObjectClass.SECRET_KEY)
+            return keys.message_gcm(version_key, spec, salt, nonce, aad, plaintext, seal=True)
 
-        return salt, nonce, self._call("encrypt", run, f"key version {version.id}", oid)
+        return SealedMessage(salt, nonce, self._call("encrypt", run, f"key version {version.id}", oid))
 
     def decrypt(
         self, spec: SpecInfo, version: KeyVersion, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes
     ) -> bytes:
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
+        _aead_key_type(spec)
         if len(salt) != SALT_LEN or len(nonce) != NONCE_LEN or len(sealed) < TAG_LEN:
             raise errors.InvalidCiphertext()
         p = p11()
         oid = keys.object_id(version.material_ref)
 
         def run(s: PooledSession) -> bytes:
-            key = keys.derive_message_key(s.find(oid, p.ObjectClass.SECRET_KEY), spec, salt, "DECRYPT")
+            version_key = s.find(oid, p.ObjectClass.SECRET_KEY)
             try:
-                plaintext: bytes = key.decrypt(
-                    sealed, mechanism=p.Mechanism.AES_GCM, mechanism_param=p.GCMParams(nonce, aad)
-                )
-                return plaintext
+                return keys.message_gcm(version_key, spec, salt, nonce, aad, sealed, seal=False)
             except (p.GeneralError, p.EncryptedDataInvalid, p.EncryptedDataLenRange, p.DataLenRange):
                 # SoftHSM2 answers CKR_GENERAL_ERROR to a GCM tag that does not verify.
                 raise errors.InvalidCiphertext() from None
-            finally:
-                key.destroy()
 
         return self._call("decrypt", run, f"key version {version.id}", oid)
 
@@ -182,18 +250,15 @@ class Pkcs11Backend:
     def _generate_pair(self, spec_name: str, oid: bytes, **granted: bool) -> bytes:
         """A key pair in the token; returns the public key's SubjectPublicKeyInfo (DER)."""
         p = p11()
+        pair = _key_pair(spec_name)
         private = keys.stored_template(oid, secret=False, **granted)
-        if spec_name in keys.RSA_BITS:
-            key_type, size, mechanism = p.KeyType.RSA, keys.RSA_BITS[spec_name], None
-            public = keys.public_template(oid, VERIFY=True, ENCRYPT=True)
-        else:
-            key_type, size, mechanism = p.KeyType.EC, None, p.Mechanism.EC_KEY_PAIR_GEN
-            public = keys.public_template(oid, VERIFY=True, EC_PARAMS=keys.CURVES[spec_name][0])
+        public = keys.public_template(oid, VERIFY=True, **pair.public)
+        mechanism = p.Mechanism[pair.mechanism] if pair.mechanism else None
 
         def generate(s: PooledSession) -> bytes:
             public_key, _ = s.session.generate_keypair(
-                key_type,
-                size,
+                p.KeyType[pair.key_type],
+                pair.bits,
                 mechanism=mechanism,
                 capabilities=p.MechanismFlag(0),
                 store=True,
@@ -205,22 +270,16 @@ class Pkcs11Backend:
         return self._tokens.call("generate a key pair", generate)
 
     def create_asymmetric(self, spec: SpecInfo, version_id: str) -> tuple[bytes, bytes]:
-        if spec.name not in keys.RSA_BITS and spec.name not in keys.CURVES:
-            raise keys.unsupported_spec(spec.name)
+        _key_pair(spec.name)
         oid = keys.version_object_id(version_id)
-        return keys.reference(oid), self._generate_pair(spec.name, oid, SIGN=True, DECRYPT=spec.name in keys.RSA_BITS)
+        decrypts = KeyUsage.ENCRYPT_DECRYPT in spec.usages
+        return keys.reference(oid), self._generate_pair(spec.name, oid, SIGN=True, DECRYPT=decrypts)
 
     def sign(self, spec: SpecInfo, version: KeyVersion, algorithm: SignAlgorithm, digest: bytes) -> bytes:
+        row = _mechanism(SIGNATURES[algorithm].token, spec)
+        mechanism, param = keys.mechanism(row)
+        data = row.prefix + digest
         p = p11()
-        if algorithm is SignAlgorithm.RSA_PSS_SHA_256:
-            data, mechanism = digest, p.Mechanism.RSA_PKCS_PSS
-            param: Any = (p.Mechanism.SHA256, p.MGF.SHA256, asymmetric.PSS_SALT_BYTES)
-        elif algorithm is SignAlgorithm.RSA_PKCS1_SHA_256:
-            data, mechanism, param = keys.SHA256_DIGEST_INFO + digest, p.Mechanism.RSA_PKCS, None
-        elif algorithm is SignAlgorithm.ECDSA_SHA_256:
-            data, mechanism, param = digest, p.Mechanism.ECDSA, None
-        else:
-            raise keys.unsupported_spec(spec.name)
         oid = keys.object_id(version.material_ref)
 
         def run(s: PooledSession) -> bytes:
@@ -230,14 +289,12 @@ class Pkcs11Backend:
             return signature
 
         signature = self._call("sign", run, f"key version {version.id}", oid)
-        return keys.ecdsa_der(signature) if algorithm is SignAlgorithm.ECDSA_SHA_256 else signature
+        return keys.ecdsa_der(signature) if row.raw_signature else signature
 
     def decrypt_asymmetric(
         self, spec: SpecInfo, version: KeyVersion, algorithm: EncryptAlgorithm, ciphertext: bytes
     ) -> bytes:
-        if algorithm not in (EncryptAlgorithm.RSAES_OAEP_SHA_1, EncryptAlgorithm.RSAES_OAEP_SHA_256):
-            raise keys.unsupported_spec(spec.name)
-        mechanism, param = keys.rsa_decryption(algorithm)
+        mechanism, param = keys.mechanism(_mechanism(CIPHERS[algorithm].token, spec))
         p = p11()
         oid = keys.object_id(version.material_ref)
 
@@ -260,16 +317,12 @@ class Pkcs11Backend:
     # --- import ---------------------------------------------------------------------------------
 
     def create_wrapping_key(self, wrapping_spec: str, wrapping_algorithm: str, token_id: str) -> tuple[bytes, bytes]:
-        if wrapping_algorithm == "RSAES_OAEP_SHA_256":
-            raise errors.UnsupportedOperation(
-                f"The PKCS#11 token cannot unwrap RSAES_OAEP_SHA_256 ({_OAEP_SHA1_ONLY}); ask for import "
-                "parameters with RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5."
-            )
-        if wrapping_spec != "RSA_2048":
-            raise errors.UnsupportedKeySpec(
-                f"WrappingKeySpec {wrapping_spec} is not available for HSM keys: the PKCS#11 token has no "
-                "SM2 mechanisms. Use RSA_2048."
-            )
+        refusal = CAPABILITIES.wrapping_specs.get(wrapping_spec)
+        if refusal is not None:
+            raise errors.UnsupportedKeySpec(refusal)
+        refusal = CAPABILITIES.wrapping_algorithms.get(wrapping_algorithm)
+        if refusal is not None:
+            raise errors.UnsupportedOperation(refusal)
         oid = keys.wrapping_object_id(token_id)
         return keys.reference(oid), self._generate_pair(wrapping_spec, oid, UNWRAP=True)
 
@@ -290,57 +343,25 @@ class Pkcs11Backend:
         error from a length error. Material the token cannot unwrap (OAEP with SHA-256 on
         SoftHSM2, SM2) gets a clear error; nothing is unwrapped in software.
         """
-        if spec.cipher is not Cipher.AES_GCM:
-            raise keys.unsupported_spec(spec.name)
-        mechanism, param = keys.rsa_decryption(token.wrapping_algorithm)
+        key_type = _aead_key_type(spec)
+        row = _unwrapping(token.wrapping_algorithm)
         p = p11()
-        a = p.Attribute
         wrapping_oid = keys.object_id(token.sealed_private_key)
         oid = keys.version_object_id(version_id, imported=os.urandom(8).hex())
-        final = keys.stored_template(oid, secret=True, DERIVE=True)
-        probe = {a.TOKEN: False, a.PRIVATE: True, a.SENSITIVE: True, a.EXTRACTABLE: True}
 
         def run(s: PooledSession) -> bytes:
             wrapping_key = s.find(wrapping_oid, p.ObjectClass.PRIVATE_KEY)
 
             def unwrap(template: dict[Any, Any]) -> Any:
                 try:
-                    return wrapping_key.unwrap_key(
-                        p.ObjectClass.SECRET_KEY,
-                        p.KeyType.AES,
-                        wrapped,
-                        mechanism=mechanism,
-                        mechanism_param=param,
-                        capabilities=p.MechanismFlag(0),
-                        template=template,
-                    )
-                except (p.ArgumentsBad, p.MechanismParamInvalid, p.MechanismInvalid):
-                    raise errors.UnsupportedOperation(
-                        f"The PKCS#11 token cannot unwrap {token.wrapping_algorithm} ({_OAEP_SHA1_ONLY}); ask for "
-                        "import parameters with RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5."
-                    ) from None
+                    return keys.unwrap_secret(wrapping_key, wrapped, key_type, row, template)
+                except NotImplementedError:
+                    raise errors.UnsupportedOperation(_cannot_unwrap(token.wrapping_algorithm)) from None
 
             try:
-                material = unwrap(probe)
-                try:
-                    kek = s.session.generate_key(
-                        p.KeyType.AES, 256, capabilities=p.MechanismFlag(0), store=False, template={a.WRAP: True}
-                    )
-                    try:
-                        length = len(kek.wrap_key(material, mechanism=p.Mechanism.AES_KEY_WRAP)) - 8
-                    finally:
-                        kek.destroy()
-                finally:
-                    material.destroy()
-                if length != spec.material_bytes:
+                if keys.secret_length(s.session, unwrap(keys.probe_template())) != spec.material_bytes:
                     raise errors.InvalidKeyMaterial(IMPORT_FAILED)
-                version_key = unwrap(final)
-                try:
-                    return keys.fingerprint(version_key)
-                except BaseException:
-                    with suppress(p.PKCS11Error):
-                        version_key.destroy()
-                    raise
+                return keys.fingerprint_or_destroy(unwrap(keys.stored_template(oid, secret=True, DERIVE=True)))
             except keys.infrastructure_errors():
                 raise
             except p.PKCS11Error:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import suppress
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from openkms.crypto import asymmetric
+from openkms.crypto.algorithms import KEY_TYPES, TokenMechanism, spki
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm
 from openkms.domain.specs import SpecInfo
 
 REF_PREFIX = b"pkcs11:v1:"
@@ -27,12 +26,6 @@ ID_PREFIX = "openkms:"
 MESSAGE_KEY_DOMAIN = b"openkms/hsm/v1/message-key"
 FINGERPRINT_KEY_INPUT = hashlib.sha256(b"openkms/hsm/v1/material-fingerprint-key").digest()
 FINGERPRINT_BLOCKS = hashlib.sha256(b"openkms/hsm/v1/material-fingerprint").digest()
-SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
-RSA_BITS = {"RSA_2048": 2048, "RSA_3072": 3072}
-CURVES: dict[str, tuple[bytes, ec.EllipticCurve]] = {
-    "EC_P256": (bytes.fromhex("06082a8648ce3d030107"), ec.SECP256R1()),  # 1.2.840.10045.3.1.7
-    "EC_P256K": (bytes.fromhex("06052b8104000a"), ec.SECP256K1()),  # 1.3.132.0.10
-}
 
 
 def p11() -> Any:
@@ -135,6 +128,21 @@ def derive_message_key(version_key: Any, spec: SpecInfo, salt: bytes, usage: str
     )
 
 
+def message_gcm(
+    version_key: Any, spec: SpecInfo, salt: bytes, nonce: bytes, aad: bytes, data: bytes, seal: bool
+) -> bytes:
+    """AES-GCM under the message's own key (``derive_message_key``), destroyed right after: seals
+    ``data`` (returns ciphertext || tag) or opens it (returns the plaintext)."""
+    p = p11()
+    key = derive_message_key(version_key, spec, salt, "ENCRYPT" if seal else "DECRYPT")
+    try:
+        run = key.encrypt if seal else key.decrypt
+        out: bytes = run(data, mechanism=p.Mechanism.AES_GCM, mechanism_param=p.GCMParams(nonce, aad))
+        return out
+    finally:
+        key.destroy()
+
+
 def fingerprint(version_key: Any) -> bytes:
     """The key check value of a version key, computed in the token: AES-ECB under a key derived
     from the version key (over a fixed input) of two fixed blocks. Equal for equal material,
@@ -155,33 +163,73 @@ def fingerprint(version_key: Any) -> bytes:
         check_key.destroy()
 
 
+def unwrap_secret(wrapping_key: Any, wrapped: bytes, key_type: str, row: TokenMechanism, template: Any) -> Any:
+    """Unwrap ``wrapped`` into a secret key object of ``key_type`` made from ``template``.
+    NotImplementedError when the token lacks the mechanism (or its parameter)."""
+    p = p11()
+    mech, param = mechanism(row)
+    try:
+        return wrapping_key.unwrap_key(
+            p.ObjectClass.SECRET_KEY,
+            p.KeyType[key_type],
+            wrapped,
+            mechanism=mech,
+            mechanism_param=param,
+            capabilities=p.MechanismFlag(0),
+            template=template,
+        )
+    except (p.ArgumentsBad, p.MechanismParamInvalid, p.MechanismInvalid):
+        raise NotImplementedError from None
+
+
+def probe_template() -> dict[Any, Any]:
+    """A session key that may be wrapped but never read: for learning an unwrapped key's length."""
+    a = p11().Attribute
+    return {a.TOKEN: False, a.PRIVATE: True, a.SENSITIVE: True, a.EXTRACTABLE: True}
+
+
+def secret_length(session: Any, key: Any) -> int:
+    """The length of a secret key's value, learnt without reading it: its wrapping under a throw-away
+    session AES key with CKM_AES_KEY_WRAP, less the 8 bytes that adds. Both keys are destroyed."""
+    p = p11()
+    try:
+        kek = session.generate_key(
+            p.KeyType.AES, 256, capabilities=p.MechanismFlag(0), store=False, template={p.Attribute.WRAP: True}
+        )
+        try:
+            return len(kek.wrap_key(key, mechanism=p.Mechanism.AES_KEY_WRAP)) - 8
+        finally:
+            kek.destroy()
+    finally:
+        key.destroy()
+
+
+def fingerprint_or_destroy(version_key: Any) -> bytes:
+    """``fingerprint`` of a new version key, which is destroyed if that fails."""
+    try:
+        return fingerprint(version_key)
+    except BaseException:
+        with suppress(p11().PKCS11Error):
+            version_key.destroy()
+        raise
+
+
 # --- mechanisms and encodings ----------------------------------------------------------------------
 
 
-def rsa_decryption(algorithm: str) -> tuple[Any, Any]:
-    """The mechanism and parameter of an RSA decryption or unwrapping algorithm."""
+def mechanism(row: TokenMechanism) -> tuple[Any, Any]:
+    """A catalogue row's mechanism and parameter, as python-pkcs11 takes them."""
     p = p11()
-    if algorithm == EncryptAlgorithm.RSAES_OAEP_SHA_1:
-        return p.Mechanism.RSA_PKCS_OAEP, (p.Mechanism.SHA_1, p.MGF.SHA1, None)
-    if algorithm == EncryptAlgorithm.RSAES_OAEP_SHA_256:
-        return p.Mechanism.RSA_PKCS_OAEP, (p.Mechanism.SHA256, p.MGF.SHA256, None)
-    if algorithm == "RSAES_PKCS1_V1_5":
-        return p.Mechanism.RSA_PKCS, None
-    raise errors.UnsupportedOperation(f"The PKCS#11 token cannot decrypt or unwrap {algorithm}.")
+    param = (p.Mechanism[row.hash], p.MGF[row.mgf], row.salt_bytes) if row.hash and row.mgf else None
+    return p.Mechanism[row.name], param
 
 
 def public_key_spki(spec_name: str, public_key: Any) -> bytes:
     """The SubjectPublicKeyInfo (DER) of a token public key, built from its attributes."""
+    key_type = KEY_TYPES[spec_name]
+    assert key_type.token is not None
     a = p11().Attribute
-    if spec_name in RSA_BITS:
-        n = int.from_bytes(public_key[a.MODULUS], "big")
-        e = int.from_bytes(public_key[a.PUBLIC_EXPONENT], "big")
-        return asymmetric.spki(rsa.RSAPublicNumbers(e, n).public_key())
-    point = public_key[a.EC_POINT]
-    # CKA_EC_POINT is a DER OCTET STRING around the uncompressed point (some tokens give it raw).
-    if len(point) == 67 and point[0] == 0x04 and point[1] == 65:
-        point = point[2:]
-    return asymmetric.spki(ec.EllipticCurvePublicKey.from_encoded_point(CURVES[spec_name][1], point))
+    return spki(key_type.from_token({name: bytes(public_key[a[name]]) for name in key_type.token.read}))
 
 
 def ecdsa_der(raw: bytes) -> bytes:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from openkms.crypto import asymmetric
+from openkms.crypto import asymmetric, pem
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 
 
 @lru_cache(maxsize=4096)
@@ -28,13 +27,10 @@ class SoftwarePublicKeyCrypto:
         return asymmetric.encrypt(_load(spec_name, public_key), algorithm, plaintext)
 
     def parse_public_key(self, spec_name: str, blob: bytes, parameter: str) -> bytes:
-        der = blob
-        if blob.lstrip().startswith(b"-----BEGIN"):
-            try:
-                body = b"".join(line for line in blob.strip().splitlines() if not line.startswith(b"-----"))
-                der = base64.b64decode(body, validate=True)
-            except ValueError:
-                raise errors.InvalidParameter(parameter, "The public key is not valid PEM.") from None
+        try:
+            der = pem.to_der(blob)
+        except ValueError:
+            raise errors.InvalidParameter(parameter, "The public key is not valid PEM.") from None
         try:
             key = asymmetric.load_public(spec_name, der)
         except (ValueError, TypeError, UnsupportedAlgorithm):  # e.g. an EC key on an unsupported curve
@@ -46,6 +42,4 @@ class SoftwarePublicKeyCrypto:
         return der
 
     def to_pem(self, public_key: bytes) -> str:
-        text = base64.b64encode(public_key).decode("ascii")
-        lines = "".join(text[i : i + 64] + "\n" for i in range(0, len(text), 64))
-        return f"-----BEGIN PUBLIC KEY-----\n{lines}-----END PUBLIC KEY-----\n"
+        return pem.encode(public_key)

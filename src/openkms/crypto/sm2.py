@@ -16,8 +16,6 @@ and frees its own ``EVP_PKEY_CTX``, so keys may be used from several threads at 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ctypes
 import re
 import threading
@@ -27,7 +25,7 @@ from contextlib import contextmanager
 from ctypes import byref, c_size_t, c_uint, c_void_p
 from typing import NoReturn
 
-from openkms.crypto import _gmt0009, _libcrypto
+from openkms.crypto import _gmt0009, _libcrypto, pem
 
 DEFAULT_USER_ID = b"1234567812345678"
 
@@ -196,14 +194,13 @@ class Sm2PublicKey:
         return cls(pkey, int.from_bytes(point.raw[1:33], "big"), int.from_bytes(point.raw[33:], "big"))
 
     @classmethod
-    def from_pem(cls, pem: bytes) -> Sm2PublicKey:
+    def from_pem(cls, data: bytes) -> Sm2PublicKey:
         """Parse a PEM ``PUBLIC KEY`` block (SubjectPublicKeyInfo)."""
-        match = _PEM.match(pem)
-        if match is None:
+        if _PEM.match(data) is None:
             raise Sm2Error("not a PEM PUBLIC KEY block")
         try:
-            der = base64.b64decode(b"".join(match.group(1).split()), validate=True)
-        except binascii.Error:
+            der = pem.decode(data)
+        except ValueError:
             raise Sm2Error("invalid base64 in the PEM block") from None
         return cls.from_der(der)
 
@@ -214,9 +211,7 @@ class Sm2PublicKey:
 
     def to_pem(self) -> bytes:
         """PEM ``PUBLIC KEY``, 64-column lines, as OpenSSL writes it."""
-        body = base64.b64encode(self.to_der())
-        lines = b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
-        return b"-----BEGIN PUBLIC KEY-----\n" + lines + b"\n-----END PUBLIC KEY-----\n"
+        return pem.encode(self.to_der()).encode("ascii")
 
     def point(self) -> tuple[int, int]:
         """The affine public point ``(x, y)``."""

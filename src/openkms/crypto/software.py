@@ -9,9 +9,11 @@ import threading
 from typing import Any
 
 from openkms.crypto import asymmetric, symmetric
+from openkms.crypto.algorithms import KEY_TYPES
 from openkms.crypto.keypool import KeyPool
 from openkms.domain import errors, importing
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
+from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
+from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Sealer
@@ -37,13 +39,15 @@ def fingerprint(material: bytes) -> bytes:
 class SoftwareBackend:
     def __init__(self, sealer: Sealer, pool_size: int = 2) -> None:
         self._sealer = sealer
-        # RSA_2048 pairs also serve as import wrapping keys.
-        self._pool = KeyPool(asymmetric.generate, ("RSA_2048", "RSA_3072"), pool_size)
+        # Key types slow to generate (RSA); RSA_2048 pairs also serve as import wrapping keys.
+        slow = [name for name, key_type in KEY_TYPES.items() if key_type.pregenerate]
+        self._pool = KeyPool(asymmetric.generate, slow, pool_size)
         # Loaded private keys by version id: unsealing and parsing a key costs more than using it.
         self._private: dict[str, Any] = {}
         # Unsealed symmetric material, for the same reason: it is held in memory while in use anyway.
         self._symmetric: dict[tuple[str, bytes], bytes] = {}
         self._lock = threading.Lock()
+        self._capabilities: Capabilities | None = None
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
         return self._sealer.seal(os.urandom(spec.material_bytes), material_aad(version_id))
@@ -63,7 +67,7 @@ class SoftwareBackend:
                 self._symmetric[cache_key] = material
         return material
 
-    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
+    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> SealedMessage:
         material = self._material(spec, version)
         assert spec.cipher is not None
         return symmetric.encrypt_message(spec.cipher, material, aad, plaintext)
@@ -103,8 +107,10 @@ class SoftwareBackend:
     ) -> bytes:
         return asymmetric.decrypt(self._private_key(spec, version), algorithm, ciphertext)
 
-    def unavailable_specs(self) -> dict[str, str]:
-        return asymmetric.unavailable_specs()
+    def capabilities(self) -> Capabilities:
+        if self._capabilities is None:  # asks once whether the system's libcrypto has SM2
+            self._capabilities = Capabilities(specs=asymmetric.unavailable_specs())
+        return self._capabilities
 
     # --- import ---------------------------------------------------------------------------------
 

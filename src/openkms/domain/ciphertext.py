@@ -26,6 +26,7 @@ about 2^64 messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from openkms.domain import errors
 
@@ -38,6 +39,15 @@ HEADER_LEN = VERSION_ID_LEN + 1
 MIN_LEN = HEADER_LEN + SALT_LEN + NONCE_LEN + TAG_LEN
 
 
+class SealedMessage(NamedTuple):
+    """What a backend's encrypt returns and its decrypt takes: the blob after its header. The layout
+    is ``pack``'s business, never the backend's."""
+
+    salt: bytes
+    nonce: bytes
+    sealed: bytes  # ciphertext followed by the tag
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     version_id: str
@@ -47,6 +57,10 @@ class Envelope:
 
     def header(self) -> bytes:
         return header(self.version_id)
+
+    @property
+    def message(self) -> SealedMessage:
+        return SealedMessage(self.salt, self.nonce, self.sealed)
 
 
 def header(version_id: str) -> bytes:
@@ -64,6 +78,11 @@ def pack(env: Envelope) -> bytes:
     if len(env.salt) != SALT_LEN or len(env.nonce) != NONCE_LEN or len(env.sealed) < TAG_LEN:
         raise ValueError("envelope fields have the wrong length")
     return env.header() + env.salt + env.nonce + env.sealed
+
+
+def pack_message(version_id: str, message: SealedMessage) -> bytes:
+    """The blob of a message a backend sealed under the version."""
+    return pack(Envelope(version_id, *message))
 
 
 def unpack(blob: bytes) -> Envelope:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openkms.domain import errors
-from openkms.domain.asymmetric import EncryptAlgorithm
+from openkms.domain.algorithms import WRAPPING_KEY_SPECS, Purpose, algorithms_for
+from openkms.domain.specs import SPECS
 
 TOKEN_LIFETIME_SECONDS = 24 * 3600
 
-# WrappingKeySpec -> the wrapping algorithms GetParametersForImport offers for it.
-WRAPPING: dict[str, tuple[str, ...]] = {
-    "RSA_2048": ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"),
-    "EC_SM2": ("SM2PKE",),
-}
-PKCS1_V1_5 = "RSAES_PKCS1_V1_5"
+# WrappingKeySpec -> the wrapping algorithms GetParametersForImport offers for it (a view of the
+# catalogue in domain/algorithms.py).
+WRAPPING: dict[str, tuple[str, ...]] = {spec: algorithms_for(spec, Purpose.IMPORT) for spec in WRAPPING_KEY_SPECS}
 UNWRAP_FAILED = "The material does not unwrap to a key of this key spec with the import token's key."
 
 
@@ -39,15 +37,10 @@ def check_wrapping(spec: str, algorithm: str, mainland_china: bool) -> None:
         raise errors.InvalidParameter(
             "WrappingAlgorithm", f"WrappingKeySpec {spec} wraps with {', '.join(WRAPPING[spec])}."
         )
-    if spec == "EC_SM2" and not mainland_china:
+    if SPECS[spec].mainland_only and not mainland_china:
         raise errors.InvalidParameter(
-            "WrappingKeySpec", "EC_SM2 wrapping keys are offered only in mainland China regions."
+            "WrappingKeySpec", f"{spec} wrapping keys are offered only in mainland China regions."
         )
-
-
-def encrypt_algorithm(algorithm: str) -> EncryptAlgorithm | None:
-    """The asymmetric algorithm of a wrapping algorithm; None for RSAES_PKCS1_V1_5 (import only)."""
-    return None if algorithm == PKCS1_V1_5 else EncryptAlgorithm(algorithm)
 
 
 def check_expiry(expire_unix: int | None, now: int) -> int | None:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from openkms.domain.actions import Action
+from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
-from openkms.domain.asymmetric import EncryptAlgorithm, SignAlgorithm
 from openkms.domain.authorization import Resource
+from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.identity import AccessKey, Account, Caller
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import Key, KeyVersion
@@ -51,16 +52,14 @@ class Sealer(Protocol):
         ...
 
 
-class CryptoBackend(Protocol):
-    """Generates and uses key material. One instance per protection level / key store."""
+class SymmetricCrypto(Protocol):
+    """Symmetric keys (AES, SM4): each message under its own key (``domain/ciphertext.py``)."""
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
         """Generate material for a new version; returns the reference to store (never plain material)."""
         ...
 
-    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
-        """Returns (salt, nonce, ciphertext+tag) for the layout in ``domain/ciphertext.py``."""
-        ...
+    def encrypt(self, spec: SpecInfo, version: KeyVersion, aad: bytes, plaintext: bytes) -> SealedMessage: ...
 
     def decrypt(
         self, spec: SpecInfo, version: KeyVersion, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes
@@ -69,6 +68,10 @@ class CryptoBackend(Protocol):
         ...
 
     def random_bytes(self, n: int) -> bytes: ...
+
+
+class AsymmetricCrypto(Protocol):
+    """Key pairs: the private half stays in the backend; public-key operations are ``PublicKeyCrypto``'s."""
 
     def create_asymmetric(self, spec: SpecInfo, version_id: str) -> tuple[bytes, bytes]:
         """Generate a key pair for a new version; returns (reference to store, public key SPKI DER)."""
@@ -84,16 +87,16 @@ class CryptoBackend(Protocol):
         """Raises ``InvalidCiphertext`` when the ciphertext does not decrypt."""
         ...
 
+
+class KeyWrapping(Protocol):
+    """Bring your own key: wrapping key pairs, and material unwrapped with them."""
+
     def create_wrapping_key(self, wrapping_spec: str, wrapping_algorithm: str, token_id: str) -> tuple[bytes, bytes]:
         """A key pair to wrap imported material: (reference to the private key, public key SPKI DER).
 
-        Refuses (UnsupportedOperation) an algorithm the backend could not unwrap with later.
+        Refuses (UnsupportedKeySpec, UnsupportedOperation) what ``capabilities`` says it cannot
+        unwrap with later.
         """
-        ...
-
-    def discard(self, material_ref: bytes) -> None:
-        """Destroy what a reference names (deleted or expired material, an expired wrapping key,
-        a purged key's versions). Sealed software material needs nothing: its row goes."""
         ...
 
     def import_material(
@@ -105,6 +108,25 @@ class CryptoBackend(Protocol):
         for anything that does not unwrap to material of the spec's length.
         """
         ...
+
+
+class BackendLifecycle(Protocol):
+    def capabilities(self) -> Capabilities:
+        """What it cannot do, and why (the key specs it cannot keep, …); never touches a token."""
+        ...
+
+    def discard(self, material_ref: bytes) -> None:
+        """Destroy what a reference names (deleted or expired material, an expired wrapping key,
+        a purged key's versions). Sealed software material needs nothing: its row goes."""
+        ...
+
+    def close(self) -> None:
+        """Release what it holds (sessions, threads); the process is done with it."""
+        ...
+
+
+class CryptoBackend(SymmetricCrypto, AsymmetricCrypto, KeyWrapping, BackendLifecycle, Protocol):
+    """Generates and uses key material. One instance per protection level / key store."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,15 @@ class Cipher(StrEnum):
     SM4_GCM = "SM4-GCM"
 
 
+class KeyFamily(StrEnum):
+    """The kind of key pair an asymmetric spec is: an algorithm works with every spec of its family
+    (``domain/algorithms.py``)."""
+
+    RSA = "RSA"
+    EC = "EC"
+    SM2 = "SM2"
+
+
 @dataclass(frozen=True, slots=True)
 class SpecInfo:
     name: str
@@ -38,6 +47,8 @@ class SpecInfo:
     mainland_only: bool
     material_bytes: int = 0
     cipher: Cipher | None = None
+    family: KeyFamily | None = None  # asymmetric specs only
+    key_bits: int = 0  # asymmetric specs: the size of the modulus (RSA) or of the curve's field (EC, SM2)
 
     @property
     def default_usage(self) -> KeyUsage:
@@ -58,11 +69,11 @@ SPECS: dict[str, SpecInfo] = {
         SpecInfo("Aliyun_AES_128", True, _ED, False, 16, Cipher.AES_GCM),
         SpecInfo("Aliyun_AES_192", True, _ED, False, 24, Cipher.AES_GCM),
         SpecInfo("Aliyun_SM4", True, _ED, True, 16, Cipher.SM4_GCM),
-        SpecInfo("RSA_2048", False, _BOTH, False),
-        SpecInfo("RSA_3072", False, _BOTH, False),
-        SpecInfo("EC_P256", False, _SV, False),
-        SpecInfo("EC_P256K", False, _SV, False),
-        SpecInfo("EC_SM2", False, _BOTH, True),
+        SpecInfo("RSA_2048", False, _BOTH, False, family=KeyFamily.RSA, key_bits=2048),
+        SpecInfo("RSA_3072", False, _BOTH, False, family=KeyFamily.RSA, key_bits=3072),
+        SpecInfo("EC_P256", False, _SV, False, family=KeyFamily.EC, key_bits=256),
+        SpecInfo("EC_P256K", False, _SV, False, family=KeyFamily.EC, key_bits=256),
+        SpecInfo("EC_SM2", False, _BOTH, True, family=KeyFamily.SM2, key_bits=256),
     )
 }
 

@@ -51,7 +51,7 @@ class AsymmetricService:
     ) -> AsymmetricResult:
         key, version = self._version(caller, ref, version_id, _SIGN)
         alg = asymmetric.sign_algorithm(key.spec_info, key.usage, algorithm)
-        asymmetric.check_digest(digest)
+        asymmetric.check_digest(alg, digest)
         if dry_run:
             raise errors.DryRunSucceeded()
         signature = self._backends.for_key(key).sign(key.spec_info, version, alg, digest)
@@ -69,7 +69,7 @@ class AsymmetricService:
     ) -> tuple[str, str, bool]:
         key, version = self._version(caller, ref, version_id, _VERIFY)
         alg = asymmetric.sign_algorithm(key.spec_info, key.usage, algorithm)
-        asymmetric.check_digest(digest)
+        asymmetric.check_digest(alg, digest)
         if dry_run:
             raise errors.DryRunSucceeded()
         assert version.public_key is not None

@@ -8,8 +8,8 @@ Further stores are PKCS#11 tokens an operator configured; a key names its store 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from openkms.domain import errors
 from openkms.domain.keys import Key
@@ -28,9 +28,8 @@ class KeyStore:
     backend: CryptoBackend | None
     description: str = ""
     # Why the store cannot serve at all (e.g. SoftHSM2 is not installed): nothing is created in it.
+    # (What its backend cannot do, it says itself: ``CryptoBackend.capabilities``.)
     unavailable: str | None = None
-    # Key specs its backend cannot generate, and why.
-    spec_gaps: Mapping[str, str] = field(default_factory=dict)
     # Its backend seen as the objects it keeps outside the database (a token), for reconciliation.
     inventory: ObjectInventory | None = None
 
@@ -71,7 +70,7 @@ class Backends:
         store = self._store(store_id, level)
         if store.unavailable is not None or store.backend is None:
             raise errors.UnsupportedProtectionLevel(store.unavailable or f"{level} keys are not configured.")
-        reason = store.spec_gaps.get(spec_name)
+        reason = store.backend.capabilities().specs.get(spec_name)
         if reason is not None:
             raise errors.UnsupportedKeySpec(reason)
         return store.id, store.backend
@@ -87,6 +86,11 @@ class Backends:
 
     def all_backends(self) -> list[CryptoBackend]:
         return [s.backend for s in self._stores.values() if s.backend is not None]
+
+    def close(self) -> None:
+        """Close every store's backend (at the end of the process)."""
+        for backend in self.all_backends():
+            backend.close()
 
     def inventories(self) -> list[tuple[str, ObjectInventory]]:
         """(store id, inventory) of every store that keeps key material outside the database."""

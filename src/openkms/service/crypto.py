@@ -11,7 +11,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from openkms.domain import asymmetric, ciphertext, context, errors
+from openkms.domain import algorithms, asymmetric, ciphertext, context, errors
 from openkms.domain.actions import Action, action
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
@@ -104,8 +104,9 @@ class CryptoService:
 
     def _seal(self, key: Key, version: KeyVersion, plaintext: bytes, ctx: Mapping[str, str]) -> bytes:
         aad = ciphertext.associated_data(version.id, context.canonical(ctx))
-        salt, nonce, sealed = self._backends.for_key(key).encrypt(key.spec_info, version, aad, plaintext)
-        return ciphertext.pack(ciphertext.Envelope(version.id, salt, nonce, sealed))
+        return ciphertext.pack_message(
+            version.id, self._backends.for_key(key).encrypt(key.spec_info, version, aad, plaintext)
+        )
 
     def _open(self, caller: Caller, blob: bytes, ctx: Mapping[str, str], act: Action) -> tuple[Key, KeyVersion, bytes]:
         env = ciphertext.unpack(blob)
@@ -116,7 +117,7 @@ class CryptoService:
             key = self._resolver.key(uow, caller, version.key_id, act, int(self._clock.now()))
         _require_symmetric_encrypt(key)
         aad = ciphertext.associated_data(version.id, context.canonical(ctx))
-        plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, aad, env.salt, env.nonce, env.sealed)
+        plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, aad, *env.message)
         return key, version, plaintext
 
     # --- use cases ----------------------------------------------------------------------------
@@ -164,7 +165,7 @@ class CryptoService:
 
     def _export(self, data_key: bytes, public_key_blob: bytes, wrapping_spec: str, wrapping_algorithm: str) -> bytes:
         alg = asymmetric.wrapping_algorithm(wrapping_spec, wrapping_algorithm)
-        limit = asymmetric.MAX_PLAINTEXT[(wrapping_spec, alg)]
+        limit = algorithms.max_plaintext(wrapping_spec, alg)
         if len(data_key) > limit:
             raise errors.InvalidParameter("NumberOfBytes", f"{wrapping_spec} with {alg} wraps at most {limit} bytes.")
         der = self._public.parse_public_key(wrapping_spec, public_key_blob, "PublicKeyBlob")

@@ -19,6 +19,9 @@ def no_openkms_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+_KEYSTORE = '[[keystores]]\nid = "kst-1"\nmodule = "/usr/lib/libpkcs11.so"\ntoken_label = "t"\npin_env = "P"\n'
+
+
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
@@ -53,6 +56,8 @@ def no_openkms_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[http]\nmax_request_line_bytes = 70000", "max_request_line_bytes can be at most 65535"),
         ('[http]\nrequest_timeout_seconds = "1s"', "[http] request_timeout_seconds must be a number, not '1s'"),
         ("[http]\nkeep_alive_timeout_seconds = -1", "[http] keep_alive_timeout_seconds must be positive"),
+        (_KEYSTORE + 'kind = "kmip"', "key store kst-1: unknown kind 'kmip' (known kinds: pkcs11)"),
+        (_KEYSTORE + "kind = 5", "[keystores] kind must be a string, not 5"),
     ],
 )
 @pytest.mark.parametrize("command", [["serve"], ["accesskey", "list"]])

@@ -7,10 +7,7 @@ import binascii
 from typing import Any
 
 from openkms.protocol.actions.context import Ctx, Handler
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+from openkms.protocol.actions.shape import b64
 
 
 def _ids(ctx: Ctx) -> tuple[str, str]:
@@ -22,7 +19,7 @@ def asymmetric_sign(ctx: Ctx) -> dict[str, Any]:
     out = ctx.services.asymmetric.sign(
         ctx.caller, key_ref, version_id, ctx.p.required("Algorithm"), ctx.p.b64("Digest"), ctx.dry_run()
     )
-    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "Value": _b64(out.value)}
+    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "Value": b64(out.value)}
 
 
 def asymmetric_verify(ctx: Ctx) -> dict[str, Any]:
@@ -44,7 +41,7 @@ def asymmetric_encrypt(ctx: Ctx) -> dict[str, Any]:
     out = ctx.services.asymmetric.encrypt(
         ctx.caller, key_ref, version_id, ctx.p.required("Algorithm"), ctx.p.b64("Plaintext"), ctx.dry_run()
     )
-    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": _b64(out.value)}
+    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": b64(out.value)}
 
 
 def asymmetric_decrypt(ctx: Ctx) -> dict[str, Any]:
@@ -52,7 +49,7 @@ def asymmetric_decrypt(ctx: Ctx) -> dict[str, Any]:
     out = ctx.services.asymmetric.decrypt(
         ctx.caller, key_ref, version_id, ctx.p.required("Algorithm"), ctx.p.b64("CiphertextBlob"), ctx.dry_run()
     )
-    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "Plaintext": _b64(out.value)}
+    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "Plaintext": b64(out.value)}
 
 
 def get_public_key(ctx: Ctx) -> dict[str, Any]:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from openkms.domain import errors
 from openkms.protocol.actions.context import Ctx, Handler
+from openkms.protocol.actions.shape import b64
 from openkms.service.crypto import AsymmetricSource, data_key_length
-
-
-def _b64(blob: bytes) -> str:
-    return base64.b64encode(blob).decode("ascii")
 
 
 def encrypt(ctx: Ctx) -> dict[str, Any]:
     # Plaintext is opaque text: Alibaba KMS encrypts the string's bytes, it does not base64-decode it.
     plaintext = ctx.p.required("Plaintext").encode("utf-8")
     out = ctx.services.crypto.encrypt(ctx.caller, ctx.p.required("KeyId"), plaintext, ctx.context(), ctx.dry_run())
-    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": _b64(out.blob)}
+    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": b64(out.blob)}
 
 
 def _plaintext_text(data: bytes) -> str:
@@ -51,7 +47,7 @@ def reencrypt(ctx: Ctx) -> dict[str, Any]:
         ctx.dry_run(),
         source,
     )
-    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": _b64(out.blob)}
+    return {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": b64(out.blob)}
 
 
 def _generate(ctx: Ctx, with_plaintext: bool) -> dict[str, Any]:
@@ -59,7 +55,7 @@ def _generate(ctx: Ctx, with_plaintext: bool) -> dict[str, Any]:
     out = ctx.services.crypto.generate_data_key(
         ctx.caller, ctx.p.required("KeyId"), length, ctx.context(), with_plaintext, ctx.dry_run()
     )
-    body: dict[str, Any] = {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": _b64(out.blob)}
+    body: dict[str, Any] = {"KeyId": out.key_id, "KeyVersionId": out.version_id, "CiphertextBlob": b64(out.blob)}
     if with_plaintext:
         body["Plaintext"] = out.plaintext_b64
     return body
@@ -80,8 +76,8 @@ def generate_and_export_data_key(ctx: Ctx) -> dict[str, Any]:
     return {
         "KeyId": made.key_id,
         "KeyVersionId": made.version_id,
-        "CiphertextBlob": _b64(made.blob),
-        "ExportedDataKey": _b64(exported),
+        "CiphertextBlob": b64(made.blob),
+        "ExportedDataKey": b64(exported),
     }
 
 
@@ -95,7 +91,7 @@ def export_data_key(ctx: Ctx) -> dict[str, Any]:
         ctx.p.required("WrappingAlgorithm"),
         ctx.dry_run(),
     )
-    return {"KeyId": key_id, "KeyVersionId": version_id, "ExportedDataKey": _b64(exported)}
+    return {"KeyId": key_id, "KeyVersionId": version_id, "ExportedDataKey": b64(exported)}
 
 
 def generate_data_key(ctx: Ctx) -> dict[str, Any]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from openkms.protocol.actions.context import Ctx, Handler
-from openkms.protocol.actions.shape import iso
+from openkms.protocol.actions.shape import b64, iso
 
 
 def get_parameters_for_import(ctx: Ctx) -> dict[str, Any]:
@@ -17,7 +16,7 @@ def get_parameters_for_import(ctx: Ctx) -> dict[str, Any]:
         "KeyId": out.key_id,
         "ImportToken": out.token,
         # base64 DER SubjectPublicKeyInfo, no PEM armour
-        "PublicKey": base64.b64encode(out.public_key).decode("ascii"),
+        "PublicKey": b64(out.public_key),
         "TokenExpireTime": iso(out.expires_at),
     }
 

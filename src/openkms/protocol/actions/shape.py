@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
 from openkms.domain.keys import Key, KeyVersion
+
+
+def b64(data: bytes) -> str:
+    """Binary response fields (blobs, signatures, keys) are standard base64 text."""
+    return base64.b64encode(data).decode("ascii")
 
 
 def iso(ts: int | None) -> str:
