@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from openkms.domain import errors
-from openkms.storage.sql import MemoDb, SqlStore, SqlUnitOfWork
+from openkms.storage.sql.db import MemoDb
+from openkms.storage.sql.store import SqlStore, SqlUnitOfWork
 
 BUSY_TIMEOUT_MS = 10_000
 
