@@ -31,7 +31,7 @@ def open_store(database_url: str | None, sqlite_path: Path, run_migrations: bool
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise InvalidDatabaseUrl("expected dialect+driver://user:password@host:port/database") from None
     shown = url.set(query={}).render_as_string(hide_password=True)  # the query may carry a password too
-    sqlite = blocks_event_loop_briefly(database_url)
+    sqlite = database_url is None or database_url.startswith("sqlite")
     try:
         if sqlite:
             store: SqlStore = SqliteStore(create_sqlite_engine(url_text))
@@ -61,8 +61,3 @@ def _reason(exc: BaseException | None, url: URL) -> str:
     """The first line of a driver's message, without the URL's password should the driver echo it."""
     reason = _first_line(exc)
     return reason.replace(str(url.password), "***") if url.password else reason
-
-
-def blocks_event_loop_briefly(database_url: str | None) -> bool:
-    """SQLite calls take microseconds: run them inline. A network database goes to a thread."""
-    return database_url is None or database_url.startswith("sqlite")

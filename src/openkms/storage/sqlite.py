@@ -56,6 +56,7 @@ class SqliteStore(SqlStore):
     """
 
     scope_lock = None  # BEGIN IMMEDIATE already serialises every writer
+    calls_are_brief = True  # a file in this process: lookups take microseconds
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)

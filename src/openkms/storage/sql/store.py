@@ -1,7 +1,8 @@
-"""The Store port over a SQLAlchemy engine: the unit of work and its transactions.
+"""The Store port over a SQLAlchemy engine: units of work, node values, the health check.
 
-Subclasses decide how a write transaction begins (``storage/sqlite.py``); the repositories are the
-same for every engine.
+Subclasses decide how a write transaction begins and how a write locks a scope (``sqlite.py``);
+the repositories are the same for every engine. Driver and SQLAlchemy errors leave as
+``BackendUnavailable``: a conflict (a unique or primary-key violation) asks for a retry.
 """
 
 from __future__ import annotations
@@ -9,19 +10,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
+from openkms.storage.schema import node_meta
 from openkms.storage.sql.aliases import SqlAliases
-from openkms.storage.sql.db import Db, Statements
+from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
 from openkms.storage.sql.keys import SqlKeys
 from openkms.storage.sql.scopes import POSTGRES_SCOPE_LOCK, Scopes
 from openkms.storage.sql.tags import SqlTags
 from openkms.storage.sql.tokens import SqlImportTokens
 from openkms.storage.sql.versions import SqlVersions
+
+NODE_VALUE_GET = select(node_meta.c.value).where(node_meta.c.name == param("name"))
+NODE_VALUE_INSERT = insert(node_meta).values(name=param("name"), value=param("value"))
+
+FAILED = "The database failed."
+UNAVAILABLE = "The database is not available."
+CONFLICT = "A concurrent change conflicted; retry the request."
+
+
+def _names_a_conflict(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    return name in ("IntegrityError", "UniqueViolation") or "UNIQUE constraint" in str(exc)
 
 
 class SqlUnitOfWork:
@@ -36,17 +50,13 @@ class SqlUnitOfWork:
         self.import_tokens = SqlImportTokens(db)
 
 
-def _is_conflict(exc: BaseException) -> bool:
-    """A unique or primary-key violation, whatever the driver calls it."""
-    name = type(exc).__name__
-    return name in ("IntegrityError", "UniqueViolation") or "UNIQUE constraint" in str(exc)
-
-
 class SqlStore:
     """A Store over an engine. Subclasses decide how a write transaction begins."""
 
-    # How a write transaction locks a scope; None where the engine serialises writers itself.
+    # How a write transaction locks a scope (scopes.py); None where the engine serialises writers itself.
     scope_lock: ClauseElement | None = POSTGRES_SCOPE_LOCK
+    # The Store port's: True where a call takes microseconds (a file in this process).
+    calls_are_brief: bool = False
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -56,43 +66,69 @@ class SqlStore:
     def _begin_write(self, conn: Connection) -> None:
         conn.begin()
 
+    def _is_conflict(self, exc: BaseException) -> bool:
+        """A unique or primary-key violation, whatever the driver calls it, raised or wrapped."""
+        orig = exc.orig if isinstance(exc, DBAPIError) else None
+        return _names_a_conflict(exc) or (orig is not None and _names_a_conflict(orig))
+
+    @contextmanager
+    def _failures(self, message: str) -> Iterator[None]:
+        """Nothing foreign crosses the port: driver and SQLAlchemy errors become BackendUnavailable."""
+        try:
+            yield
+        except (SQLAlchemyError, self._driver_error) as exc:
+            raise errors.BackendUnavailable(CONFLICT if self._is_conflict(exc) else message) from exc
+
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
-        try:
+        with self._failures(UNAVAILABLE):
             raw = self.engine.raw_connection()
-        except (SQLAlchemyError, self._driver_error) as exc:
-            raise errors.BackendUnavailable("The database is not available.") from exc
         try:
-            yield SqlUnitOfWork(Db(raw.driver_connection, self._statements))
-        except self._driver_error as exc:
-            raise errors.BackendUnavailable("The database failed.") from exc
+            with self._failures(FAILED):
+                yield SqlUnitOfWork(Db(raw.driver_connection, self._statements))
         finally:
             raw.close()
 
     @contextmanager
+    def _transaction(self) -> Iterator[Db]:
+        """Committed when the block ends normally, rolled back on any exception; errors as raised."""
+        with self.engine.connect() as conn:
+            self._begin_write(conn)
+            try:
+                yield Db(conn.connection.driver_connection, self._statements)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
     def write(self) -> Iterator[SqlUnitOfWork]:
+        with self._failures(FAILED), self._transaction() as db:
+            yield SqlUnitOfWork(db, self.scope_lock, writes=True)
+
+    def node_value(self, name: str) -> bytes | None:
+        with self._failures(FAILED), self.engine.connect() as conn:
+            row = Db(conn.connection.driver_connection, self._statements).one(NODE_VALUE_GET, name=name)
+        return None if row is None else bytes(row[0])
+
+    def put_node_value_if_absent(self, name: str, value: bytes) -> bytes:
         try:
-            with self.engine.connect() as conn:
-                self._begin_write(conn)
-                try:
-                    db = Db(conn.connection.driver_connection, self._statements)
-                    yield SqlUnitOfWork(db, self.scope_lock, writes=True)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-        except errors.KmsError:
-            raise
+            with self._transaction() as db:
+                db.run(NODE_VALUE_INSERT, name=name, value=value)
         except (SQLAlchemyError, self._driver_error) as exc:
-            orig = exc.orig if isinstance(exc, DBAPIError) else None
-            if _is_conflict(exc) or (orig is not None and _is_conflict(orig)):
-                raise errors.BackendUnavailable("A concurrent change conflicted; retry the request.") from exc
-            raise errors.BackendUnavailable("The database failed.") from exc
+            if not self._is_conflict(exc):
+                raise errors.BackendUnavailable(FAILED) from exc
+            stored = self.node_value(name)  # another worker or node stored its value first
+            if stored is None:  # pragma: no cover - the row cannot vanish: nothing deletes it
+                raise errors.BackendUnavailable(FAILED) from exc
+            return stored
+        return value
 
     def ping(self) -> None:
-        """Raises unless the database answers a query (the health check)."""
-        with self.engine.connect() as conn:
+        with self._failures(UNAVAILABLE), self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT version_num FROM alembic_version")  # reads the schema, not only the socket
 
-    def dispose(self) -> None:
+    def close(self) -> None:
         self.engine.dispose()
+
+    dispose = close  # SQLAlchemy's word for it
