@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
@@ -57,10 +57,15 @@ class SqliteStore(SqlStore):
 
     scope_lock = None  # BEGIN IMMEDIATE already serialises every writer
     calls_are_brief = True  # a file in this process: lookups take microseconds
+    connect_verb = "open"
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._local = threading.local()
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        return cls(create_sqlite_engine(url))
 
     def _begin_write(self, conn: Connection) -> None:
         conn.execution_options(sqlite_begin="IMMEDIATE")

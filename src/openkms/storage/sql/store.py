@@ -1,14 +1,16 @@
 """The Store port over a SQLAlchemy engine: units of work, node values, the health check.
 
-Subclasses decide how a write transaction begins and how a write locks a scope (``sqlite.py``);
-the repositories are the same for every engine. Driver and SQLAlchemy errors leave as
-``BackendUnavailable``: a conflict (a unique or primary-key violation) asks for a retry.
+An engine (SQLite, PostgreSQL) is a subclass that says how it is opened, how a write transaction
+begins and how a write locks a scope (``sqlite.py``, ``postgres.py``); the repositories are the
+same for every engine. Driver and SQLAlchemy errors leave as ``BackendUnavailable``: a conflict
+(a unique or primary-key violation) asks for a retry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar, Self
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -20,7 +22,7 @@ from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
 from openkms.storage.sql.keys import SqlKeys
-from openkms.storage.sql.scopes import POSTGRES_SCOPE_LOCK, Scopes
+from openkms.storage.sql.scopes import Scopes
 from openkms.storage.sql.tags import SqlTags
 from openkms.storage.sql.tokens import SqlImportTokens
 from openkms.storage.sql.versions import SqlVersions
@@ -51,17 +53,24 @@ class SqlUnitOfWork:
 
 
 class SqlStore:
-    """A Store over an engine. Subclasses decide how a write transaction begins."""
+    """A Store over an engine. Subclasses say how they are opened and how a write begins."""
 
     # How a write transaction locks a scope (scopes.py); None where the engine serialises writers itself.
-    scope_lock: ClauseElement | None = POSTGRES_SCOPE_LOCK
+    scope_lock: ClauseElement | None
     # The Store port's: True where a call takes microseconds (a file in this process).
-    calls_are_brief: bool = False
+    calls_are_brief: bool
+    # How "cannot ... the database" reads when it cannot be reached: "open" (a file), "connect to" (a server).
+    connect_verb: ClassVar[str]
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._statements = Statements(engine.dialect)  # shared by subclasses
         self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """A store on a new engine for ``url``, not yet connected (the factory's table calls it)."""
+        raise NotImplementedError
 
     def _begin_write(self, conn: Connection) -> None:
         conn.begin()
