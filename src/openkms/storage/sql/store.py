@@ -3,17 +3,17 @@
 An engine (SQLite, PostgreSQL) is a subclass that says how it is opened, how a write transaction
 begins and how a write locks a scope (``sqlite.py``, ``postgres.py``); the repositories are the
 same for every engine. Driver and SQLAlchemy errors leave as ``BackendUnavailable``: a conflict
-(a unique or primary-key violation) asks for a retry.
+(the driver's ``IntegrityError``: a unique or foreign-key violation) asks for a retry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
@@ -33,11 +33,6 @@ NODE_VALUE_INSERT = insert(node_meta).values(name=param("name"), value=param("va
 FAILED = "The database failed."
 UNAVAILABLE = "The database is not available."
 CONFLICT = "A concurrent change conflicted; retry the request."
-
-
-def _names_a_conflict(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    return name in ("IntegrityError", "UniqueViolation") or "UNIQUE constraint" in str(exc)
 
 
 class SqlUnitOfWork:
@@ -65,7 +60,11 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._statements = Statements(engine.dialect)  # shared by subclasses
-        self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        driver: Any = engine.dialect.loaded_dbapi
+        self._driver_error: type[Exception] = driver.Error
+        # PEP 249's IntegrityError: sqlite3.IntegrityError; psycopg.IntegrityError, the base of the
+        # UniqueViolation and ForeignKeyViolation that PostgreSQL's refusals raise.
+        self._conflict: type[Exception] = driver.IntegrityError
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -76,9 +75,8 @@ class SqlStore:
         conn.begin()
 
     def _is_conflict(self, exc: BaseException) -> bool:
-        """A unique or primary-key violation, whatever the driver calls it, raised or wrapped."""
-        orig = exc.orig if isinstance(exc, DBAPIError) else None
-        return _names_a_conflict(exc) or (orig is not None and _names_a_conflict(orig))
+        """A unique or foreign-key violation, raised by the driver or wrapped by SQLAlchemy."""
+        return isinstance(exc, self._conflict) or isinstance(getattr(exc, "orig", None), self._conflict)
 
     @contextmanager
     def _failures(self, message: str) -> Iterator[None]:
