@@ -93,18 +93,37 @@ class Document:
     id: str
     body: dict[str, Any]
     revision: int = 0
+    state: KeyState | None = None
 
 
 DOCUMENTS = Table(
-    "documents", MetaData(), Column("id", String, primary_key=True), Column("body", Text), Column("revision", Integer)
+    "documents",
+    MetaData(),
+    Column("id", String, primary_key=True),
+    Column("body", Text),
+    Column("revision", Integer),
+    Column("state", String),
 )
 
 
 def test_a_converter_declared_for_a_field() -> None:
     mapper = Mapper(Document, DOCUMENTS, convert={"body": Convert(to_row=json.dumps, from_row=json.loads)})
     doc = Document("d1", {"a": [1, 2]}, 3)
-    assert mapper.to_params(doc) == {"id": "d1", "body": '{"a": [1, 2]}', "revision": 3}
-    assert mapper.from_row(("d1", '{"a": [1, 2]}', 3)) == doc
+    assert mapper.to_params(doc) == {"id": "d1", "body": '{"a": [1, 2]}', "revision": 3, "state": None}
+    assert mapper.from_row(("d1", '{"a": [1, 2]}', 3, None)) == doc
+
+
+def test_an_optional_enum() -> None:
+    mapper = Mapper(Document, DOCUMENTS, convert={"body": Convert()})  # Convert(): stored as it is
+    doc = Document("d1", {}, 0, KeyState.DISABLED)
+    assert mapper.to_params(doc)["state"] == "Disabled"
+    assert mapper.from_row(("d1", {}, 0, "Disabled")) == doc
+    assert mapper.from_row(("d1", {}, 0, None)).state is None
+
+
+def test_an_attribute_must_be_a_name() -> None:
+    with pytest.raises(ValueError, match="not an attribute name"):
+        Convert(attribute="value; import os")
 
 
 @dataclasses.dataclass(frozen=True)

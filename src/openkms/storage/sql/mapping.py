@@ -19,7 +19,6 @@ import enum
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Column, Table, bindparam
@@ -29,19 +28,25 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Convert:
-    """How a field's value differs in the row: ``to_row`` before writing, ``from_row`` after reading.
+    """How a field's value differs in the row: ``to_row`` before writing (or ``attribute``, an
+    attribute of the value read inline, without a call), ``from_row`` after reading.
 
-    None leaves the value as it is. Neither is called for None.
+    None leaves the value as it is. Neither is applied to None.
     """
 
     to_row: Callable[[Any], Any] | None = None
     from_row: Callable[[Any], Any] | None = None
+    attribute: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.attribute is not None and not self.attribute.isidentifier():
+            raise ValueError(f"not an attribute name: {self.attribute!r}")
 
 
 def enum_values(cls: type[enum.Enum]) -> Convert:
     """An enum stored as its value (a dict look-up back: faster than calling the enum class)."""
     members = {m.value: m for m in cls}
-    return Convert(to_row=attrgetter("value"), from_row=members.__getitem__)
+    return Convert(attribute="value", from_row=members.__getitem__)
 
 
 BYTES = Convert(from_row=bytes)
@@ -64,8 +69,8 @@ def _inferred(hint: Any) -> tuple[Convert | None, bool]:
     return None, optional
 
 
-def _call(fn: str, value: str, optional: bool) -> str:
-    return f"(None if {value} is None else {fn}({value}))" if optional else f"{fn}({value})"
+def _guarded(expression: str, value: str, optional: bool) -> str:
+    return f"(None if {value} is None else {expression})" if optional else expression
 
 
 class Mapper(Generic[T]):
@@ -98,15 +103,18 @@ class Mapper(Generic[T]):
         reads, writes = [], []
         for i, f in enumerate(fields):
             conv, optional = _inferred(hints[f.name])
-            conv = overrides.get(f.name, conv)
-            reads.append(f"r[{i}]")
-            writes.append(f"{self.columns[i].name!r}: o.{f.name}")
-            if conv is not None and conv.from_row is not None:
+            conv = overrides.get(f.name, conv) or Convert()
+            read, value = f"r[{i}]", f"o.{f.name}"
+            if conv.from_row is not None:
                 namespace[f"f{i}"] = conv.from_row
-                reads[i] = _call(f"f{i}", f"r[{i}]", optional)
-            if conv is not None and conv.to_row is not None:
+                read = _guarded(f"f{i}({read})", read, optional)
+            if conv.attribute is not None:
+                value = _guarded(f"{value}.{conv.attribute}", value, optional)
+            elif conv.to_row is not None:
                 namespace[f"t{i}"] = conv.to_row
-                writes[i] = f"{self.columns[i].name!r}: {_call(f't{i}', f'o.{f.name}', optional)}"
+                value = _guarded(f"t{i}({value})", value, optional)
+            reads.append(read)
+            writes.append(f"{self.columns[i].name!r}: {value}")
         # The source holds only positions, attribute names of the dataclass and column names of
         # the table: nothing read from a database or a request.
         source = (
