@@ -1,6 +1,6 @@
 """What the scope locks cost: write latency on PostgreSQL (and SQLite) with and without them.
 
-Every write unit of work locks the (account, region) scope it touches (storage/sql.py). This
+Every write unit of work locks the (account, region) scope it touches (storage/sql/scopes.py). This
 benchmark runs the same service calls on two runtimes over one database, one with the lock and
 one with it switched off (``scope_lock = None``: the code before the lock, which lost writes),
 interleaved round by round so both see the same machine load:

@@ -25,7 +25,7 @@ from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
 from openkms.domain.authorization import AllowAll
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
-from openkms.domain.ports import Authorizer, Clock, IdGenerator, NonceCache, Sealer
+from openkms.domain.ports import Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
@@ -42,11 +42,9 @@ from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
-from openkms.storage import meta
-from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, blocks_event_loop_briefly, open_store
+from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, open_store
 from openkms.storage.locks import FileLock
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
-from openkms.storage.sql import SqlStore
 from openkms.system import SystemClock, UuidGenerator
 
 log = logging.getLogger("openkms")
@@ -99,16 +97,16 @@ _CHECK_AAD = b"node-meta:" + ROOT_KEY_CHECK.encode()
 _CHECK_PLAINTEXT = b"openkms root key check v1"
 
 
-def check_root_key(store: SqlStore, sealer: Sealer, settings: Settings, in_file: bool) -> None:
+def check_root_key(store: Store, sealer: Sealer, settings: Settings, in_file: bool) -> None:
     """Refuse to start under a root key other than the one that sealed the data.
 
     A known value is sealed under the root key at the first start. With any other key every
     secret and every key version would fail to unseal request by request; checking once here
     turns that into one clear message at start-up.
     """
-    sealed = meta.get_value(store.engine, ROOT_KEY_CHECK)
+    sealed = store.node_value(ROOT_KEY_CHECK)
     if sealed is None:
-        sealed = meta.put_value_if_absent(store.engine, ROOT_KEY_CHECK, sealer.seal(_CHECK_PLAINTEXT, _CHECK_AAD))
+        sealed = store.put_node_value_if_absent(ROOT_KEY_CHECK, sealer.seal(_CHECK_PLAINTEXT, _CHECK_AAD))
     try:
         if sealer.unseal(sealed, _CHECK_AAD) == _CHECK_PLAINTEXT:
             return
@@ -126,7 +124,7 @@ def check_root_key(store: SqlStore, sealer: Sealer, settings: Settings, in_file:
 class Runtime:
     settings: Settings
     services: Services
-    store: SqlStore
+    store: Store
     nonces: NonceCache
     auth_clock: Clock
     offload: bool
@@ -140,7 +138,7 @@ class Runtime:
         for close in self.closers:
             close()
         self.scheduler_lock.release()
-        self.store.dispose()
+        self.store.close()
 
 
 def make_data_dir(settings: Settings) -> None:
@@ -150,7 +148,7 @@ def make_data_dir(settings: Settings) -> None:
         raise SettingsError(f"cannot create the data directory {settings.data_dir}: {exc.strerror}") from None
 
 
-def open_database(settings: Settings) -> SqlStore:
+def open_database(settings: Settings) -> Store:
     """The store, or one line saying why the configured database cannot be used."""
     try:
         return open_store(settings.database_url, settings.sqlite_path)
@@ -230,30 +228,30 @@ def key_stores(settings: Settings, sealer: Sealer, software: SoftwareBackend, cl
 CONSOLE_KEY = "console-session-key"
 
 
-def console_key(store: SqlStore, sealer: Sealer) -> bytes:
+def console_key(store: Store, sealer: Sealer) -> bytes:
     """The key that signs console session cookies: random, made once, sealed with the data, so
     every worker and node agrees whatever holds the root key."""
     aad = b"node-meta:" + CONSOLE_KEY.encode()
-    sealed = meta.get_value(store.engine, CONSOLE_KEY)
+    sealed = store.node_value(CONSOLE_KEY)
     if sealed is None:
-        sealed = meta.put_value_if_absent(store.engine, CONSOLE_KEY, sealer.seal(os.urandom(32), aad))
+        sealed = store.put_node_value_if_absent(CONSOLE_KEY, sealer.seal(os.urandom(32), aad))
     return sealer.unseal(sealed, aad)
 
 
 def _open_sealed_data(
     settings: Settings, first_start: bool
-) -> tuple[Sealer, bool, list[Callable[[], None]], SqlStore, bytes]:
+) -> tuple[Sealer, bool, list[Callable[[], None]], Store, bytes]:
     """(sealer, root key held in a file, closers, store, console key): the root of trust and the
     data it sealed, checked against each other; nothing is left open when either fails."""
     sealer, in_file, closers = open_root(settings, create=first_start)
-    store: SqlStore | None = None
+    store: Store | None = None
     try:
         store = open_database(settings)
         check_root_key(store, sealer, settings, in_file)
         return sealer, in_file, closers, store, console_key(store, sealer)
     except BaseException:
         if store is not None:
-            store.dispose()
+            store.close()
         for close in closers:
             close()
         raise
@@ -305,7 +303,7 @@ def build(
         store=store,
         nonces=nonces,
         auth_clock=auth_clock or SystemClock(),
-        offload=not blocks_event_loop_briefly(settings.database_url),
+        offload=not store.calls_are_brief,
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
         console_key=session_key,

@@ -178,7 +178,7 @@ class KeyRepository(Protocol):
 
     # In a write unit of work, the first call that names an account and region (get, add, count,
     # and every alias call) locks that scope until the transaction ends: every read after it sees
-    # the last committed change of the scope. See storage/sql.py.
+    # the last committed change of the scope. See storage/sql/scopes.py.
 
     def add(self, key: Key) -> None: ...
     def save(self, key: Key) -> None: ...
@@ -268,6 +268,8 @@ class UnitOfWork(Protocol):
 
 
 class Store(Protocol):
+    """The database. Every method raises ``BackendUnavailable`` when the database fails."""
+
     def read(self) -> AbstractContextManager[UnitOfWork]:
         """A consistent snapshot for reading."""
         ...
@@ -278,6 +280,29 @@ class Store(Protocol):
         Serial: a rule checked inside it holds at commit, whatever other writers (threads,
         workers, nodes) do meanwhile. A check made in a read before it must be made again inside.
         """
+        ...
+
+    @property
+    def calls_are_brief(self) -> bool:
+        """True where a call takes microseconds (an embedded database): it may be made on the
+        event loop. False where it waits on the network: make it from a worker thread."""
+        ...
+
+    def node_value(self, name: str) -> bytes | None:
+        """A node-wide value stored with the data (read at start-up), None if none was stored."""
+        ...
+
+    def put_node_value_if_absent(self, name: str, value: bytes) -> bytes:
+        """Store ``value`` unless a value is there already; returns the stored value: the first
+        writer of all workers and nodes wins."""
+        ...
+
+    def ping(self) -> None:
+        """Return if the database answers a query of its schema (the health check)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections; the store is not used again."""
         ...
 
 

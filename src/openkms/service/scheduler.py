@@ -2,7 +2,7 @@
 and deleting imported material (and import wrapping keys) past its expiry.
 
 Each job is idempotent and compare-and-set: it checks again inside its write, under the scope
-lock every write takes (storage/sql.py), whether the item is still due. So running it from several
+lock every write takes (storage/sql/scopes.py), whether the item is still due. So running it from several
 workers or nodes at once rotates or purges each due item once (tests/contract/test_serial_writes.py);
 the composition root still runs it from one worker per node to avoid waste.
 """

@@ -1,16 +1,19 @@
-"""Builds the configured store: embedded SQLite by default, or any SQLAlchemy URL (PostgreSQL)."""
+"""Builds the configured store: embedded SQLite by default, or PostgreSQL; the URL's scheme picks it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import URL, create_engine, make_url
+from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from openkms.storage import migrate
+from openkms.storage.postgres import PostgresStore
 from openkms.storage.sql import SqlStore
-from openkms.storage.sqlite import SqliteStore, create_sqlite_engine, sqlite_url
+from openkms.storage.sqlite import SqliteStore, sqlite_url
 
+# The store for each URL scheme: the dialect's name, before any "+driver" (postgresql+psycopg).
+STORES: dict[str, type[SqlStore]] = {"sqlite": SqliteStore, "postgresql": PostgresStore}
 # The longest driver message passed on: the first line says what failed, the rest is advice.
 _MAX_REASON = 300
 
@@ -31,12 +34,11 @@ def open_store(database_url: str | None, sqlite_path: Path, run_migrations: bool
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise InvalidDatabaseUrl("expected dialect+driver://user:password@host:port/database") from None
     shown = url.set(query={}).render_as_string(hide_password=True)  # the query may carry a password too
-    sqlite = blocks_event_loop_briefly(database_url)
+    kind = STORES.get(url.get_backend_name())
+    if kind is None:
+        raise StoreOpenError(f"no database driver for {shown}: openkms stores its data in {' or '.join(STORES)}")
     try:
-        if sqlite:
-            store: SqlStore = SqliteStore(create_sqlite_engine(url_text))
-        else:
-            store = SqlStore(create_engine(url_text, pool_size=10, max_overflow=20, pool_pre_ping=True))
+        store = kind.from_url(url_text)
     except (NoSuchModuleError, ImportError) as exc:
         raise StoreOpenError(f"no database driver for {shown}: {_first_line(exc)}") from None
     try:
@@ -44,9 +46,8 @@ def open_store(database_url: str | None, sqlite_path: Path, run_migrations: bool
         with store.engine.connect():
             pass
     except DBAPIError as exc:
-        store.dispose()
-        verb = "open" if sqlite else "connect to"
-        raise StoreOpenError(f"cannot {verb} the database {shown}: {_reason(exc.orig, url)}") from None
+        store.close()
+        raise StoreOpenError(f"cannot {store.connect_verb} the database {shown}: {_reason(exc.orig, url)}") from None
     if run_migrations:
         migrate.upgrade(store.engine)
     return store
@@ -61,8 +62,3 @@ def _reason(exc: BaseException | None, url: URL) -> str:
     """The first line of a driver's message, without the URL's password should the driver echo it."""
     reason = _first_line(exc)
     return reason.replace(str(url.password), "***") if url.password else reason
-
-
-def blocks_event_loop_briefly(database_url: str | None) -> bool:
-    """SQLite calls take microseconds: run them inline. A network database goes to a thread."""
-    return database_url is None or database_url.startswith("sqlite")

@@ -7,12 +7,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from openkms.domain import errors
-from openkms.storage.sql import MemoDb, SqlStore, SqlUnitOfWork
+from openkms.storage.sql.db import MemoDb
+from openkms.storage.sql.store import SqlStore, SqlUnitOfWork
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -55,10 +56,16 @@ class SqliteStore(SqlStore):
     """
 
     scope_lock = None  # BEGIN IMMEDIATE already serialises every writer
+    calls_are_brief = True  # a file in this process: lookups take microseconds
+    connect_verb = "open"
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._local = threading.local()
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        return cls(create_sqlite_engine(url))
 
     def _begin_write(self, conn: Connection) -> None:
         conn.execution_options(sqlite_begin="IMMEDIATE")

@@ -1,0 +1,141 @@
+"""The Store port over a SQLAlchemy engine: units of work, node values, the health check.
+
+An engine (SQLite, PostgreSQL) is a subclass that says how it is opened, how a write transaction
+begins and how a write locks a scope (``sqlite.py``, ``postgres.py``); the repositories are the
+same for every engine. Driver and SQLAlchemy errors leave as ``BackendUnavailable``: a conflict
+(the driver's ``IntegrityError``: a unique or foreign-key violation) asks for a retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, Self
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql import ClauseElement
+
+from openkms.domain import errors
+from openkms.storage.schema import node_meta
+from openkms.storage.sql.aliases import SqlAliases
+from openkms.storage.sql.db import Db, Statements, param
+from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
+from openkms.storage.sql.keys import SqlKeys
+from openkms.storage.sql.scopes import Scopes
+from openkms.storage.sql.tags import SqlTags
+from openkms.storage.sql.tokens import SqlImportTokens
+from openkms.storage.sql.versions import SqlVersions
+
+NODE_VALUE_GET = select(node_meta.c.value).where(node_meta.c.name == param("name"))
+NODE_VALUE_INSERT = insert(node_meta).values(name=param("name"), value=param("value"))
+
+FAILED = "The database failed."
+UNAVAILABLE = "The database is not available."
+CONFLICT = "A concurrent change conflicted; retry the request."
+
+
+class SqlUnitOfWork:
+    def __init__(self, db: Db, scope_lock: ClauseElement | None = None, writes: bool = False) -> None:
+        scopes = Scopes(db, scope_lock)
+        self.keys = SqlKeys(db, scopes)
+        self.versions = SqlVersions(db)
+        self.aliases = SqlAliases(db, scopes)
+        self.tags = SqlTags(db)
+        self.accounts = SqlAccounts(db)
+        self.access_keys = SqlAccessKeys(db, for_update=writes)
+        self.import_tokens = SqlImportTokens(db)
+
+
+class SqlStore:
+    """A Store over an engine. Subclasses say how they are opened and how a write begins."""
+
+    # How a write transaction locks a scope (scopes.py); None where the engine serialises writers itself.
+    scope_lock: ClauseElement | None
+    # The Store port's: True where a call takes microseconds (a file in this process).
+    calls_are_brief: bool
+    # How "cannot ... the database" reads when it cannot be reached: "open" (a file), "connect to" (a server).
+    connect_verb: ClassVar[str]
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._statements = Statements(engine.dialect)  # shared by subclasses
+        driver: Any = engine.dialect.loaded_dbapi
+        self._driver_error: type[Exception] = driver.Error
+        # PEP 249's IntegrityError: sqlite3.IntegrityError; psycopg.IntegrityError, the base of the
+        # UniqueViolation and ForeignKeyViolation that PostgreSQL's refusals raise.
+        self._conflict: type[Exception] = driver.IntegrityError
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """A store on a new engine for ``url``, not yet connected (the factory's table calls it)."""
+        raise NotImplementedError
+
+    def _begin_write(self, conn: Connection) -> None:
+        conn.begin()
+
+    def _is_conflict(self, exc: BaseException) -> bool:
+        """A unique or foreign-key violation, raised by the driver or wrapped by SQLAlchemy."""
+        return isinstance(exc, self._conflict) or isinstance(getattr(exc, "orig", None), self._conflict)
+
+    @contextmanager
+    def _failures(self, message: str) -> Iterator[None]:
+        """Nothing foreign crosses the port: driver and SQLAlchemy errors become BackendUnavailable."""
+        try:
+            yield
+        except (SQLAlchemyError, self._driver_error) as exc:
+            raise errors.BackendUnavailable(CONFLICT if self._is_conflict(exc) else message) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[SqlUnitOfWork]:
+        with self._failures(UNAVAILABLE):
+            raw = self.engine.raw_connection()
+        try:
+            with self._failures(FAILED):
+                yield SqlUnitOfWork(Db(raw.driver_connection, self._statements))
+        finally:
+            raw.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Db]:
+        """Committed when the block ends normally, rolled back on any exception; errors as raised."""
+        with self.engine.connect() as conn:
+            self._begin_write(conn)
+            try:
+                yield Db(conn.connection.driver_connection, self._statements)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
+    def write(self) -> Iterator[SqlUnitOfWork]:
+        with self._failures(FAILED), self._transaction() as db:
+            yield SqlUnitOfWork(db, self.scope_lock, writes=True)
+
+    def node_value(self, name: str) -> bytes | None:
+        with self._failures(FAILED), self.engine.connect() as conn:
+            row = Db(conn.connection.driver_connection, self._statements).one(NODE_VALUE_GET, name=name)
+        return None if row is None else bytes(row[0])
+
+    def put_node_value_if_absent(self, name: str, value: bytes) -> bytes:
+        try:
+            with self._transaction() as db:
+                db.run(NODE_VALUE_INSERT, name=name, value=value)
+        except (SQLAlchemyError, self._driver_error) as exc:
+            if not self._is_conflict(exc):
+                raise errors.BackendUnavailable(FAILED) from exc
+            stored = self.node_value(name)  # another worker or node stored its value first
+            if stored is None:  # pragma: no cover - the row cannot vanish: nothing deletes it
+                raise errors.BackendUnavailable(FAILED) from exc
+            return stored
+        return value
+
+    def ping(self) -> None:
+        with self._failures(UNAVAILABLE), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version")  # reads the schema, not only the socket
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    dispose = close  # SQLAlchemy's word for it
