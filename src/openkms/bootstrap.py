@@ -23,19 +23,22 @@ from openkms.crypto.public import SoftwarePublicKeyCrypto
 from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
-from openkms.domain.authorization import AllowAll
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
 from openkms.domain.ports import Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
+from openkms.domain.ram.identities import RamLimits
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
+from openkms.service.authorizer import PolicyAuthorizer
 from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService, Limits
+from openkms.service.ram_policies import RamPolicyService
+from openkms.service.ram_users import RamUserService
 from openkms.service.reconcile import Reconciler, log_report
 from openkms.service.resolve import KeyResolver
 from openkms.service.scheduler import Scheduler
@@ -274,7 +277,8 @@ def build(
     stores = key_stores(settings, sealer, software, clock)
     backends = Backends(stores, default_hsm=settings.default_hsm_keystore)
     public = SoftwarePublicKeyCrypto()
-    resolver = KeyResolver(authorizer or AllowAll())
+    resolver = KeyResolver(authorizer or PolicyAuthorizer(store, clock))
+    identity = IdentityService(store, sealer, clock)
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
@@ -286,11 +290,13 @@ def build(
         versions=versions,
         aliases=AliasService(store, resolver, clock, settings.aliases_per_region),
         tags=TagService(store, resolver, clock),
-        identity=IdentityService(store, sealer, clock),
+        identity=identity,
         importing=importing,
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends),
         reconcile=Reconciler(store, backends, clock),
+        ram_users=RamUserService(store, resolver, identity, clock, RamLimits()),
+        ram_policies=RamPolicyService(store, resolver, clock, RamLimits()),
         regions=regions,
         clock=clock,
     )

@@ -49,6 +49,8 @@ def test_pending_deletion_state_rules(kms: Kms) -> None:
     kms.call("ScheduleKeyDeletion", KeyId=kid, PendingWindowInDays=7)
 
     smf, pd = (409, "Rejected.StateModifiedFailed"), (409, "Rejected.PendingDeletion")
+    principal = '"Principal":{"RAM":["acs:ram::1:*"]}'
+    valid_key_policy = '{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*",' + principal + "}]}"
     refused = [
         ("EnableKey", {"KeyId": kid}, smf),
         ("DisableKey", {"KeyId": kid}, smf),
@@ -61,7 +63,7 @@ def test_pending_deletion_state_rules(kms: Kms) -> None:
         ("SetDeletionProtection", {"ProtectedResourceArn": key["Arn"], "EnableDeletionProtection": True}, pd),
         (
             "SetKeyPolicy",
-            {"KeyId": kid, "PolicyName": "default", "Policy": '{"Version":"1","Statement":[{"Effect":"Allow"}]}'},
+            {"KeyId": kid, "PolicyName": "default", "Policy": valid_key_policy},
             pd,
         ),
         ("Encrypt", {"KeyId": kid, "Plaintext": "x"}, pd),

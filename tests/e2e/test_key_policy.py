@@ -19,8 +19,10 @@ POLICY = (
 
 
 def _sized_policy(size: int) -> str:
-    doc = {"Version": "1", "Statement": [{"Sid": "", "Effect": "Allow", "Action": ["kms:*"], "Resource": ["*"]}]}
-    doc["Statement"][0]["Sid"] = "x" * (size - len(json.dumps(doc)))  # type: ignore[index]
+    """A valid key policy (RAM's grammar: a Principal in every statement) of exactly ``size`` bytes."""
+    statement = {"Effect": "Allow", "Principal": {"RAM": ["acs:ram::123456:user/x"]}, "Action": ["kms:*"]}
+    doc = {"Version": "1", "Statement": [statement]}
+    statement["Principal"]["RAM"] = ["acs:ram::123456:user/" + "x" * (size - len(json.dumps(doc)) + 1)]  # type: ignore[index]
     text = json.dumps(doc)
     assert len(text.encode()) == size
     return text

@@ -19,6 +19,7 @@ class Target(StrEnum):
 
     KEY = "key"  # one or more keys named by id, alias or ARN (or found through a ciphertext)
     CONTAINER = "container"  # no key: the account's keys in a region (CreateKey, ListKeys, ...)
+    RAM = "ram"  # a RAM user or policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class Action:
     writes: bool  # changes state (ActionTrail's eventRW: Write), or only reads or uses keys
     target: Target
     op: Op | None = None  # the key state rule the resolver applies (None: the use case applies its own)
+    # What a key *user* may do: the actions another account's caller can be granted on a key
+    # (through the key's policy), never its administration.
+    cross_account: bool = False
     service: str = "kms"
 
     @property
@@ -40,7 +44,7 @@ K, C = Target.KEY, Target.CONTAINER
 _ALL = (
     # keys
     Action("CreateKey", True, C),
-    Action("DescribeKey", False, K, Op.READ),
+    Action("DescribeKey", False, K, Op.READ, cross_account=True),
     Action("ListKeys", False, C),
     Action("EnableKey", True, K),
     Action("DisableKey", True, K),
@@ -51,22 +55,22 @@ _ALL = (
     Action("GetKeyPolicy", False, K, Op.READ),
     Action("SetKeyPolicy", True, K),
     # symmetric cryptography
-    Action("Encrypt", False, K, Op.USE),
-    Action("Decrypt", False, K, Op.USE),
-    Action("ReEncrypt", False, K, Op.USE),
-    Action("GenerateDataKey", False, K, Op.USE),
-    Action("GenerateDataKeyWithoutPlaintext", False, K, Op.USE),
-    Action("GenerateAndExportDataKey", False, K, Op.USE),
-    Action("ExportDataKey", False, K, Op.USE),
+    Action("Encrypt", False, K, Op.USE, cross_account=True),
+    Action("Decrypt", False, K, Op.USE, cross_account=True),
+    Action("ReEncrypt", False, K, Op.USE, cross_account=True),
+    Action("GenerateDataKey", False, K, Op.USE, cross_account=True),
+    Action("GenerateDataKeyWithoutPlaintext", False, K, Op.USE, cross_account=True),
+    Action("GenerateAndExportDataKey", False, K, Op.USE, cross_account=True),
+    Action("ExportDataKey", False, K, Op.USE, cross_account=True),
     # asymmetric cryptography
-    Action("AsymmetricSign", False, K, Op.USE),
-    Action("AsymmetricVerify", False, K, Op.USE),
-    Action("AsymmetricEncrypt", False, K, Op.USE),
-    Action("AsymmetricDecrypt", False, K, Op.USE),
-    Action("GetPublicKey", False, K, Op.USE),
+    Action("AsymmetricSign", False, K, Op.USE, cross_account=True),
+    Action("AsymmetricVerify", False, K, Op.USE, cross_account=True),
+    Action("AsymmetricEncrypt", False, K, Op.USE, cross_account=True),
+    Action("AsymmetricDecrypt", False, K, Op.USE, cross_account=True),
+    Action("GetPublicKey", False, K, Op.USE, cross_account=True),
     # versions and rotation
-    Action("ListKeyVersions", False, K, Op.READ),
-    Action("DescribeKeyVersion", False, K, Op.READ),
+    Action("ListKeyVersions", False, K, Op.READ, cross_account=True),
+    Action("DescribeKeyVersion", False, K, Op.READ, cross_account=True),
     Action("UpdateRotationPolicy", True, K),
     Action("CreateKeyVersion", True, K),
     # aliases
@@ -93,13 +97,34 @@ _ALL = (
     Action("GetRandomPassword", False, C),
 )
 
-ACTIONS: dict[str, Action] = {}
-for _action in _ALL:
-    if _action.name in ACTIONS:
-        raise ValueError(f"action {_action.name} is declared twice")
-    ACTIONS[_action.name] = _action
+R = Target.RAM
+_RAM = tuple(
+    Action(name, writes, R, service="ram")
+    for name, writes in (
+        ("CreateUser", True), ("GetUser", False), ("UpdateUser", True), ("ListUsers", False), ("DeleteUser", True),
+        ("CreateAccessKey", True), ("ListAccessKeys", False), ("UpdateAccessKey", True), ("DeleteAccessKey", True),
+        ("CreatePolicy", True), ("GetPolicy", False), ("ListPolicies", False), ("DeletePolicy", True),
+        ("CreatePolicyVersion", True), ("GetPolicyVersion", False), ("ListPolicyVersions", False),
+        ("DeletePolicyVersion", True), ("SetDefaultPolicyVersion", True),
+        ("AttachPolicyToUser", True), ("DetachPolicyFromUser", True),
+        ("ListPoliciesForUser", False), ("ListEntitiesForPolicy", False),
+    )
+)  # fmt: skip
 
 
-def action(name: str) -> Action:
+def _table(rows: tuple[Action, ...]) -> dict[str, Action]:
+    table: dict[str, Action] = {}
+    for row in rows:
+        if row.name in table:
+            raise ValueError(f"action {row.name} is declared twice")
+        table[row.name] = row
+    return table
+
+
+ACTIONS: dict[str, Action] = _table(_ALL)  # KMS 2016-01-20
+RAM_ACTIONS: dict[str, Action] = _table(_RAM)  # RAM 2015-05-01: some names are KMS's too (CreatePolicy)
+
+
+def action(name: str, service: str = "kms") -> Action:
     """The row for ``name``; a KeyError is a programming error (an undeclared action)."""
-    return ACTIONS[name]
+    return (RAM_ACTIONS if service == "ram" else ACTIONS)[name]

@@ -8,6 +8,7 @@ the key resolver for every action, and the composition root chooses the implemen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from openkms.domain.actions import Action
@@ -21,10 +22,11 @@ class Resource:
     account_uid: str
     path: str  # "key/<id>", "alias/<name>", or "key" for the account's keys as a whole
     key: Key | None = None  # the key itself, when the resource is one (its tags are conditions)
+    service: str = "kms"
 
     @property
     def arn(self) -> str:
-        return f"acs:kms:{self.region}:{self.account_uid}:{self.path}"
+        return f"acs:{self.service}:{self.region}:{self.account_uid}:{self.path}"
 
 
 def key_resource(key: Key) -> Resource:
@@ -33,6 +35,14 @@ def key_resource(key: Key) -> Resource:
 
 def alias_resource(caller: Caller, name: str) -> Resource:
     return Resource(caller.region, caller.account_uid, name)  # alias names start with "alias/"
+
+
+SYSTEM_ACCOUNT = "system"  # the account segment of a RAM system policy's ARN
+
+
+def ram_resource(account_uid: str, path: str) -> Resource:
+    """``acs:ram:*:<account>:user/<name>``, ``...:policy/<name>`` (RAM's resources name no region)."""
+    return Resource("*", account_uid, path, service="ram")
 
 
 def keys_of(caller: Caller) -> Resource:
@@ -44,5 +54,7 @@ class AllowAll:
     """Every caller may do everything to its own account's resources (the behaviour before
     access control; scoping by account is the resolver's, not the authorizer's)."""
 
-    def authorize(self, caller: Caller, action: Action, resource: Resource) -> None:
+    def authorize(
+        self, caller: Caller, action: Action, resource: Resource, conditions: Mapping[str, str] | None = None
+    ) -> None:
         return None

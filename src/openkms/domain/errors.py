@@ -40,6 +40,7 @@ class KmsError(Exception):
     """
 
     kind: ClassVar[ErrorKind] = ErrorKind.INTERNAL
+    api: ClassVar[str] = "kms"  # "ram": raised only by the RAM API, whose statuses are its own
     parameter: str = ""
     detail: str = ""
 
@@ -280,7 +281,13 @@ class AccessDenied(KmsError):
     kind = ErrorKind.FORBIDDEN
 
     def __init__(
-        self, action: str, resource: str, explicit: bool = False, principal_type: str = "", policy_type: str = ""
+        self,
+        action: str,
+        resource: str,
+        explicit: bool = False,
+        principal_type: str = "",
+        policy_type: str = "",
+        principal_owner: str = "",
     ) -> None:
         super().__init__("User not authorized to operate on the specified resource, or this API doesn't support RAM.")
         self.action = action
@@ -288,6 +295,100 @@ class AccessDenied(KmsError):
         self.no_permission_type = "ExplicitDeny" if explicit else "ImplicitDeny"
         self.principal_type = principal_type
         self.policy_type = policy_type
+        self.principal_owner = principal_owner
+
+
+# --- RAM (users, policies, attachments) ---------------------------------------------------------
+# RAM's codes name the entity (EntityNotExist.User.AccessKey): each class carries it as data and
+# protocol/errors.py builds the code from it.
+
+_RAM_MESSAGES = {
+    ("EntityNotExist", "User"): "The user does not exist.",
+    ("EntityNotExist", "User.AccessKey"): "The user access key does not exist.",
+    ("EntityNotExist", "User.Policy"): "The indicate policy of the user does not exist.",
+    ("EntityNotExist", "Policy"): "The policy does not exist.",
+    ("EntityNotExist", "Policy.Version"): "The policy version does not exist.",
+    ("EntityAlreadyExists", "User"): "The user does already EXIST.",
+    ("EntityAlreadyExists", "User.Policy"): "The user has already been attached this policy.",
+    ("EntityAlreadyExists", "Policy"): "The policy does already EXIST.",
+    ("DeleteConflict", "User.AccessKey"): "The user CAN NOT has any access key while deleting the user.",
+    ("DeleteConflict", "User.Policy"): "The user CAN NOT has any attached policy while deleting the user.",
+    ("DeleteConflict", "Policy.User"): "The policy CAN NOT been attached to any user while deleting the policy.",
+    ("DeleteConflict", "Policy.Version"): "The policy CAN NOT has any version except the default version.",
+    ("DeleteConflict", "Policy.Version.Default"): "The default policy version CAN NOT been deleted directly.",
+    ("LimitExceeded", "User"): "The count of users beyond the current limits.",
+    ("LimitExceeded", "User.AccessKey"): "The access key count of the user access keys beyond the current limits.",
+    ("LimitExceeded", "User.Policy"): "The policy count of the user attached policies beyond the current limits.",
+    ("LimitExceeded", "Policy"): "The count of policy beyond the current limits.",
+    ("LimitExceeded", "Policy.Version"): "The count of policy version beyond the current limits.",
+}
+
+
+class RamError(KmsError):
+    """Errors of the RAM API (2015-05-01), whose statuses are RAM's own (404, 409) rather than the
+    KMS API's for the same kind of refusal."""
+
+    family = ""
+    api = "ram"
+
+    def __init__(self, entity: str) -> None:
+        super().__init__(_RAM_MESSAGES.get((self.family, entity), f"{self.family}: {entity}."))
+        self.entity = entity
+
+
+class EntityNotExist(RamError):
+    family = "EntityNotExist"
+    kind = ErrorKind.NOT_FOUND
+
+
+class EntityAlreadyExists(RamError):
+    family = "EntityAlreadyExists"
+    kind = ErrorKind.CONFLICT
+
+
+class DeleteConflict(RamError):
+    family = "DeleteConflict"
+    kind = ErrorKind.CONFLICT
+
+
+class RamLimitExceeded(RamError):
+    family = "LimitExceeded"
+    kind = ErrorKind.LIMIT
+
+
+_RAM_PARAMETER_MESSAGES = {
+    "Length": 'The parameter - "{}" beyond the length limit.',
+    "InvalidChars": 'The parameter - "{}" contains invalid chars.',
+    "Format": 'The format of the parameter - "{}" is incorrect.',
+    "": 'The parameter - "{}" is incorrect.',
+}
+
+
+class RamInvalidParameter(KmsError):
+    """A RAM parameter that breaks its rule (Length, InvalidChars, Format, or "" for a value
+    outside its set): code ``InvalidParameter.<parameter>[.<rule>]``, RAM's documented wording."""
+
+    kind = ErrorKind.INVALID
+    api = "ram"
+
+    def __init__(self, parameter: str, rule: str = "") -> None:
+        super().__init__(_RAM_PARAMETER_MESSAGES.get(rule, _RAM_PARAMETER_MESSAGES[""]).format(parameter))
+        self.parameter = parameter
+        self.rule_suffix = f".{rule}" if rule else ""
+        self.detail = self.message
+
+
+class MalformedPolicyDocument(KmsError):
+    """A policy that breaks RAM's grammar; the message names the line of the first problem."""
+
+    kind = ErrorKind.INVALID
+    api = "ram"
+
+    def __init__(self, reason: str, line: int) -> None:
+        super().__init__(f"The policy document is malformed: line {line}: {reason}")
+        self.reason = reason
+        self.line = line
+        self.detail = f"line {line}: {reason}"
 
 
 # --- infrastructure -----------------------------------------------------------------------------

@@ -34,12 +34,31 @@ class AccessKey:
     status: AccessKeyStatus
     created_at: int
     description: str = ""
+    user_name: str = ""  # the RAM user it belongs to; empty: the account's own (root) key
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling and where: every service call is scoped by account and region."""
+    """Who is calling and where: every service call is scoped by account and region.
+
+    ``user_name`` is the RAM user whose AccessKey signed the request; empty for the account's own
+    (root) keys, which have full access to the account. ``source_ip`` and ``secure_transport``
+    are what the entry point saw; policies may condition on them.
+    """
 
     account_uid: str
     region: str
     access_key_id: str = ""
+    user_name: str = ""
+    source_ip: str = ""
+    secure_transport: bool = False
+
+    @property
+    def is_root(self) -> bool:
+        return not self.user_name
+
+    @property
+    def principal_arn(self) -> str:
+        if self.is_root:
+            return f"acs:ram::{self.account_uid}:root"
+        return f"acs:ram::{self.account_uid}:user/{self.user_name}"

@@ -1,10 +1,12 @@
-"""Key policies: stored and returned verbatim (openkms does not evaluate them), but checked for shape."""
+"""Key policies: stored and returned verbatim, checked against RAM's grammar when set, and evaluated
+with the caller's RAM policies by the authorizer (service/authorizer.py)."""
 
 from __future__ import annotations
 
 import json
 
 from openkms.domain import errors
+from openkms.domain.ram.document import Kind, MalformedPolicy, compile_policy
 
 MAX_POLICY_BYTES = 32_768
 POLICY_NAME = "default"
@@ -29,20 +31,14 @@ def default_policy(account_uid: str) -> str:
 
 
 def validate_policy(text: str) -> str:
+    """A key policy as RAM's grammar for resource policies has it (a Principal in every statement),
+    or InvalidParameter naming the line of the first problem."""
     if len(text.encode()) > MAX_POLICY_BYTES:
         raise errors.InvalidParameter("Policy", f"At most {MAX_POLICY_BYTES} bytes.")
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
-        raise errors.InvalidParameter("Policy", "The policy is not valid JSON.") from None
-    if not isinstance(doc, dict) or doc.get("Version") != "1":
-        raise errors.InvalidParameter("Policy", 'A policy is a JSON object with "Version": "1".')
-    statements = doc.get("Statement")
-    if not isinstance(statements, list) or not statements:
-        raise errors.InvalidParameter("Policy", "A policy has a non-empty Statement list.")
-    for st in statements:
-        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
-            raise errors.InvalidParameter("Policy", "Each Statement has Effect Allow or Deny.")
+        compile_policy(text, Kind.RESOURCE)
+    except MalformedPolicy as exc:
+        raise errors.InvalidParameter("Policy", f"The policy is malformed: {exc}") from None
     return text
 
 

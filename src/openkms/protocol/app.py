@@ -19,9 +19,10 @@ from openkms import API_VERSION
 from openkms.domain import errors
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, NonceCache
-from openkms.protocol.actions.context import Ctx
-from openkms.protocol.dispatch import ACTIONS
+from openkms.protocol.actions.context import Ctx, Handler
+from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS, RAM_VERSION
 from openkms.protocol.errors import (
+    RAM_OVERRIDES,
     ActionNotFound,
     BodyTooLarge,
     InvalidVersion,
@@ -37,6 +38,9 @@ from openkms.service.container import Services
 
 MAX_BODY_BYTES = 256 * 1024  # the default of [http] max_body_bytes
 access_log = logging.getLogger("openkms.access")
+# The API version selects the table: a name may be in both (CreatePolicy is KMS's and RAM's).
+_TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS}
+
 log = logging.getLogger("openkms.protocol")
 
 Scope = MutableMapping[str, Any]
@@ -63,11 +67,18 @@ class RpcHandler:
         self._auth_clock = auth_clock
 
     def handle(
-        self, method: str, path: str, raw_query: bytes, raw_headers: list[tuple[bytes, bytes]], body: bytes | None
+        self,
+        method: str,
+        path: str,
+        raw_query: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+        client: str = "",
+        secure: bool = False,
     ) -> Response:
         started = time.perf_counter()
         request_id = str(uuid.uuid4()).upper()
-        action, xml_root, ak, region = "", None, "-", "-"
+        action, xml_root, ak, region, overrides = "", None, "-", "-", None
         # Known before anything can fail, so that every error body echoes it as HostId.
         host = _host_header(raw_headers)
         try:
@@ -80,27 +91,21 @@ class RpcHandler:
                 xml_root = "Error"
             action = req.params.get("Action") or req.header("x-acs-action") or ""
             version = req.params.get("Version") or req.header("x-acs-version") or ""
-            if not action:
-                raise errors.MissingParameter("Action")
-            if not version:
-                raise errors.MissingParameter("Version")
-            if version != API_VERSION:
-                raise InvalidVersion(version)
-            handler = ACTIONS.get(action)
-            if handler is None:
-                raise ActionNotFound(action)
+            overrides = RAM_OVERRIDES if version == RAM_VERSION else None
+            handler = _handler_for(action, version)
             cred = self._auth.authenticate(req, self._auth_clock.now())
             ak = cred.access_key_id
             # Only V3 signs the Host header: under V1 an unsigned header must not choose the region.
             signed_host = host if (req.header("authorization") or "").startswith("ACS3-") else None
             region = self._services.regions.resolve(req.params.get("RegionId") or None, signed_host).id
-            result = handler(Ctx(Caller(cred.account_uid, region, ak), self._services, Params(req.params)))
+            caller = Caller(cred.account_uid, region, ak, cred.user_name, client, secure)
+            result = handler(Ctx(caller, self._services, Params(req.params)))
             result["RequestId"] = request_id
             root = f"{action}Response" if xml_root else None
             content_type, payload = render(result, root)
             status, code = 200, "-"
         except errors.KmsError as exc:
-            wire = to_wire(exc)
+            wire = to_wire(exc, overrides)
             if wire.status >= 500:
                 log.error("request %s failed: %s", request_id, type(exc).__name__)
             status, code, content_type, payload = self._error(wire, request_id, host, xml_root)
@@ -111,7 +116,7 @@ class RpcHandler:
             "%s %s %s %d %s %.1fms ak=%s region=%s",
             request_id,
             method,
-            action if action in ACTIONS else "?",  # the caller's text only once it is a known name
+            action if action in ACTIONS or action in RAM_ACTIONS else "?",  # the caller's text once it is a name
             status,
             code,
             (time.perf_counter() - started) * 1000,
@@ -132,6 +137,20 @@ class RpcHandler:
         }
         content_type, payload = render(body, xml_root)
         return wire.status, wire.code, content_type, payload
+
+
+def _handler_for(action: str, version: str) -> Handler:
+    if not action:
+        raise errors.MissingParameter("Action")
+    if not version:
+        raise errors.MissingParameter("Version")
+    table = _TABLES.get(version)
+    if table is None:
+        raise InvalidVersion(version)
+    handler = table.get(action)
+    if handler is None:
+        raise ActionNotFound(action)
+    return handler
 
 
 def _host_header(raw_headers: list[tuple[bytes, bytes]]) -> str:
@@ -163,7 +182,10 @@ class RpcApp:
                 body = None
                 break
             more = message.get("more_body", False)
-        args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body)
+        peer = scope.get("client")
+        client = peer[0] if peer else ""
+        secure = scope.get("scheme") == "https"
+        args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body, client, secure)
         if self._offload:
             resp = await anyio.to_thread.run_sync(self._handler.handle, *args)
         else:

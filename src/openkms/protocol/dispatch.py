@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from openkms.protocol.actions import account, aliases, asymmetric, crypto, importing, keys, tags, versions
+from openkms.protocol.actions import account, aliases, asymmetric, crypto, importing, keys, ram, tags, versions
 from openkms.protocol.actions.context import Handler
 
 
@@ -30,3 +30,7 @@ ACTIONS: dict[str, Handler] = merge(
     tags.ACTIONS,
     account.ACTIONS,
 )
+
+# RAM 2015-05-01: a table of its own, since some names are KMS's too (CreatePolicy, ListPolicies).
+RAM_ACTIONS: dict[str, Handler] = merge(ram.ACTIONS)
+RAM_VERSION = "2015-05-01"

@@ -63,7 +63,9 @@ class ActionNotFound(ProtocolError):
 
 class InvalidVersion(ProtocolError):
     def __init__(self, version: str) -> None:
-        super().__init__(f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20.")
+        super().__init__(
+            f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20 (KMS) and 2015-05-01 (RAM)."
+        )
 
 
 class UnsupportedHttpMethod(ProtocolError):
@@ -140,6 +142,13 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.InvalidImportToken: (400, "InvalidImportToken"),
     d.ExpiredImportToken: (400, "ExpiredImportToken"),
     d.InvalidKeyMaterial: (400, "InvalidKeyMaterial"),
+    # RAM (2015-05-01): codes name the entity or parameter, from the error's own data
+    d.EntityNotExist: (404, "EntityNotExist.{entity}"),
+    d.EntityAlreadyExists: (409, "EntityAlreadyExists.{entity}"),
+    d.DeleteConflict: (409, "DeleteConflict.{entity}"),
+    d.RamLimitExceeded: (409, "LimitExceeded.{entity}"),
+    d.RamInvalidParameter: (400, "InvalidParameter.{parameter}{rule_suffix}"),
+    d.MalformedPolicyDocument: (400, "MalformedPolicyDocument"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     # A token object removed outside openkms: the row is intact and a token backup restores the
@@ -151,13 +160,19 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
 INTERNAL = WireError(500, "InternalFailure", "Internal Failure.")
 
 
-def to_wire(exc: BaseException) -> WireError:
+# Where the RAM API (2015-05-01) answers otherwise than KMS for the same error.
+RAM_OVERRIDES: dict[type[BaseException], tuple[int, str]] = {d.AccessDenied: (403, "NoPermission")}
+
+
+def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, str]] | None = None) -> WireError:
     for cls in type(exc).__mro__:
-        row = _TABLE.get(cls)
+        row = (overrides or {}).get(cls) or _TABLE.get(cls)
         if row is not None:
             status, code = row
             if isinstance(exc, d.IntegrityError):
                 return INTERNAL  # the detail is for the operator's log, not for the caller
+            if "{" in code:
+                code = code.format_map(vars(exc))
             return WireError(status, code, exc.message if isinstance(exc, d.KmsError) else "")
     return INTERNAL
 

@@ -13,6 +13,8 @@ from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService
+from openkms.service.ram_policies import RamPolicyService
+from openkms.service.ram_users import RamUserService
 from openkms.service.reconcile import Reconciler
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
@@ -31,6 +33,8 @@ class Services:
     importing: ImportService
     account: AccountService
     scheduler: Scheduler
+    ram_users: RamUserService
+    ram_policies: RamPolicyService
     reconcile: Reconciler
     regions: RegionCatalogue
     clock: Clock

@@ -25,6 +25,7 @@ class Credential:
     account_uid: str
     secret: str
     enabled: bool
+    user_name: str = ""  # the RAM user the pair belongs to; empty: the account's own pair
 
     def __repr__(self) -> str:  # keep the secret out of tracebacks and debug output
         return f"Credential({self.access_key_id!r}, account={self.account_uid!r}, enabled={self.enabled})"
@@ -72,9 +73,15 @@ class IdentityService:
             if len(self._secrets) > 4096:
                 self._secrets.clear()
             self._secrets[cache_key] = secret
-        return Credential(ak.id, ak.account_uid, secret, ak.status is AccessKeyStatus.ENABLED)
+        return Credential(ak.id, ak.account_uid, secret, ak.status is AccessKeyStatus.ENABLED, ak.user_name)
 
-    def _issue(self, uow: UnitOfWork, account_uid: str, ak_id: str, secret: str, description: str) -> IssuedKey:
+    def issue(self, uow: UnitOfWork, account_uid: str, user_name: str = "", description: str = "") -> IssuedKey:
+        """A new random pair, for the account (``user_name`` empty) or one of its RAM users."""
+        return self._issue(uow, account_uid, new_access_key_id(), new_secret(), description, user_name)
+
+    def _issue(
+        self, uow: UnitOfWork, account_uid: str, ak_id: str, secret: str, description: str, user_name: str = ""
+    ) -> IssuedKey:
         if uow.access_keys.get(ak_id) is not None:
             raise errors.InvalidParameter("AccessKeyId", "An AccessKey with this id already exists.")
         ak = AccessKey(
@@ -84,6 +91,7 @@ class IdentityService:
             AccessKeyStatus.ENABLED,
             int(self._clock.now()),
             description,
+            user_name,
         )
         uow.access_keys.add(ak)
         return IssuedKey(ak, secret)

@@ -33,6 +33,8 @@ access_keys = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Integer, nullable=False),
     Column("description", Text, nullable=False, default=""),
+    Column("user_name", String(64), nullable=False),  # empty: the account's own key
+    Index("ix_access_keys_user", "account_uid", "user_name"),
 )
 
 keys = Table(
@@ -112,4 +114,63 @@ node_meta = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", LargeBinary, nullable=False),
+)
+
+# --- RAM: users, custom policies and their versions, attachments ---------------------------------
+
+ram_users = Table(
+    "ram_users",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False, unique=True),
+    Column("created_at", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("email", String(128), nullable=False),
+    Column("mobile_phone", String(32), nullable=False),
+    Column("comments", String(128), nullable=False),
+)
+
+ram_policies = Table(
+    "ram_policies",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("default_version", String(16), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("last_version", Integer, nullable=False),
+)
+
+ram_policy_versions = Table(
+    "ram_policy_versions",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("policy_name", String(128), primary_key=True),
+    Column("version_id", String(16), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+ram_attachments = Table(
+    "ram_attachments",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("user_name", String(64), primary_key=True),
+    Column("policy_type", String(16), primary_key=True),
+    Column("policy_name", String(128), primary_key=True),
+    Column("attached_at", Integer, nullable=False),
+    Index("ix_ram_attachments_policy", "account_uid", "policy_type", "policy_name"),
+)
+
+# Moves with every change of an account's users, policies and attachments: caches of compiled
+# policies on every worker and node compare it.
+ram_generations = Table(
+    "ram_generations",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("generation", Integer, nullable=False),
 )

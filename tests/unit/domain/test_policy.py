@@ -1,4 +1,4 @@
-"""Key policies: stored verbatim, shape-checked."""
+"""Key policies: stored verbatim, checked against RAM's grammar for resource policies."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ def test_default_policy_is_valid_and_names_the_account() -> None:
 
 
 def test_a_valid_policy_is_returned_verbatim() -> None:
-    text = '{ "Version" : "1", "Statement": [ {"Effect": "Deny", "Action": ["kms:*"]} ] }'
+    text = '{ "Version" : "1", "Statement": [ {"Effect": "Deny", "Principal": "*", "Action": ["kms:*"]} ] }'
     assert validate_policy(text) == text
+
+
+def test_a_statement_without_a_principal_is_refused_with_its_line() -> None:
+    with pytest.raises(errors.InvalidParameter, match='line 2: a key policy statement needs a "Principal"'):
+        validate_policy('{"Version": "1", "Statement": [\n {"Effect": "Deny", "Action": ["kms:*"]}]}')
 
 
 @pytest.mark.parametrize(
@@ -44,9 +49,8 @@ def test_invalid_policies(text: str) -> None:
 
 
 def test_policy_size_limit_counts_bytes() -> None:
-    statement = '{"Effect":"Allow"}'
-    head = '{"Version":"1","Statement":[' + statement + '],"Pad":"'
-    fits = head + "x" * (MAX_POLICY_BYTES - len(head) - 2) + '"}'
+    head = '{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:*","Principal":{"RAM":"acs:ram::1:user/'
+    fits = head + "x" * (MAX_POLICY_BYTES - len(head) - 5) + '"}}]}'
     assert len(fits.encode()) == MAX_POLICY_BYTES
     validate_policy(fits)
     # One more byte (here a two-byte character in place of one ASCII character) is too many.

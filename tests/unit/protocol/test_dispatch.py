@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from openkms.domain.actions import ACTIONS as CATALOGUE
+from openkms.domain.actions import RAM_ACTIONS as RAM_CATALOGUE
 from openkms.protocol.actions.context import Ctx
-from openkms.protocol.dispatch import ACTIONS, merge
+from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS, merge
 
 SERVED = [
     "AsymmetricDecrypt", "AsymmetricEncrypt", "AsymmetricSign", "AsymmetricVerify", "CancelKeyDeletion",
@@ -41,3 +42,8 @@ def _handler(_ctx: Ctx) -> dict[str, object]:
 def test_an_action_claimed_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="Encrypt is handled twice"):
         merge({"Encrypt": _handler}, {"Decrypt": _handler}, {"Encrypt": _handler})
+
+
+def test_every_ram_action_is_declared_in_the_catalogue() -> None:
+    assert set(RAM_ACTIONS) == set(RAM_CATALOGUE)
+    assert all(row.ram_name == f"ram:{name}" for name, row in RAM_CATALOGUE.items())

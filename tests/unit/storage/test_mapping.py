@@ -20,6 +20,8 @@ from openkms.storage.sql.aliases import ALIAS
 from openkms.storage.sql.identity import ACCESS_KEY, ACCOUNT
 from openkms.storage.sql.keys import KEY
 from openkms.storage.sql.mapping import Convert, Mapper
+from openkms.storage.sql.ram import ATTACHMENT, POLICY, USER
+from openkms.storage.sql.ram import VERSION as POLICY_VERSION
 from openkms.storage.sql.tags import TAG
 from openkms.storage.sql.tokens import TOKEN
 from openkms.storage.sql.versions import VERSION
@@ -34,7 +36,7 @@ def test_every_column_of_each_table_is_a_field_of_its_dataclass() -> None:
     """A column without a field would be written as NULL and never read: every mapper covers its
     table, less the columns a repository supplies itself (a tag's key id)."""
     supplied = {"tags": {"key_id"}}
-    for mapper in (KEY, VERSION, ALIAS, TAG, TOKEN, ACCOUNT, ACCESS_KEY):
+    for mapper in (KEY, VERSION, ALIAS, TAG, TOKEN, ACCOUNT, ACCESS_KEY, USER, POLICY, POLICY_VERSION, ATTACHMENT):
         table = mapper.columns[0].table
         assert isinstance(table, Table)
         mapped = {c.name for c in mapper.columns}
@@ -77,7 +79,7 @@ def test_renamed_columns() -> None:
 
 def test_values_are_bind_parameters_of_the_columns() -> None:
     values = ACCESS_KEY.values("id", "created_at")
-    assert list(values) == ["account_uid", "sealed_secret", "status", "description"]
+    assert list(values) == ["account_uid", "sealed_secret", "status", "description", "user_name"]
     assert all(v.key == name for name, v in values.items())
 
 

@@ -22,6 +22,7 @@ from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
 from openkms.storage.sql.keys import SqlKeys
+from openkms.storage.sql.ram import SqlAttachments, SqlPolicies, SqlUsers
 from openkms.storage.sql.scopes import Scopes
 from openkms.storage.sql.tags import SqlTags
 from openkms.storage.sql.tokens import SqlImportTokens
@@ -43,8 +44,11 @@ class SqlUnitOfWork:
         self.aliases = SqlAliases(db, scopes)
         self.tags = SqlTags(db)
         self.accounts = SqlAccounts(db)
-        self.access_keys = SqlAccessKeys(db, for_update=writes)
+        self.access_keys = SqlAccessKeys(db, scopes, for_update=writes)
         self.import_tokens = SqlImportTokens(db)
+        self.users = SqlUsers(db, scopes)
+        self.policies = SqlPolicies(db, scopes)
+        self.attachments = SqlAttachments(db, scopes)
 
 
 class SqlStore:

@@ -1,0 +1,170 @@
+"""The authorizer: RAM policies attached to the caller, and the key's policy, decided as Alibaba
+documents (domain/ram/evaluate.py), for every action that reaches the key resolver.
+
+* The account's own (root) AccessKeys have full access to the account's resources.
+* A RAM user is allowed what its attached policies allow (explicit Deny wins) — or, on a key of
+  its own account, what the key's policy allows it by name ("any Allow is sufficient").
+* A key policy statement whose principal is a whole account (``acs:ram::<uid>:*``, the default
+  policy's "Enable RAM User Permissions") grants that account and leaves its RAM users to their
+  RAM policies: in the owner's account it grants the root, in another account it is the key
+  policy's half of the cross-account AND. A Deny statement applies to everyone it names.
+* Another account's caller needs both halves, and only for actions a key user may perform.
+
+Compiled policies are cached per (account, user) and dropped when the account's RAM generation
+moves, which every change of a user, policy or attachment does on any worker or node.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from openkms.domain import errors
+from openkms.domain.actions import Action
+from openkms.domain.authorization import SYSTEM_ACCOUNT, Resource
+from openkms.domain.identity import Caller
+from openkms.domain.keys import Key
+from openkms.domain.policy import default_policy
+from openkms.domain.ports import Clock, Store, UnitOfWork
+from openkms.domain.ram.document import Effect, Kind, MalformedPolicy, Patterns, Policy, compile_policy
+from openkms.domain.ram.evaluate import Decision, Request, combine, evaluate
+from openkms.domain.ram.identities import PolicyType
+from openkms.domain.ram.system_policies import SYSTEM_POLICIES
+
+_CACHE_LIMIT = 4096
+log = logging.getLogger("openkms.service")
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyPolicy:
+    full: Policy  # for principals of other accounts, and the owner's root
+    own_users: Policy  # for the owner's RAM users: whole-account Allow statements delegate
+
+
+_NOTHING = Policy(())
+
+
+@lru_cache(maxsize=1024)
+def _key_policy(text: str, owner: str) -> _KeyPolicy:
+    try:
+        full = compile_policy(text, Kind.RESOURCE)
+    except MalformedPolicy as exc:
+        # Stored before policies were checked against RAM's grammar: it grants nothing (the
+        # account itself keeps full access), and the operator hears of it once.
+        log.warning("a key policy of account %s does not compile (%s): it grants nothing", owner, exc)
+        return _KeyPolicy(_NOTHING, _NOTHING)
+    whole_account = {f"acs:ram::{owner}:*", "*"}
+    statements = []
+    for statement in full.statements:
+        kept = statement
+        if statement.effect is Effect.ALLOW and statement.principals is not None:
+            named = tuple(p for p in statement.principals.patterns if p not in whole_account)
+            if not named:
+                continue
+            kept = replace(statement, principals=Patterns(named))
+        statements.append(kept)
+    return _KeyPolicy(full, Policy(tuple(statements)))
+
+
+@lru_cache(maxsize=1024)
+def _identity_policy(text: str) -> Policy:
+    return compile_policy(text, Kind.IDENTITY)
+
+
+class PolicyAuthorizer:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], tuple[int, tuple[Policy, ...]]] = {}
+
+    def authorize(
+        self, caller: Caller, action: Action, resource: Resource, conditions: Mapping[str, str] | None = None
+    ) -> None:
+        # System policies (account "system") are everyone's to read and attach.
+        same_account = resource.account_uid in (caller.account_uid, SYSTEM_ACCOUNT)
+        if caller.is_root and same_account:
+            return  # an account has full access to its own resources
+        key = resource.key
+        if not same_account and (key is None or not action.cross_account):
+            raise self._denied(caller, action, resource, Decision.IMPLICIT_DENY, "AccountLevelIdentityBasedPolicy")
+        request = Request(action.ram_name, resource.arn, caller.principal_arn, self._context(caller, key, conditions))
+        identity = Decision.ALLOW if caller.is_root else evaluate(self._policies(caller), request)
+        if key is None:
+            decision, policy_type = identity, "AccountLevelIdentityBasedPolicy"
+        else:
+            compiled = _key_policy(key.policy or default_policy(key.account_uid), key.account_uid)
+            own_user = same_account and not caller.is_root
+            on_key = evaluate([compiled.own_users if own_user else compiled.full], request)
+            decision = combine(identity, on_key, same_account)
+            policy_type = (
+                "ResourceBasedPolicy" if on_key is Decision.EXPLICIT_DENY else "AccountLevelIdentityBasedPolicy"
+            )
+        if decision is not Decision.ALLOW:
+            raise self._denied(caller, action, resource, decision, policy_type)
+
+    @staticmethod
+    def _denied(
+        caller: Caller, action: Action, resource: Resource, decision: Decision, policy_type: str
+    ) -> errors.AccessDenied:
+        return errors.AccessDenied(
+            action.ram_name,
+            resource.arn,
+            explicit=decision is Decision.EXPLICIT_DENY,
+            principal_type="Account" if caller.is_root else "SubUser",
+            policy_type=policy_type,
+            principal_owner=caller.account_uid,
+        )
+
+    def _context(self, caller: Caller, key: Key | None, conditions: Mapping[str, str] | None) -> dict[str, list[str]]:
+        context = {
+            "acs:currenttime": [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock.now()))],
+            "acs:accessid": [caller.access_key_id],
+            "acs:securetransport": ["true" if caller.secure_transport else "false"],
+        }
+        if caller.source_ip:
+            context["acs:sourceip"] = [caller.source_ip]
+        for name, value in (conditions or {}).items():
+            context[name.lower()] = [value]
+        if key is not None:
+            with self._store.read() as uow:
+                for tag in uow.tags.for_key(key.id):
+                    context[f"kms:tag/{tag.key}".lower()] = [tag.value]
+        return context
+
+    def _policies(self, caller: Caller) -> tuple[Policy, ...]:
+        with self._store.read() as uow:
+            generation = uow.attachments.generation(caller.account_uid)
+            cache_key = (caller.account_uid, caller.user_name)
+            with self._lock:
+                found = self._cache.get(cache_key)
+            if found is not None and found[0] == generation:
+                return found[1]
+            policies = tuple(_identity_policy(text) for text in _attached_documents(uow, caller))
+        with self._lock:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[cache_key] = (generation, policies)
+        return policies
+
+
+def _attached_documents(uow: UnitOfWork, caller: Caller) -> list[str]:
+    """The default version of every policy attached to the caller's user."""
+    documents = []
+    for attachment in uow.attachments.for_user(caller.account_uid, caller.user_name):
+        if attachment.policy_type is PolicyType.SYSTEM:
+            builtin = SYSTEM_POLICIES.get(attachment.policy_name)
+            if builtin is not None:
+                documents.append(builtin.document)
+            continue
+        policy = uow.policies.get(caller.account_uid, attachment.policy_name)
+        if policy is None:
+            continue
+        for version in uow.policies.versions(caller.account_uid, policy.name):
+            if version.version_id == policy.default_version:
+                documents.append(version.document)
+    return documents
