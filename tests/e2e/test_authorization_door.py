@@ -8,7 +8,7 @@ server runs; an action added without a sample, or one that never asks the author
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pytest
@@ -29,7 +29,9 @@ class Recording:
     asked: list[tuple[str, str]] = field(default_factory=list)
     deny: str | None = None
 
-    def authorize(self, caller: Caller, action: Action, resource: Resource) -> None:
+    def authorize(
+        self, caller: Caller, action: Action, resource: Resource, conditions: Mapping[str, str] | None = None
+    ) -> None:
         self.asked.append((action.ram_name, resource.arn))
         if action.name == self.deny:
             raise errors.AccessDenied(action.ram_name, resource.arn)

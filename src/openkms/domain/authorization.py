@@ -37,7 +37,10 @@ def alias_resource(caller: Caller, name: str) -> Resource:
     return Resource(caller.region, caller.account_uid, name)  # alias names start with "alias/"
 
 
-SYSTEM_ACCOUNT = "system"  # the account segment of a RAM system policy's ARN
+SYSTEM_ACCOUNT = "system"
+# AccessDeniedDetail's PolicyType values: which kind of policy left the request without an Allow.
+IDENTITY_BASED = "AccountLevelIdentityBasedPolicy"
+RESOURCE_BASED = "ResourceBasedPolicy"  # the account segment of a RAM system policy's ARN
 
 
 def ram_resource(account_uid: str, path: str) -> Resource:

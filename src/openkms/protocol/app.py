@@ -135,6 +135,8 @@ class RpcHandler:
             "Recommend": f"https://error-center.aliyun.com/status/search?Keyword={wire.code}&source=PopGw",
             "HttpStatus": wire.status,
         }
+        if wire.access_denied is not None:
+            body["AccessDeniedDetail"] = wire.access_denied
         content_type, payload = render(body, xml_root)
         return wire.status, wire.code, content_type, payload
 

@@ -94,6 +94,8 @@ class WireError:
     status: int
     code: str
     message: str
+    # Alibaba's AccessDeniedDetail for a denial (the SDKs read it into access_denied_detail).
+    access_denied: dict[str, str] | None = None
 
 
 # (class, HTTP status, code). Order does not matter: lookup walks the raised class's MRO.
@@ -173,8 +175,20 @@ def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, 
                 return INTERNAL  # the detail is for the operator's log, not for the caller
             if "{" in code:
                 code = code.format_map(vars(exc))
-            return WireError(status, code, exc.message if isinstance(exc, d.KmsError) else "")
+            return WireError(status, code, exc.message if isinstance(exc, d.KmsError) else "", _detail(exc))
     return INTERNAL
+
+
+def _detail(exc: BaseException) -> dict[str, str] | None:
+    if not isinstance(exc, d.AccessDenied):
+        return None
+    return {
+        "AuthAction": exc.action,
+        "AuthPrincipalType": exc.principal_type,
+        "AuthPrincipalOwnerId": exc.principal_owner,
+        "NoPermissionType": exc.no_permission_type,
+        "PolicyType": exc.policy_type,
+    }
 
 
 def table() -> dict[type[BaseException], tuple[int, str]]:

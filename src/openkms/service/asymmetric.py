@@ -36,9 +36,12 @@ class AsymmetricService:
         self._public = public
         self._clock = clock
 
-    def _version(self, caller: Caller, ref: str, version_id: str, act: Action) -> tuple[Key, KeyVersion]:
+    def _version(
+        self, caller: Caller, ref: str, version_id: str, act: Action, algorithm: str = ""
+    ) -> tuple[Key, KeyVersion]:
+        conditions = {"kms:EncryptionAlgorithm": algorithm} if algorithm else None
         with self._store.read() as uow:
-            key = self._resolver.key(uow, caller, ref, act, int(self._clock.now()))
+            key = self._resolver.key(uow, caller, ref, act, int(self._clock.now()), conditions)
             version = uow.versions.get(version_id)
         if version is None or version.key_id != key.id:
             raise errors.KeyVersionNotFound()
@@ -49,7 +52,7 @@ class AsymmetricService:
     def sign(
         self, caller: Caller, ref: str, version_id: str, algorithm: str, digest: bytes, dry_run: bool = False
     ) -> AsymmetricResult:
-        key, version = self._version(caller, ref, version_id, _SIGN)
+        key, version = self._version(caller, ref, version_id, _SIGN, algorithm)
         alg = asymmetric.sign_algorithm(key.spec_info, key.usage, algorithm)
         asymmetric.check_digest(alg, digest)
         if dry_run:
@@ -67,7 +70,7 @@ class AsymmetricService:
         signature: bytes,
         dry_run: bool = False,
     ) -> tuple[str, str, bool]:
-        key, version = self._version(caller, ref, version_id, _VERIFY)
+        key, version = self._version(caller, ref, version_id, _VERIFY, algorithm)
         alg = asymmetric.sign_algorithm(key.spec_info, key.usage, algorithm)
         asymmetric.check_digest(alg, digest)
         if dry_run:
@@ -79,7 +82,7 @@ class AsymmetricService:
     def encrypt(
         self, caller: Caller, ref: str, version_id: str, algorithm: str, plaintext: bytes, dry_run: bool = False
     ) -> AsymmetricResult:
-        key, version = self._version(caller, ref, version_id, _ENCRYPT)
+        key, version = self._version(caller, ref, version_id, _ENCRYPT, algorithm)
         alg = asymmetric.encrypt_algorithm(key.spec_info, key.usage, algorithm)
         asymmetric.check_plaintext(key.spec, alg, plaintext)
         if dry_run:
@@ -97,7 +100,7 @@ class AsymmetricService:
         dry_run: bool = False,
         as_action: Action = _DECRYPT,  # ReEncrypt decrypts its source as itself
     ) -> AsymmetricResult:
-        key, version = self._version(caller, ref, version_id, as_action)
+        key, version = self._version(caller, ref, version_id, as_action, algorithm)
         alg = asymmetric.encrypt_algorithm(key.spec_info, key.usage, algorithm)
         plaintext = self._backends.for_key(key).decrypt_asymmetric(key.spec_info, version, alg, ciphertext)
         if dry_run:

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from openkms.domain import errors
 from openkms.domain.actions import Action
-from openkms.domain.authorization import SYSTEM_ACCOUNT, Resource
+from openkms.domain.authorization import IDENTITY_BASED, RESOURCE_BASED, SYSTEM_ACCOUNT, Resource
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
 from openkms.domain.policy import default_policy
@@ -91,19 +91,19 @@ class PolicyAuthorizer:
             return  # an account has full access to its own resources
         key = resource.key
         if not same_account and (key is None or not action.cross_account):
-            raise self._denied(caller, action, resource, Decision.IMPLICIT_DENY, "AccountLevelIdentityBasedPolicy")
+            raise self._denied(caller, action, resource, Decision.IMPLICIT_DENY, RESOURCE_BASED)
         request = Request(action.ram_name, resource.arn, caller.principal_arn, self._context(caller, key, conditions))
         identity = Decision.ALLOW if caller.is_root else evaluate(self._policies(caller), request)
         if key is None:
-            decision, policy_type = identity, "AccountLevelIdentityBasedPolicy"
+            decision, policy_type = identity, IDENTITY_BASED
         else:
             compiled = _key_policy(key.policy or default_policy(key.account_uid), key.account_uid)
             own_user = same_account and not caller.is_root
             on_key = evaluate([compiled.own_users if own_user else compiled.full], request)
             decision = combine(identity, on_key, same_account)
-            policy_type = (
-                "ResourceBasedPolicy" if on_key is Decision.EXPLICIT_DENY else "AccountLevelIdentityBasedPolicy"
-            )
+            # Which half left it without an Allow (another account's caller needs the key's).
+            key_refused = on_key is Decision.EXPLICIT_DENY or (not same_account and on_key is not Decision.ALLOW)
+            policy_type = RESOURCE_BASED if key_refused else IDENTITY_BASED
         if decision is not Decision.ALLOW:
             raise self._denied(caller, action, resource, decision, policy_type)
 

@@ -26,6 +26,7 @@ MIN_DATA_KEY_BYTES, MAX_DATA_KEY_BYTES = 1, 1024
 DATA_KEY_SPECS = {"AES_256": 32, "AES_128": 16}
 
 _ENCRYPT, _DECRYPT, _REENCRYPT = action("Encrypt"), action("Decrypt"), action("ReEncrypt")
+_SYMMETRIC = {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}  # what policies see for AES and SM4-GCM
 _DATA_KEY, _DATA_KEY_NO_PLAINTEXT = action("GenerateDataKey"), action("GenerateDataKeyWithoutPlaintext")
 _GENERATE_AND_EXPORT, _EXPORT = action("GenerateAndExportDataKey"), action("ExportDataKey")
 
@@ -95,7 +96,7 @@ class CryptoService:
     # --- helpers ------------------------------------------------------------------------------
 
     def _encryption_key(self, uow: UnitOfWork, caller: Caller, ref: str, act: Action) -> tuple[Key, KeyVersion]:
-        key = self._resolver.key(uow, caller, ref, act, int(self._clock.now()))
+        key = self._resolver.key(uow, caller, ref, act, int(self._clock.now()), _SYMMETRIC)
         _require_symmetric_encrypt(key)
         version = uow.versions.get(key.primary_version_id or "")
         if version is None:  # an Enabled key always has a primary version; guard against a torn store
@@ -114,7 +115,7 @@ class CryptoService:
             version = uow.versions.get(env.version_id)
             if version is None:
                 raise errors.KeyNotFound()
-            key = self._resolver.key(uow, caller, version.key_id, act, int(self._clock.now()))
+            key = self._resolver.key(uow, caller, version.key_id, act, int(self._clock.now()), _SYMMETRIC)
         _require_symmetric_encrypt(key)
         aad = ciphertext.associated_data(version.id, context.canonical(ctx))
         plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, aad, *env.message)

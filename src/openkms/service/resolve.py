@@ -8,10 +8,12 @@ Every service reaches keys through a ``KeyResolver``, and asks it about actions 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from openkms.domain import errors
 from openkms.domain.actions import Action
 from openkms.domain.aliases import is_alias
-from openkms.domain.authorization import Resource, key_resource, keys_of
+from openkms.domain.authorization import RESOURCE_BASED, Resource, key_resource, keys_of
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, effective
 from openkms.domain.ports import Authorizer, UnitOfWork
@@ -23,42 +25,43 @@ from openkms.service.material import forget_material
 _ARN_PREFIX = "acs:kms:"
 
 
-def _from_arn(ref: str, caller: Caller) -> str:
-    """``acs:kms:<region>:<uid>:key/<id>`` or ``...:alias/<name>``; foreign ARNs are not found."""
+def _owner_and_name(ref: str, caller: Caller) -> tuple[str, str]:
+    """(the account that owns what ``ref`` names, the key id or ``alias/...`` within it).
+
+    ``acs:kms:<region>:<uid>:key/<id>`` or ``...:alias/<name>`` may name another account's key:
+    that is how keys are shared (the authorizer decides). Another region's ARN is not found here.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise errors.MissingParameter("KeyId")
+    if not ref.startswith(_ARN_PREFIX):
+        return caller.account_uid, ref
     parts = ref.split(":", 4)
     if len(parts) != 5 or not parts[4]:
         raise errors.InvalidParameter("KeyId", "An ARN looks like acs:kms:<region>:<uid>:key/<key-id>.")
     region, uid, resource = parts[2], parts[3], parts[4]
-    if region != caller.region or uid != caller.account_uid:
+    if region != caller.region:
         raise errors.KeyNotFound()
     if resource.startswith("key/"):
-        return resource[len("key/") :]
+        return uid, resource[len("key/") :]
     if is_alias(resource):
-        return resource
+        return uid, resource
     raise errors.InvalidParameter("KeyId", "An ARN looks like acs:kms:<region>:<uid>:key/<key-id>.")
-
-
-def key_id_of(uow: UnitOfWork, caller: Caller, ref: str) -> str:
-    """The key id ``ref`` names, following an alias; raises the Alibaba not-found errors."""
-    ref = ref.strip()
-    if not ref:
-        raise errors.MissingParameter("KeyId")
-    if ref.startswith(_ARN_PREFIX):
-        ref = _from_arn(ref, caller)
-    if is_alias(ref):
-        alias = uow.aliases.get(caller.account_uid, caller.region, ref)
-        if alias is None:
-            raise errors.AliasNotFound()
-        return alias.key_id
-    return ref
 
 
 def _stored(uow: UnitOfWork, caller: Caller, ref: str, now: int) -> Key:
     """The key as its row stands (callers see ``effective`` of it)."""
-    key = uow.keys.get(caller.account_uid, caller.region, key_id_of(uow, caller, ref))
+    owner, name = _owner_and_name(ref, caller)
+    key_id = name
+    if is_alias(name):
+        alias = uow.aliases.get(owner, caller.region, name)
+        if alias is None:
+            raise errors.AliasNotFound()
+        key_id = alias.key_id
+    key = uow.keys.get(owner, caller.region, key_id)
     if key is None or key.is_gone(now):
         # An alias of a key past its deletion window is gone with it, purged or not yet.
-        raise errors.AliasNotFound() if is_alias(ref.strip().rsplit(":", 1)[-1]) else errors.KeyNotFound()
+        raise errors.AliasNotFound() if is_alias(name) else errors.KeyNotFound()
     return key
 
 
@@ -70,10 +73,19 @@ class KeyResolver:
         """An action on something other than one key: by default the caller's keys as a whole."""
         self._authorizer.authorize(caller, action, resource or keys_of(caller))
 
-    def key(self, uow: UnitOfWork, caller: Caller, ref: str, action: Action, now: int) -> Key:
+    def key(
+        self,
+        uow: UnitOfWork,
+        caller: Caller,
+        ref: str,
+        action: Action,
+        now: int,
+        conditions: Mapping[str, str] | None = None,
+    ) -> Key:
         """The key ``ref`` names as callers see it, if the caller may perform ``action`` on it and
-        its state allows the action."""
-        return self._checked(caller, effective(_stored(uow, caller, ref, now), now), action)
+        its state allows the action. ``conditions``: the request's own condition keys
+        (kms:EncryptionAlgorithm) for the policies to test."""
+        return self._checked(caller, effective(_stored(uow, caller, ref, now), now), action, conditions)
 
     def for_update(
         self, uow: UnitOfWork, caller: Caller, ref: str, action: Action, now: int, backends: Backends,
@@ -92,9 +104,17 @@ class KeyResolver:
             forget_material(uow, backends, key, discards)
         return key
 
-    def _checked(self, caller: Caller, key: Key, action: Action) -> Key:
+    def _checked(
+        self, caller: Caller, key: Key, action: Action, conditions: Mapping[str, str] | None = None
+    ) -> Key:
         # Authorization before the state: a caller who may not use a key learns nothing of it.
-        self._authorizer.authorize(caller, action, key_resource(key))
+        try:
+            self._authorizer.authorize(caller, action, key_resource(key), conditions)
+        except errors.AccessDenied as denied:
+            if key.account_uid != caller.account_uid and denied.policy_type == RESOURCE_BASED:
+                # Another account's key not shared with the caller: as if it did not exist.
+                raise errors.KeyNotFound() from None
+            raise
         if action.op is not None:
             require(key.state, action.op)
         return key
