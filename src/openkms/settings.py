@@ -158,7 +158,7 @@ class Settings:
     scheduler_interval: float = option(
         30.0,
         "scheduler.interval_seconds",
-        "Between runs of rotation, deletion and expiry.",
+        "Seconds between runs of rotation, deletion and expiry.",
         env="OPENKMS_SCHEDULER_INTERVAL",
         check=POSITIVE,
         called="the scheduler interval",
@@ -179,14 +179,14 @@ class Settings:
     )
     # A key store that cannot be opened (wrong PIN, token absent) is tried again with a growing pause.
     hsm_retry_seconds: float = option(
-        5.0, "hsm.retry_seconds", "A store that failed to open is tried again after this, then twice as long ..."
+        5.0, "hsm.retry_seconds", "Seconds until a store that failed to open is tried again; doubled each time ..."
     )
-    hsm_retry_max_seconds: float = option(300.0, "hsm.retry_max_seconds", "... up to this.")
+    hsm_retry_max_seconds: float = option(300.0, "hsm.retry_max_seconds", "... up to this many.")
     # What one client may cost the server; README.md says what each limit answers.
     http_max_request_line_bytes: int = option(
         URL_PARSER_MAX,
         "http.max_request_line_bytes",
-        "The URL, query string included; 65535 is also the most allowed.",
+        f"The URL, query string included; {URL_PARSER_MAX} is also the most allowed.",
         check=(POSITIVE, at_most(URL_PARSER_MAX, "the URL parser's own limit")),
     )
     http_max_header_bytes: int = option(
@@ -203,32 +203,32 @@ class Settings:
     http_request_timeout: float = option(
         15.0,
         "http.request_timeout_seconds",
-        "From a request's first byte to its last.",
+        "Seconds from a request's first byte to its last.",
         env="OPENKMS_HTTP_REQUEST_TIMEOUT",
         check=POSITIVE,
     )
     http_keep_alive_timeout: float = option(
         5.0,
         "http.keep_alive_timeout_seconds",
-        "Idle connections, before the first request and between requests.",
+        "Seconds an idle connection is kept, before its first request and between requests.",
         env="OPENKMS_HTTP_KEEP_ALIVE_TIMEOUT",
         check=POSITIVE,
     )
-    http_max_connections: int = option(1024, "http.max_connections", "Per worker.", check=POSITIVE)
+    http_max_connections: int = option(1024, "http.max_connections", "Open connections, per worker.", check=POSITIVE)
     root_key: str | None = option(
         None, None, "The root key: 32 bytes, base64 or hex (see below).", env="OPENKMS_ROOT_KEY", secret=True
     )
     admin_access_key_id: str | None = option(
         None,
         None,
-        "The administrator AccessKey pair to create on first start ...",
+        "The administrator AccessKey ID to create on first start (set both or neither) ...",
         env="OPENKMS_ADMIN_ACCESS_KEY_ID",
         secret=True,
     )
     admin_access_key_secret: str | None = option(
         None,
         None,
-        f"... (both, the secret of {MIN_ADMIN_SECRET_LENGTH} characters or more); else a random pair is printed once.",
+        f"... and its secret, {MIN_ADMIN_SECRET_LENGTH} characters or more; else a random pair is printed once.",
         env="OPENKMS_ADMIN_ACCESS_KEY_SECRET",
         secret=True,
     )
@@ -263,7 +263,15 @@ KEYSTORE_OPTIONS: tuple[Option, ...] = options_of(KeyStoreSettings, environment=
 # A Region (openkms.domain) cannot carry its own rows.
 REGION_OPTIONS: tuple[Option, ...] = (
     Option("id", "regions.region", "id", None, STR, MISSING, "Its RegionId.", example="eu-central-1"),
-    Option("mainland_china", "regions.region", "mainland_china", None, BOOL, False, "SM4 and SM2 keys only there."),
+    Option(
+        "mainland_china",
+        "regions.region",
+        "mainland_china",
+        None,
+        BOOL,
+        False,
+        "Whether SM4 and SM2 keys are offered there.",
+    ),
     Option("local_name", "regions.region", "name", None, STR, "", "Its name in the console.", example="Frankfurt"),
 )
 # The file's [[...]] lists: their name, what one entry is, the rows of its keys.
