@@ -155,6 +155,10 @@ def option(
 ) -> T:
     """A dataclass field that is a setting: ``toml`` is "table.key" (None: not in the file); ``env``
     its environment variable where that is not OPENKMS_<TABLE>_<KEY> (a name that predates the rule)."""
+    if toml is None and not env:
+        raise ValueError("an option that is not in the file needs its variable (env=)")
+    if secret and toml is not None:
+        raise ValueError("a secret is never read from the file: give it no [table] key")
     table, _, key = toml.rpartition(".") if toml else (None, "", "")
     row = Option(
         name="",  # the rest is filled in from the field by options_of

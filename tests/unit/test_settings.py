@@ -10,7 +10,7 @@ import pytest
 
 from openkms import settings as settings_module
 from openkms.settings import KEYSTORE_OPTIONS, OPTIONS, REGION_OPTIONS, Settings, SettingsError
-from openkms.settings_options import BOOL, FLOAT, INT, PATH, STR, Option, literal
+from openkms.settings_options import BOOL, FLOAT, INT, PATH, STR, Option, literal, option
 
 # Every variable openkms read before the table, with the field it sets: their names stay.
 EXISTING_VARIABLES = {
@@ -142,3 +142,10 @@ def test_secrets_are_never_read_from_the_file_nor_shown(tmp_path: Path) -> None:
     config.write_text("\n".join([*lines, "[server]", *lines, "[storage]", *lines]))
     assert all(getattr(Settings.load(env={}, config_file=config), name) is None for name in secrets)
     assert "s3cret" not in repr(Settings(**secrets))
+
+
+def test_an_option_that_cannot_be_read_is_refused_where_it_is_declared() -> None:
+    with pytest.raises(ValueError, match="needs its variable"):
+        option(1, None, "Read from nowhere.")
+    with pytest.raises(ValueError, match="never read from the file"):
+        option("", "server.password", "A secret in the file.", secret=True)
