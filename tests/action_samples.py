@@ -165,8 +165,10 @@ def _import_material(s: Samples) -> Params:
             "EncryptedKeyMaterial": b64(wrap_for_import(issued.public_key, os.urandom(32)))}  # fmt: skip
 
 
-_POLICY = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Principal": {"RAM": ["acs:ram::*:*"]},
-                                                     "Action": ["kms:*"], "Resource": ["*"]}]})  # fmt: skip
+# A key policy that grants one named principal of an unrelated account: it must not widen what the
+# tests' own users may do with the key.
+_POLICY = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Principal": {"RAM": ["acs:ram::1:user/x"]},
+                                                     "Action": ["kms:Encrypt"], "Resource": ["*"]}]})  # fmt: skip
 
 _SAMPLES: dict[str, Callable[[Samples], Params]] = {
     "CreateKey": lambda s: {"Description": "sample"},

@@ -153,3 +153,24 @@ def test_a_policy_change_takes_effect_on_the_next_request(server: InProcessServe
     assert code_of(user, "Decrypt", CiphertextBlob=blob) == "Forbidden.RAM"
     server.services.ram_users.update_access_key(root, user.access_key_id, active=False, user_name="changing")
     assert code_of(user, "Encrypt", KeyId=key["KeyId"], Plaintext="x") == "Forbidden.AccessKey"
+
+
+def test_listings_show_only_what_the_caller_may_list(server: InProcessServer) -> None:
+    owner, root = account(server)
+    keys = [owner.call("CreateKey")["KeyMetadata"]["KeyId"] for _ in range(3)]
+    for n, key_id in enumerate(keys):
+        owner.call("CreateAlias", AliasName=f"alias/k{n}", KeyId=key_id)
+    one_key = f"acs:kms:cn-hangzhou:{root.account_uid}:key/{keys[1]}"
+    narrow = new_user(
+        server, root, "narrow",
+        policy({"Effect": "Allow", "Action": "kms:ListKeys", "Resource": one_key},
+               {"Effect": "Allow", "Action": "kms:ListAliases", "Resource": "acs:kms:*:*:alias/k2"}),
+    )  # fmt: skip
+    assert [k["KeyId"] for k in narrow.call("ListKeys")["Keys"]["Key"]] == [keys[1]]
+    assert [a["AliasName"] for a in narrow.call("ListAliases")["Aliases"]["Alias"]] == ["alias/k2"]
+    everything = new_user(server, root, "everything", policy(allow(["kms:ListKeys", "kms:ListAliases"])))
+    assert sorted(k["KeyId"] for k in everything.call("ListKeys")["Keys"]["Key"]) == sorted(keys)
+    assert len(everything.call("ListAliases")["Aliases"]["Alias"]) == 3
+    nothing = new_user(server, root, "nothing")
+    assert code_of(nothing, "ListKeys") == "Forbidden.RAM"
+    assert code_of(nothing, "ListAliases") == "Forbidden.RAM"

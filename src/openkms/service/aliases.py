@@ -7,7 +7,7 @@ from collections.abc import Collection
 from openkms.domain import errors, listing
 from openkms.domain.actions import action
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, Alias, validate_alias_name
-from openkms.domain.authorization import alias_resource
+from openkms.domain.authorization import Resource, alias_resource
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, Store, UnitOfWork
 from openkms.service.resolve import KeyResolver
@@ -55,12 +55,13 @@ class AliasService:
             uow.aliases.delete(alias)
 
     def list_aliases(self, caller: Caller, page: listing.Page) -> tuple[list[Alias], int]:
-        self._resolver.authorize(caller, _LIST)
         now = self._now()
         with self._store.read() as uow:
             gone = {k.id for k in uow.keys.list_in_region(caller.account_uid, caller.region) if k.is_gone(now)}
             aliases = [a for a in uow.aliases.list_in_region(caller.account_uid, caller.region) if a.key_id not in gone]
-        return page.slice(aliases), len(aliases)
+        container = Resource(caller.region, caller.account_uid, "alias")
+        shown = self._resolver.visible(caller, _LIST, container, aliases, lambda a: alias_resource(caller, a.name))
+        return page.slice(shown), len(shown)
 
     def names_by_key(self, caller: Caller, key_ids: Collection[str]) -> dict[str, list[str]]:
         """The alias names of each of ``key_ids`` (keys the caller has just listed), in one read:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from openkms.domain import errors, keys, listing, policy
 from openkms.domain.actions import Action, action
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, validate_alias_name
+from openkms.domain.authorization import key_resource, keys_of
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, KeyVersion
 from openkms.domain.ports import Clock, CryptoBackend, IdGenerator, Store, UnitOfWork
@@ -268,10 +269,10 @@ class KeyService:
         Filters) and, when ``search`` is given, whose id or an alias contains it (the console's
         search box); in creation order, or the newest first. Returns one page and the total."""
         listing.check_filters(filters)
-        self._resolver.authorize(caller, _LIST)
         now = self._now()
         with self._store.read() as uow:
             live = [k for k in uow.keys.list_in_region(caller.account_uid, caller.region) if not k.is_gone(now)]
+            live = self._resolver.visible(caller, _LIST, keys_of(caller), live, key_resource)
             if filters:
                 live = self._filter(uow, live, filters)
             if search.strip() and live:

@@ -8,7 +8,8 @@ Every service reaches keys through a ``KeyResolver``, and asks it about actions 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from openkms.domain import errors
 from openkms.domain.actions import Action
@@ -23,6 +24,7 @@ from openkms.service.discards import Discards
 from openkms.service.material import forget_material
 
 _ARN_PREFIX = "acs:kms:"
+T = TypeVar("T")
 
 
 def _owner_and_name(ref: str, caller: Caller) -> tuple[str, str]:
@@ -73,6 +75,26 @@ class KeyResolver:
         """An action on something other than one key: by default the caller's keys as a whole."""
         self._authorizer.authorize(caller, action, resource or keys_of(caller))
 
+    def allowed(self, caller: Caller, action: Action, resource: Resource | None = None) -> bool:
+        """Whether ``authorize`` would let the caller do it (to show only what a caller may do)."""
+        try:
+            self.authorize(caller, action, resource)
+        except errors.AccessDenied:
+            return False
+        return True
+
+    def visible(self, caller: Caller, action: Action, container: Resource, items: Sequence[T],
+                resource_of: Callable[[T], Resource]) -> list[T]:  # fmt: skip
+        """What a listing shows the caller: everything when the action is allowed on the container
+        (RAM's rule for ListKeys and ListAliases), otherwise the items it is allowed on one by
+        one; none of either is a denial of the container."""
+        if self.allowed(caller, action, container):
+            return list(items)
+        shown = [item for item in items if self.allowed(caller, action, resource_of(item))]
+        if not shown:
+            self.authorize(caller, action, container)  # raises the container's denial
+        return shown
+
     def key(
         self,
         uow: UnitOfWork,
@@ -104,9 +126,7 @@ class KeyResolver:
             forget_material(uow, backends, key, discards)
         return key
 
-    def _checked(
-        self, caller: Caller, key: Key, action: Action, conditions: Mapping[str, str] | None = None
-    ) -> Key:
+    def _checked(self, caller: Caller, key: Key, action: Action, conditions: Mapping[str, str] | None = None) -> Key:
         # Authorization before the state: a caller who may not use a key learns nothing of it.
         try:
             self._authorizer.authorize(caller, action, key_resource(key), conditions)
