@@ -283,6 +283,12 @@ def build(
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
     limits = Limits(settings.keys_per_region, settings.aliases_per_region)
+    ram_limits = RamLimits(
+        settings.ram_users_per_account,
+        settings.ram_custom_policies_per_account,
+        settings.ram_system_policies_per_user,
+        settings.ram_custom_policies_per_user,
+    )
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, limits),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
@@ -295,8 +301,8 @@ def build(
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends),
         reconcile=Reconciler(store, backends, clock),
-        ram_users=RamUserService(store, resolver, identity, clock, RamLimits()),
-        ram_policies=RamPolicyService(store, resolver, clock, RamLimits()),
+        ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
+        ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         regions=regions,
         clock=clock,
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION
 from openkms.domain.keys import DEFAULT_KEYS_PER_REGION
+from openkms.domain.ram.identities import RamLimits
 from openkms.domain.regions import DEFAULT_REGION, DEFAULT_REGIONS, Region, RegionCatalogue
 from openkms.settings_options import (
     BOOL,
@@ -52,6 +53,8 @@ __all__ = [
 MIN_ADMIN_SECRET_LENGTH = 16  # generated secrets are 30 characters
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 URL_PARSER_MAX = 65535  # httptools.parse_url keeps offsets in 16 bits
+
+_RAM_DEFAULTS = RamLimits()  # Alibaba's published limits (docs/reference/ram-2015-05-01.md)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,27 @@ class Settings:
         "limits.aliases_per_region",
         "Aliases per account and region.",
         env="OPENKMS_ALIASES_PER_REGION",
+        check=at_least(0),
+    )
+    ram_users_per_account: int = option(
+        _RAM_DEFAULTS.users_per_account, "ram.users_per_account", "RAM users per account.", check=at_least(0)
+    )
+    ram_custom_policies_per_account: int = option(
+        _RAM_DEFAULTS.custom_policies_per_account,
+        "ram.custom_policies_per_account",
+        "Custom RAM policies per account.",
+        check=at_least(0),
+    )
+    ram_system_policies_per_user: int = option(
+        _RAM_DEFAULTS.system_policies_per_user,
+        "ram.system_policies_per_user",
+        "System policies attached to one RAM user.",
+        check=at_least(0),
+    )
+    ram_custom_policies_per_user: int = option(
+        _RAM_DEFAULTS.custom_policies_per_user,
+        "ram.custom_policies_per_user",
+        "Custom policies attached to one RAM user.",
         check=at_least(0),
     )
     version_spacing_days: float = option(
