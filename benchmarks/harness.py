@@ -163,34 +163,40 @@ def _client() -> httpx.Client:
     return httpx.Client(timeout=60)
 
 
-def call(url: str, action: str, **params: str) -> dict[str, object]:
-    """One signed V1 call, for setting up (CreateKey and the like)."""
-    response = _client().get(url, params=v1_params(action, params))
+def call(url: str, action: str, _version: str = "2016-01-20", **params: str) -> dict[str, object]:
+    """One signed V1 call, for setting up (CreateKey and the like; RAM calls with ``_version``)."""
+    response = _client().get(url, params=v1_params(action, params, version=_version))
     body: dict[str, object] = response.json()
     if response.status_code != 200:
         raise RuntimeError(f"{action} failed: {body}")
     return body
 
 
-def v1_params(action: str, params: Mapping[str, str]) -> dict[str, str]:
+def v1_params(
+    action: str,
+    params: Mapping[str, str],
+    access_key: tuple[str, str] = (AK_ID, AK_SECRET),
+    version: str = "2016-01-20",
+) -> dict[str, str]:
+    ak_id, ak_secret = access_key
     p = {
         "Action": action,
-        "Version": "2016-01-20",
+        "Version": version,
         "Format": "JSON",
-        "AccessKeyId": AK_ID,
+        "AccessKeyId": ak_id,
         "SignatureMethod": "HMAC-SHA1",
         "SignatureVersion": "1.0",
         "SignatureNonce": uuid.uuid4().hex,
         "Timestamp": _timestamp(),
         **params,
     }
-    p["Signature"] = signing.v1_signature(AK_SECRET, signing.v1_string_to_sign("GET", p))
+    p["Signature"] = signing.v1_signature(ak_secret, signing.v1_string_to_sign("GET", p))
     return p
 
 
-def v1_line(action: str, params: Mapping[str, str]) -> str:
+def v1_line(action: str, params: Mapping[str, str], access_key: tuple[str, str] = (AK_ID, AK_SECRET)) -> str:
     """A signed GET, as the SDKs of the first generation send it."""
-    return f"GET\t/?{urlencode(v1_params(action, params))}\t\t"
+    return f"GET\t/?{urlencode(v1_params(action, params, access_key))}\t\t"
 
 
 def v3_line(action: str, params: Mapping[str, str], host: str) -> str:

@@ -36,6 +36,7 @@ from openkms.domain.ram.identities import PolicyType
 from openkms.domain.ram.system_policies import SYSTEM_POLICIES
 
 _CACHE_LIMIT = 4096
+_DECISIONS_LIMIT = 65536
 log = logging.getLogger("openkms.service")
 
 
@@ -43,6 +44,10 @@ log = logging.getLogger("openkms.service")
 class _KeyPolicy:
     full: Policy  # for principals of other accounts, and the owner's root
     own_users: Policy  # for the owner's RAM users: whole-account Allow statements delegate
+
+    @property
+    def condition_keys(self) -> frozenset[str]:
+        return self.full.condition_keys  # own_users tests a subset of these
 
 
 _NOTHING = Policy(())
@@ -75,12 +80,27 @@ def _identity_policy(text: str) -> Policy:
     return compile_policy(text, Kind.IDENTITY)
 
 
+@dataclass(frozen=True, slots=True)
+class _UserPolicies:
+    generation: int
+    policies: tuple[Policy, ...]
+    condition_keys: frozenset[str]
+
+
+_ROOT = _UserPolicies(-1, (), frozenset())
+Outcome = tuple[Decision, str]  # the decision, and the kind of policy that refused it
+
+
 class PolicyAuthorizer:
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str], tuple[int, tuple[Policy, ...]]] = {}
+        self._users: dict[tuple[str, str], _UserPolicies] = {}
+        # Decisions by everything they depend on (the caller's policy generation, the key's policy
+        # text, the values of the condition keys the policies test): a caller repeating a request
+        # is decided by one look-up, however many statements its policies hold.
+        self._decisions: dict[tuple[object, ...], Outcome] = {}
 
     def authorize(
         self, caller: Caller, action: Action, resource: Resource, conditions: Mapping[str, str] | None = None
@@ -92,20 +112,26 @@ class PolicyAuthorizer:
         key = resource.key
         if not same_account and (key is None or not action.cross_account):
             raise self._denied(caller, action, resource, Decision.IMPLICIT_DENY, RESOURCE_BASED)
-        request = Request(action.ram_name, resource.arn, caller.principal_arn, self._context(caller, key, conditions))
-        identity = Decision.ALLOW if caller.is_root else evaluate(self._policies(caller), request)
-        if key is None:
-            decision, policy_type = identity, IDENTITY_BASED
-        else:
-            compiled = _key_policy(key.policy or default_policy(key.account_uid), key.account_uid)
-            own_user = same_account and not caller.is_root
-            on_key = evaluate([compiled.own_users if own_user else compiled.full], request)
-            decision = combine(identity, on_key, same_account)
-            # Which half left it without an Allow (another account's caller needs the key's).
-            key_refused = on_key is Decision.EXPLICIT_DENY or (not same_account and on_key is not Decision.ALLOW)
-            policy_type = RESOURCE_BASED if key_refused else IDENTITY_BASED
-        if decision is not Decision.ALLOW:
-            raise self._denied(caller, action, resource, decision, policy_type)
+        user = _ROOT if caller.is_root else self._policies(caller)
+        key_policy = (
+            None if key is None else _key_policy(key.policy or default_policy(key.account_uid), key.account_uid)
+        )
+        tested = user.condition_keys | (key_policy.condition_keys if key_policy is not None else frozenset())
+        context = self._context(caller, key, conditions, tested)
+        memo = (
+            caller.account_uid, caller.user_name, user.generation, action.ram_name, resource.arn,
+            None if key is None else (key.account_uid, key.policy), tuple(sorted(context.items())),
+        )  # fmt: skip
+        outcome = self._decisions.get(memo)
+        if outcome is None:
+            request = Request(action.ram_name, resource.arn, caller.principal_arn, context)
+            outcome = _decide(caller, user, key_policy, same_account, request)
+            with self._lock:
+                if len(self._decisions) >= _DECISIONS_LIMIT:
+                    self._decisions.clear()
+                self._decisions[memo] = outcome
+        if outcome[0] is not Decision.ALLOW:
+            raise self._denied(caller, action, resource, *outcome)
 
     @staticmethod
     def _denied(
@@ -120,36 +146,60 @@ class PolicyAuthorizer:
             principal_owner=caller.account_uid,
         )
 
-    def _context(self, caller: Caller, key: Key | None, conditions: Mapping[str, str] | None) -> dict[str, list[str]]:
-        context = {
-            "acs:currenttime": [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock.now()))],
-            "acs:accessid": [caller.access_key_id],
-            "acs:securetransport": ["true" if caller.secure_transport else "false"],
-        }
-        if caller.source_ip:
-            context["acs:sourceip"] = [caller.source_ip]
+    def _context(
+        self, caller: Caller, key: Key | None, conditions: Mapping[str, str] | None, tested: frozenset[str]
+    ) -> dict[str, tuple[str, ...]]:
+        """The values of the condition keys the policies test (and only those: a decision is
+        remembered by them)."""
+        if not tested:
+            return {}
+        known: dict[str, tuple[str, ...]] = {}
+        if "acs:currenttime" in tested:
+            known["acs:currenttime"] = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock.now())),)
+        if "acs:accessid" in tested:
+            known["acs:accessid"] = (caller.access_key_id,)
+        if "acs:securetransport" in tested:
+            known["acs:securetransport"] = ("true" if caller.secure_transport else "false",)
+        if "acs:sourceip" in tested and caller.source_ip:
+            known["acs:sourceip"] = (caller.source_ip,)
         for name, value in (conditions or {}).items():
-            context[name.lower()] = [value]
-        if key is not None:
+            if name.lower() in tested:
+                known[name.lower()] = (value,)
+        if key is not None and any(name.startswith("kms:tag/") for name in tested):
             with self._store.read() as uow:
                 for tag in uow.tags.for_key(key.id):
-                    context[f"kms:tag/{tag.key}".lower()] = [tag.value]
-        return context
+                    name = f"kms:tag/{tag.key}".lower()
+                    if name in tested:
+                        known[name] = (tag.value,)
+        return known
 
-    def _policies(self, caller: Caller) -> tuple[Policy, ...]:
+    def _policies(self, caller: Caller) -> _UserPolicies:
         with self._store.read() as uow:
             generation = uow.attachments.generation(caller.account_uid)
             cache_key = (caller.account_uid, caller.user_name)
-            with self._lock:
-                found = self._cache.get(cache_key)
-            if found is not None and found[0] == generation:
-                return found[1]
+            found = self._users.get(cache_key)
+            if found is not None and found.generation == generation:
+                return found
             policies = tuple(_identity_policy(text) for text in _attached_documents(uow, caller))
+        made = _UserPolicies(generation, policies, frozenset().union(*(p.condition_keys for p in policies)))
         with self._lock:
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[cache_key] = (generation, policies)
-        return policies
+            if len(self._users) >= _CACHE_LIMIT:
+                self._users.clear()
+            self._users[cache_key] = made
+        return made
+
+
+def _decide(
+    caller: Caller, user: _UserPolicies, key_policy: _KeyPolicy | None, same_account: bool, request: Request
+) -> Outcome:
+    identity = Decision.ALLOW if caller.is_root else evaluate(user.policies, request)
+    if key_policy is None:
+        return identity, IDENTITY_BASED
+    own_user = same_account and not caller.is_root
+    on_key = evaluate([key_policy.own_users if own_user else key_policy.full], request)
+    # Which half left it without an Allow (another account's caller needs the key's).
+    key_refused = on_key is Decision.EXPLICIT_DENY or (not same_account and on_key is not Decision.ALLOW)
+    return combine(identity, on_key, same_account), RESOURCE_BASED if key_refused else IDENTITY_BASED
 
 
 def _attached_documents(uow: UnitOfWork, caller: Caller) -> list[str]:

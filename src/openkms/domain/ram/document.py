@@ -8,7 +8,7 @@ Every choice made where RAM's documentation is silent is listed in docs/COMPATIB
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from openkms.domain.ram import conditions
@@ -44,14 +44,35 @@ class MalformedPolicy(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Patterns:
-    """Action, resource or principal patterns; ``negated`` for NotAction / NotResource."""
+    """Action, resource or principal patterns; ``negated`` for NotAction / NotResource.
+
+    Compiled once: the patterns without wildcards into a set (one look-up), the others into one
+    alternation (one regex match), since every request tests every statement of a caller's policies.
+    """
 
     patterns: tuple[str, ...]
     negated: bool = False
     ignore_case: bool = False
+    _literals: frozenset[str] = field(init=False, repr=False, compare=False)
+    _wild: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _everything: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fold = str.casefold if self.ignore_case else str
+        literals = frozenset(fold(p) for p in self.patterns if "*" not in p and "?" not in p)
+        wild = [p for p in self.patterns if "*" in p or "?" in p]
+        combined = "|".join(f"(?:{wildcard(p, self.ignore_case).pattern})" for p in wild)
+        flags = re.IGNORECASE | re.DOTALL if self.ignore_case else re.DOTALL
+        object.__setattr__(self, "_literals", literals)
+        object.__setattr__(self, "_wild", re.compile(combined, flags) if wild else None)
+        object.__setattr__(self, "_everything", "*" in self.patterns)
 
     def matches(self, value: str) -> bool:
-        found = any(wildcard(p, self.ignore_case).fullmatch(value) for p in self.patterns)
+        if self._everything:
+            found = True
+        else:
+            key = value.casefold() if self.ignore_case else value
+            found = key in self._literals or (self._wild is not None and self._wild.fullmatch(value) is not None)
         return found != self.negated
 
 
@@ -71,6 +92,12 @@ class Statement:
 @dataclass(frozen=True, slots=True)
 class Policy:
     statements: tuple[Statement, ...]
+    # The condition keys its statements test (lower case): what a request must tell it.
+    condition_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = frozenset(c.key for st in self.statements for c in st.conditions)
+        object.__setattr__(self, "condition_keys", keys)
 
 
 def compile_policy(text: str, kind: Kind = Kind.IDENTITY) -> Policy:
