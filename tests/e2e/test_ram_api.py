@@ -24,6 +24,7 @@ from aliyunsdkram.request.v20150501 import (
     ListUsersRequest,
 )
 
+from openkms.protocol.dispatch import RAM_ACTIONS
 from tests.e2e.clients import Kms
 from tests.e2e.expect import expect_wire
 from tests.e2e.signed import Signer
@@ -199,3 +200,44 @@ def test_the_version_selects_the_api(server: InProcessServer, account: tuple[str
     assert expect_wire(signer.v1("ListKeys", version="2014-01-01").send(), 400, "InvalidVersion")
     body = signer.v3("ListUsers", version="2015-05-01").send()
     assert body.status_code == 200, body.text
+
+
+RAM_PARAMS: dict[str, dict[str, str]] = {
+    "CreateUser": {"UserName": "x"}, "GetUser": {"UserName": "x"}, "UpdateUser": {"UserName": "x"},
+    "ListUsers": {}, "DeleteUser": {"UserName": "x"}, "CreateAccessKey": {"UserName": "x"},
+    "ListAccessKeys": {"UserName": "x"},
+    "UpdateAccessKey": {"UserName": "x", "UserAccessKeyId": "LTAIx", "Status": "Active"},
+    "DeleteAccessKey": {"UserName": "x", "UserAccessKeyId": "LTAIx"},
+    "CreatePolicy": {"PolicyName": "p", "PolicyDocument": ALLOW_ENCRYPT},
+    "GetPolicy": {"PolicyName": "p", "PolicyType": "Custom"},
+    "ListPolicies": {}, "DeletePolicy": {"PolicyName": "p"},
+    "CreatePolicyVersion": {"PolicyName": "p", "PolicyDocument": ALLOW_ENCRYPT},
+    "GetPolicyVersion": {"PolicyName": "p", "PolicyType": "Custom", "VersionId": "v1"},
+    "ListPolicyVersions": {"PolicyName": "p", "PolicyType": "Custom"},
+    "DeletePolicyVersion": {"PolicyName": "p", "VersionId": "v1"},
+    "SetDefaultPolicyVersion": {"PolicyName": "p", "VersionId": "v1"},
+    "AttachPolicyToUser": {"PolicyName": "p", "PolicyType": "Custom", "UserName": "x"},
+    "DetachPolicyFromUser": {"PolicyName": "p", "PolicyType": "Custom", "UserName": "x"},
+    "ListPoliciesForUser": {"UserName": "x"}, "ListEntitiesForPolicy": {"PolicyName": "p", "PolicyType": "Custom"},
+}  # fmt: skip
+
+
+def test_every_ram_action_needs_a_ram_permission(server: InProcessServer, account: tuple[str, str, str]) -> None:
+    """A RAM user without a policy is refused every RAM action (403 NoPermission); with
+    AliyunRAMFullAccess none of them is refused as a permission."""
+    assert set(RAM_PARAMS) == set(RAM_ACTIONS)
+    ak, secret, _ = account
+    owner = ram_client(server, ak, secret)
+    owner.create_user(ram_models.CreateUserRequest(user_name="operator"))
+    pair = owner.create_access_key(ram_models.CreateAccessKeyRequest(user_name="operator")).body.access_key
+    operator = Signer(server.base_url, pair.access_key_id, pair.access_key_secret)
+    for action, params in RAM_PARAMS.items():
+        assert expect_wire(operator.v1(action, params, version="2015-05-01").send(), 403, "NoPermission"), action
+    owner.attach_policy_to_user(
+        ram_models.AttachPolicyToUserRequest(
+            policy_type="System", policy_name="AliyunRAMFullAccess", user_name="operator"
+        )
+    )
+    for action, params in RAM_PARAMS.items():
+        response = operator.v1(action, params, version="2015-05-01").send()
+        assert response.json().get("Code") != "NoPermission", (action, response.text)
