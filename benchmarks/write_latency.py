@@ -28,9 +28,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
 
 from openkms import bootstrap
 from openkms.domain.identity import Caller
@@ -44,9 +47,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """A schema of its own in the given database (dropped afterwards), so runs never meet."""
+    schema = f"openkms_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
 def postgres(url: str | None) -> Iterator[str]:
     if url:
-        yield url
+        with fresh_schema(url) as schema_url:
+            yield schema_url
         return
     with tempfile.TemporaryDirectory(prefix="openkms-bench-pg-") as tmp:
         out = subprocess.run([ROOT / "scripts" / "pg-start", tmp], capture_output=True, text=True, check=True)
