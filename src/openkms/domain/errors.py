@@ -415,6 +415,15 @@ class KeyObjectMissing(BackendUnavailable):
         self.key_store = key_store
 
 
+class AuditUnavailable(BackendUnavailable):
+    """The audit trail cannot record an event (a full or failed disk) in fail-closed mode: the
+    request is refused rather than served without its record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The audit trail cannot be written: {reason}.")
+        self.reason = reason
+
+
 class IntegrityError(KmsError):
     """Sealed data failed authentication: the store was tampered with or the root key is wrong."""
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from openkms.domain.actions import Action
 from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
+from openkms.domain.audit import AuditEvent
 from openkms.domain.authorization import Resource
 from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.identity import AccessKey, Account, Caller
@@ -374,4 +375,18 @@ class Store(Protocol):
 class NonceCache(Protocol):
     def claim(self, nonce: str, now: float) -> bool:
         """Record ``nonce``; False if it was already seen within the replay window."""
+        ...
+
+
+class AuditSink(Protocol):
+    """The audit trail: where every request, console action and background change is recorded."""
+
+    def record(self, event: AuditEvent) -> None:
+        """Append ``event``. Fail-closed: returns once the event is durable, and raises
+        ``AuditUnavailable`` when it cannot be written (the caller must not go on as if it were).
+        Best-effort: never raises; a failure is logged and counted."""
+        ...
+
+    def close(self) -> None:
+        """Seal what was recorded and release the trail; it is not used again."""
         ...
