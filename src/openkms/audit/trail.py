@@ -1,0 +1,212 @@
+"""The audit trail: the ``AuditSink`` port over one chain per process (``writer.py``).
+
+Modes:
+
+- ``fail-closed``: ``record`` returns once the event's line is written and fsynced. Concurrent
+  callers share fsyncs (group commit): each waits until an fsync that began after its line was
+  written has finished. A line that cannot be written is taken back from the file (a full disk
+  still lets a file shrink) and ``record`` raises ``AuditUnavailable``: nothing half-written is
+  left, and the caller refuses its request.
+- ``best-effort``: ``record`` writes the line (to the operating system: a crash of the process
+  loses nothing, a crash of the machine may lose what the last checkpoint did not seal) and never
+  raises; an event that cannot be written is dropped, counted in ``failures`` and logged, once
+  per run of failures, with the count when writing works again.
+
+Checkpoints are sealed by the call that brings the unsealed events to ``checkpoint_events``, and
+by a timer thread ``checkpoint_seconds`` after the oldest unsealed event, so a quiet trail is
+sealed within that time too; ``close`` seals the rest. The chain and the thread are taken at the
+first event, so a process that records nothing leaves nothing on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from openkms.audit import files
+from openkms.audit.keys import AuditKeys
+from openkms.audit.retention import apply_retention
+from openkms.audit.writer import ChainWriter, open_chain
+from openkms.domain import errors
+from openkms.domain.audit import AuditEvent
+from openkms.domain.ports import Clock
+
+log = logging.getLogger("openkms.audit")
+FAIL_CLOSED = "fail-closed"
+BEST_EFFORT = "best-effort"
+MODES = (BEST_EFFORT, FAIL_CLOSED)
+
+
+def node_name() -> str:
+    """This machine's name as a chain name starts with it."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()).lower() or "node"
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    directory: Path
+    mode: str = BEST_EFFORT
+    checkpoint_events: int = 1000
+    checkpoint_seconds: float = 60.0
+    segment_bytes: int = 64 * 1024 * 1024
+    segment_seconds: float = 86_400.0
+    retention_days: float = 0.0
+    node: str = ""
+
+    @property
+    def fail_closed(self) -> bool:
+        return self.mode == FAIL_CLOSED
+
+
+class AuditTrail:
+    def __init__(self, config: AuditConfig, keys: AuditKeys, clock: Clock) -> None:
+        self.config = config
+        self._keys = keys
+        self._clock = clock
+        self._lock = threading.Lock()  # the chain's state
+        self._sync_lock = threading.Lock()  # one fsync at a time; the others wait for it
+        self._synced = 0  # lines known durable
+        self._writer: ChainWriter | None = None
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._closed = False
+        self.failures = 0  # events that could not be written (best-effort: dropped)
+        self.seal_failures = 0
+        self._seal_failing = False
+        self._failing = False
+
+    @property
+    def chain_id(self) -> str | None:
+        return self._writer.chain_id if self._writer else None
+
+    def record(self, event: AuditEvent) -> None:
+        text = event.to_json()
+        try:
+            with self._lock:
+                if self._closed:
+                    raise OSError("the audit trail is closed")
+                writer = self._writer or self._start()
+                seq = writer.append(text)
+                self._housekeeping(writer)
+            if self.config.fail_closed:
+                self._sync(seq)
+        except OSError as exc:
+            self._failed(exc)
+            return
+        if self._failing:
+            self._recovered()
+
+    def tick(self) -> None:
+        """Seal and rotate what is due (the timer thread calls it)."""
+        with self._lock:
+            if self._writer is not None and not self._closed:
+                self._housekeeping(self._writer)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._writer is not None:
+                try:
+                    self._writer.close()
+                except OSError as exc:
+                    log.error("audit chain %s: the last checkpoint could not be sealed: %s", self.chain_id, exc)
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _start(self) -> ChainWriter:
+        self.config.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        writer = open_chain(self.config.directory, self.config.node or node_name(), self._keys, self._clock)
+        self._writer = writer
+        self._synced = writer.seq
+        log.info("audit chain %s: writing from line %d", writer.chain_id, writer.seq)
+        self._timer = threading.Thread(target=self._run, name=f"audit-{writer.chain_id}", daemon=True)
+        self._timer.start()
+        self._retain(writer)
+        return writer
+
+    def _run(self) -> None:
+        interval = min(1.0, self.config.checkpoint_seconds / 10, self.config.segment_seconds / 10)
+        while not self._stop.wait(max(interval, 0.01)):
+            self.tick()
+
+    def _housekeeping(self, writer: ChainWriter) -> None:
+        """Seal or rotate when due. A failure here loses no event (they are written): it is
+        logged and tried again at the next event or tick."""
+        c = self.config
+        try:
+            if writer.rotation_due(c.segment_bytes, c.segment_seconds):
+                writer.rotate()
+                self._retain(writer)
+            elif writer.checkpoint_due(c.checkpoint_events, c.checkpoint_seconds):
+                writer.seal()
+        except OSError as exc:
+            self.seal_failures += 1
+            if not self._seal_failing:
+                log.error("audit chain %s: cannot seal a checkpoint (tried again later): %s", writer.chain_id, exc)
+            self._seal_failing = True
+        else:
+            self._seal_failing = False
+
+    def _retain(self, writer: ChainWriter) -> None:
+        try:
+            deleted = apply_retention(writer, self.config.retention_days)
+        except (OSError, ValueError) as exc:
+            log.error("audit chain %s: retention failed, nothing deleted: %s", writer.chain_id, exc)
+            return
+        if deleted:
+            log.info("audit chain %s: retention deleted %d segments", writer.chain_id, len(deleted))
+
+    def _sync(self, seq: int) -> None:
+        with self._sync_lock:
+            if self._synced > seq:
+                return  # an fsync that began after this line was written has finished
+            with self._lock:
+                assert self._writer is not None
+                fd, upto = self._writer.sync_handle()
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._synced = upto
+
+    def _failed(self, exc: OSError) -> None:
+        with self._lock:
+            self.failures += 1
+            first = not self._failing
+            self._failing = True
+        reason = exc.strerror or str(exc)
+        if first:
+            what = "requests are refused" if self.config.fail_closed else "events are dropped and counted"
+            log.error("audit trail cannot be written (%s): %s until it can", reason, what)
+        if self.config.fail_closed:
+            raise errors.AuditUnavailable(reason) from None
+
+    def _recovered(self) -> None:
+        with self._lock:
+            if not self._failing:
+                return
+            self._failing = False
+            count = self.failures
+        log.warning("audit trail writes again; %d events failed so far", count)
+
+
+def open_trail(config: AuditConfig, keys: AuditKeys, clock: Clock) -> AuditTrail:
+    """The trail for this process, with the public key written beside the chains."""
+    with contextlib.suppress(OSError):  # the copy is a convenience; a read-only directory fails at the first event
+        config.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = config.directory / files.PUBLIC_KEY_FILE
+        pem = keys.public.pem
+        if not path.exists() or path.read_bytes() != pem:
+            files.write_atomically(path, pem)
+    return AuditTrail(config, keys, clock)
