@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from openkms import keystores
+from openkms.audit.keys import AuditKeys, load_keys
+from openkms.audit.trail import AuditConfig, AuditTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
 from openkms.crypto.lazy import LazyBackend
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
@@ -24,7 +26,7 @@ from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_ke
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
-from openkms.domain.ports import Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
+from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.account import AccountService
@@ -133,6 +135,7 @@ class Runtime:
     offload: bool
     scheduler_lock: FileLock
     root_key_in_file: bool
+    audit: AuditSink  # built, not yet fed: requests do not record events yet
     # Signs the web console's session cookies; derived from the root key so every worker agrees.
     console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -306,6 +309,7 @@ def build(
         regions=regions,
         clock=clock,
     )
+    audit = audit_trail(settings, store, sealer, clock)
     nonces = nonce_cache(settings)
     if isinstance(nonces, ProcessNonceCache):
         closers.append(nonces.close)
@@ -318,9 +322,42 @@ def build(
         offload=not store.calls_are_brief,
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
+        audit=audit,
         console_key=session_key,
-        closers=[backends.close, *closers],
+        closers=[audit.close, backends.close, *closers],
     )
+
+
+AUDIT_DIR = "audit"
+
+
+def audit_config(settings: Settings) -> AuditConfig:
+    return AuditConfig(
+        directory=settings.audit_directory or settings.data_dir / AUDIT_DIR,
+        mode=settings.audit_mode.lower(),
+        checkpoint_events=settings.audit_checkpoint_events,
+        checkpoint_seconds=settings.audit_checkpoint_seconds,
+        segment_bytes=settings.audit_segment_bytes,
+        segment_seconds=settings.audit_segment_seconds,
+        retention_days=settings.audit_retention_days,
+    )
+
+
+def audit_trail(settings: Settings, store: Store, sealer: Sealer, clock: Clock) -> AuditTrail:
+    """This process's audit trail: its chain is taken, and sealed on a timer, from the first event."""
+    return open_trail(audit_config(settings), load_keys(store, sealer), clock)
+
+
+def audit_keys(settings: Settings) -> AuditKeys:
+    """The trail's keys, for ``openkms audit`` (made here if no server has made them yet)."""
+    make_data_dir(settings)
+    sealer, _, closers, store, _ = _open_sealed_data(settings, first_start=False)
+    try:
+        return load_keys(store, sealer)
+    finally:
+        store.close()
+        for close in closers:
+            close()
 
 
 RECONCILE_HINT = " (`openkms hsm reconcile` lists them; `--destroy` removes them)"

@@ -239,6 +239,34 @@ class Settings:
         check=POSITIVE,
     )
     http_max_connections: int = option(1024, "http.max_connections", "Open connections, per worker.", check=POSITIVE)
+    audit_mode: str = option(
+        "best-effort",
+        "audit.mode",
+        "fail-closed: a request waits until its event is on disk, and is refused if it cannot be written.",
+        check=one_of("best-effort", "fail-closed"),
+    )
+    audit_directory: Path | None = option(
+        None,
+        "audit.directory",
+        "Where the audit chains are written (default: the data directory's audit/).",
+        example="/var/log/openkms/audit",
+    )
+    audit_checkpoint_events: int = option(
+        1000, "audit.checkpoint_events", "A signed checkpoint after this many events ...", check=POSITIVE
+    )
+    audit_checkpoint_seconds: float = option(
+        60.0, "audit.checkpoint_seconds", "... or this many seconds after the oldest unsealed one.", check=POSITIVE
+    )
+    audit_segment_bytes: int = option(
+        64 * 1024 * 1024, "audit.segment_bytes", "A new segment file once one is this large ...", check=POSITIVE
+    )
+    audit_segment_seconds: float = option(86_400.0, "audit.segment_seconds", "... or this old.", check=POSITIVE)
+    audit_retention_days: float = option(
+        0.0,
+        "audit.retention_days",
+        "Sealed segments older than this are deleted, on the record (0: kept).",
+        check=at_least(0),
+    )
     root_key: str | None = option(
         None, None, "The root key: 32 bytes, base64 or hex (see below).", env="OPENKMS_ROOT_KEY", secret=True
     )

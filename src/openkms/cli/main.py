@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from openkms import __version__
-from openkms.cli import admin, hsm, importing, serve
+from openkms.cli import admin, audit, hsm, importing, serve
 from openkms.settings import SettingsError
 
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     importing.add_commands(sub)
     hsm.add_commands(sub)
+    audit.add_commands(sub)
     return parser
 
 
