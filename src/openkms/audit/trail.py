@@ -92,8 +92,9 @@ class AuditTrail:
                 if self._closed:
                     raise OSError("the audit trail is closed")
                 writer = self._writer or self._start()
+                self._housekeeping(writer, seal=False)
                 seq = writer.append(text)
-                self._housekeeping(writer)
+                self._housekeeping(writer, rotate=False)
             if self.config.fail_closed:
                 self._sync(seq)
         except OSError as exc:
@@ -140,15 +141,15 @@ class AuditTrail:
         while not self._stop.wait(max(interval, 0.01)):
             self.tick()
 
-    def _housekeeping(self, writer: ChainWriter) -> None:
-        """Seal or rotate when due. A failure here loses no event (they are written): it is
-        logged and tried again at the next event or tick."""
+    def _housekeeping(self, writer: ChainWriter, rotate: bool = True, seal: bool = True) -> None:
+        """Rotate the segment (before an event) or seal a checkpoint (after one) when due. A
+        failure here loses no event: it is logged and tried again at the next event or tick."""
         c = self.config
         try:
-            if writer.rotation_due(c.segment_bytes, c.segment_seconds):
+            if rotate and writer.rotation_due(c.segment_bytes, c.segment_seconds):
                 writer.rotate()
                 self._retain(writer)
-            elif writer.checkpoint_due(c.checkpoint_events, c.checkpoint_seconds):
+            if seal and writer.checkpoint_due(c.checkpoint_events, c.checkpoint_seconds):
                 writer.seal()
         except OSError as exc:
             self.seal_failures += 1
