@@ -244,6 +244,38 @@ def console_key(store: Store, sealer: Sealer) -> bytes:
     return sealer.unseal(sealed, aad)
 
 
+AUDIT_DIR = "audit"
+
+
+def audit_config(settings: Settings) -> AuditConfig:
+    return AuditConfig(
+        directory=settings.audit_directory or settings.data_dir / AUDIT_DIR,
+        mode=settings.audit_mode.lower(),
+        checkpoint_events=settings.audit_checkpoint_events,
+        checkpoint_seconds=settings.audit_checkpoint_seconds,
+        segment_bytes=settings.audit_segment_bytes,
+        segment_seconds=settings.audit_segment_seconds,
+        retention_days=settings.audit_retention_days,
+    )
+
+
+def audit_trail(settings: Settings, store: Store, sealer: Sealer, clock: Clock) -> AuditTrail:
+    """This process's audit trail: its chain is taken, and sealed on a timer, from the first event."""
+    return open_trail(audit_config(settings), load_keys(store, sealer), clock)
+
+
+def audit_keys(settings: Settings) -> AuditKeys:
+    """The trail's keys, for ``openkms audit`` (made here if no server has made them yet)."""
+    make_data_dir(settings)
+    sealer, _, closers, store, _ = _open_sealed_data(settings, first_start=False)
+    try:
+        return load_keys(store, sealer)
+    finally:
+        store.close()
+        for close in closers:
+            close()
+
+
 def _open_sealed_data(
     settings: Settings, first_start: bool
 ) -> tuple[Sealer, bool, list[Callable[[], None]], Store, bytes]:
@@ -286,12 +318,7 @@ def build(
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
     limits = Limits(settings.keys_per_region, settings.aliases_per_region)
-    ram_limits = RamLimits(
-        settings.ram_users_per_account,
-        settings.ram_custom_policies_per_account,
-        settings.ram_system_policies_per_user,
-        settings.ram_custom_policies_per_user,
-    )
+    ram_limits = _ram_limits(settings)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, limits),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
@@ -328,36 +355,13 @@ def build(
     )
 
 
-AUDIT_DIR = "audit"
-
-
-def audit_config(settings: Settings) -> AuditConfig:
-    return AuditConfig(
-        directory=settings.audit_directory or settings.data_dir / AUDIT_DIR,
-        mode=settings.audit_mode.lower(),
-        checkpoint_events=settings.audit_checkpoint_events,
-        checkpoint_seconds=settings.audit_checkpoint_seconds,
-        segment_bytes=settings.audit_segment_bytes,
-        segment_seconds=settings.audit_segment_seconds,
-        retention_days=settings.audit_retention_days,
+def _ram_limits(settings: Settings) -> RamLimits:
+    return RamLimits(
+        settings.ram_users_per_account,
+        settings.ram_custom_policies_per_account,
+        settings.ram_system_policies_per_user,
+        settings.ram_custom_policies_per_user,
     )
-
-
-def audit_trail(settings: Settings, store: Store, sealer: Sealer, clock: Clock) -> AuditTrail:
-    """This process's audit trail: its chain is taken, and sealed on a timer, from the first event."""
-    return open_trail(audit_config(settings), load_keys(store, sealer), clock)
-
-
-def audit_keys(settings: Settings) -> AuditKeys:
-    """The trail's keys, for ``openkms audit`` (made here if no server has made them yet)."""
-    make_data_dir(settings)
-    sealer, _, closers, store, _ = _open_sealed_data(settings, first_start=False)
-    try:
-        return load_keys(store, sealer)
-    finally:
-        store.close()
-        for close in closers:
-            close()
 
 
 RECONCILE_HINT = " (`openkms hsm reconcile` lists them; `--destroy` removes them)"
