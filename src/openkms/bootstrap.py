@@ -141,6 +141,7 @@ class Runtime:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
+        self.audit.close()  # seals what it recorded
         for close in self.closers:
             close()
         self.scheduler_lock.release()
@@ -336,7 +337,6 @@ def build(
         regions=regions,
         clock=clock,
     )
-    audit = audit_trail(settings, store, sealer, clock)
     nonces = nonce_cache(settings)
     if isinstance(nonces, ProcessNonceCache):
         closers.append(nonces.close)
@@ -349,9 +349,9 @@ def build(
         offload=not store.calls_are_brief,
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
-        audit=audit,
+        audit=audit_trail(settings, store, sealer, clock),
         console_key=session_key,
-        closers=[audit.close, backends.close, *closers],
+        closers=[backends.close, *closers],
     )
 
 

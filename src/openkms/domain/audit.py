@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -41,25 +41,6 @@ class EventRW(StrEnum):
 def event_time(seconds: float) -> str:
     """ActionTrail's ``eventTime``: UTC, ISO 8601 to the second (``2026-12-01T08:30:00Z``)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-# Field name -> ActionTrail's name, where snake_case to camelCase is not enough.
-_WIRE_NAMES = {"event_rw": "eventRW"}
-
-
-def _wire_name(name: str) -> str:
-    if name in _WIRE_NAMES:
-        return _WIRE_NAMES[name]
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _wire(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, UserIdentity):
-        return {_wire_name(f.name): getattr(value, f.name) for f in fields(value)}
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +78,31 @@ class AuditEvent:
 
     def as_dict(self) -> dict[str, Any]:
         """ActionTrail's names and values (enums as their text)."""
-        return {_wire_name(f.name): _wire(getattr(self, f.name)) for f in fields(self)}
+        who = self.user_identity
+        return {
+            "eventId": self.event_id,
+            "eventName": self.event_name,
+            "eventSource": self.event_source,
+            "eventType": self.event_type.value,
+            "eventRW": self.event_rw.value,
+            "eventTime": self.event_time,
+            "acsRegion": self.acs_region,
+            "requestId": self.request_id,
+            "apiVersion": self.api_version,
+            "errorCode": self.error_code,
+            "errorMessage": self.error_message,
+            "sourceIpAddress": self.source_ip_address,
+            "userAgent": self.user_agent,
+            "userIdentity": {
+                "type": who.type,
+                "principalId": who.principal_id,
+                "accountId": who.account_id,
+                "accessKeyId": who.access_key_id,
+                "userName": who.user_name,
+            },
+            "requestParameters": self.request_parameters,
+            "responseElements": self.response_elements,
+        }
 
     def to_json(self) -> str:
         """One canonical JSON object: keys sorted at every level, no spaces, non-ASCII as is."""
