@@ -41,6 +41,15 @@ def _problem(chain: Path, keys: AuditKeys) -> Problem | None:
     return verify(chain.parent, keys.public).problem
 
 
+def _expect(chain: Path, keys: AuditKeys, message: str, checkpoint: int | None = None) -> Problem:
+    """The first problem verify finds: it says ``message`` (and names ``checkpoint``)."""
+    problem = _problem(chain, keys)
+    assert problem is not None
+    assert message in problem.message
+    assert checkpoint is None or problem.checkpoint == checkpoint
+    return problem
+
+
 def _segment(chain: Path, n: int) -> Path:
     return files.segments(chain)[n][1]
 
@@ -79,35 +88,26 @@ def test_an_edited_last_line_of_a_segment(chain: Path, keys: AuditKeys) -> None:
 def test_an_edited_last_line_of_the_chain(chain: Path, keys: AuditKeys) -> None:
     seg = _segment(chain, -1)
     _rewrite_lines(seg, lambda ls: [*ls[:-1], ls[-1].replace(b"event-44", b"event-00")])
-    problem = _problem(chain, keys)
-    assert problem is not None
-    assert problem.checkpoint == 5
-    assert "Merkle root differs" in problem.message
+    _expect(chain, keys, "Merkle root differs", 5)
 
 
-def test_a_removed_line(chain: Path, keys: AuditKeys) -> None:
-    seg = _segment(chain, 1)
-    _rewrite_lines(seg, lambda ls: [ls[0], *ls[2:]])
+@pytest.mark.parametrize(
+    ("segment", "change", "line"),
+    [
+        pytest.param(1, lambda ls: [ls[0], *ls[2:]], 2, id="removed"),
+        pytest.param(0, lambda ls: [ls[0], ls[2], ls[1], *ls[3:]], 2, id="reordered"),
+        pytest.param(2, lambda ls: [ls[0], ls[1], ls[1], *ls[2:]], 3, id="inserted"),
+    ],
+)
+def test_a_removed_reordered_or_inserted_line(
+    chain: Path, keys: AuditKeys, segment: int, change: object, line: int
+) -> None:
+    seg = _segment(chain, segment)
+    _rewrite_lines(seg, change)
     problem = _problem(chain, keys)
     assert problem is not None
-    assert (problem.path, problem.line) == (seg, 2)
+    assert (problem.path, problem.line) == (seg, line)
     assert "removed, inserted or moved" in problem.message
-
-
-def test_reordered_lines(chain: Path, keys: AuditKeys) -> None:
-    seg = _segment(chain, 0)
-    _rewrite_lines(seg, lambda ls: [ls[0], ls[2], ls[1], *ls[3:]])
-    problem = _problem(chain, keys)
-    assert problem is not None
-    assert (problem.path, problem.line) == (seg, 2)
-
-
-def test_an_inserted_line(chain: Path, keys: AuditKeys) -> None:
-    seg = _segment(chain, 2)
-    _rewrite_lines(seg, lambda ls: [ls[0], ls[1], ls[1], *ls[2:]])
-    problem = _problem(chain, keys)
-    assert problem is not None
-    assert (problem.path, problem.line) == (seg, 3)
 
 
 def test_a_deleted_segment(chain: Path, keys: AuditKeys) -> None:
@@ -121,28 +121,18 @@ def test_a_deleted_segment(chain: Path, keys: AuditKeys) -> None:
 
 def test_a_deleted_last_segment_is_a_cut_before_the_last_checkpoint(chain: Path, keys: AuditKeys) -> None:
     _segment(chain, -1).unlink()
-    problem = _problem(chain, keys)
-    assert problem is not None
-    assert problem.checkpoint == 4
-    assert "covers 40 lines but the chain has 30" in problem.message
-    assert "tail cut" in problem.message
+    assert "tail cut" in _expect(chain, keys, "covers 40 lines but the chain has 30", 4).message
 
 
 def test_a_tail_cut_before_the_last_checkpoint(chain: Path, keys: AuditKeys) -> None:
     _rewrite_lines(_segment(chain, -1), lambda ls: ls[:-2])
-    problem = _problem(chain, keys)
-    assert problem is not None
-    assert problem.checkpoint == 5
-    assert "covers 45 lines but the chain has 43" in problem.message
+    _expect(chain, keys, "covers 45 lines but the chain has 43", 5)
 
 
 def test_a_checkpoint_edited_after_signing(chain: Path, keys: AuditKeys) -> None:
     path = files.checkpoint_files(chain)[2][1]
     path.write_bytes(path.read_bytes().replace(b'"treeSize":25', b'"treeSize":24'))
-    problem = _problem(chain, keys)
-    assert problem is not None
-    assert (problem.path, problem.checkpoint) == (path, 2)
-    assert "signature does not verify" in problem.message
+    assert _expect(chain, keys, "signature does not verify", 2).path == path
 
 
 def test_a_checkpoint_signed_by_another_key(chain: Path, keys: AuditKeys) -> None:
@@ -152,10 +142,7 @@ def test_a_checkpoint_signed_by_another_key(chain: Path, keys: AuditKeys) -> Non
     data = forged.to_bytes()
     path.write_bytes(data)
     signature_path(path).write_bytes(Ed25519PrivateKey.generate().sign(data))
-    problem = _problem(chain, keys)
-    assert problem is not None
-    assert problem.checkpoint == 1
-    assert "signature does not verify" in problem.message
+    _expect(chain, keys, "signature does not verify", 1)
 
 
 def test_a_deleted_checkpoint(chain: Path, keys: AuditKeys) -> None:
