@@ -128,14 +128,14 @@ class IdentityService:
                 account = Account(new_account_uid(), int(self._clock.now()))
                 uow.accounts.add(account)
                 account_uid = account.uid
-            elif account_uid is None:
-                accounts = uow.accounts.list_all()
-                if not accounts:
-                    raise errors.InvalidParameter("AccountId", "No account exists yet; start the server once.")
-                account_uid = accounts[0].uid
-            elif uow.accounts.get(account_uid) is None:
-                raise errors.InvalidParameter("AccountId", f"No account {account_uid}.")
+            else:
+                account_uid = _account(uow, account_uid)
             return self._issue(uow, account_uid, new_access_key_id(), new_secret(), description)
+
+    def account(self, account_uid: str | None = None) -> str:
+        """The uid of an existing account: the one given, or else the administrator's (the first)."""
+        with self._store.read() as uow:
+            return _account(uow, account_uid)
 
     def list_access_keys(self) -> list[AccessKey]:
         with self._store.read() as uow:
@@ -155,3 +155,14 @@ class IdentityService:
             if uow.access_keys.get(access_key_id) is None:
                 raise errors.AccessKeyNotFound()
             uow.access_keys.delete(access_key_id)
+
+
+def _account(uow: UnitOfWork, account_uid: str | None) -> str:
+    if account_uid is None:
+        accounts = uow.accounts.list_all()
+        if not accounts:
+            raise errors.InvalidParameter("AccountId", "No account exists yet; start the server once.")
+        return accounts[0].uid
+    if uow.accounts.get(account_uid) is None:
+        raise errors.InvalidParameter("AccountId", f"No account {account_uid}.")
+    return account_uid
