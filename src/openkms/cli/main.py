@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from openkms import __version__
-from openkms.cli import admin, hsm, importing, serve
+from openkms.cli import admin, hsm, importing, ram, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         p.add_argument("access_key_id")
         p.set_defaults(func=func)
+    ram.add_commands(sub)
     importing.add_commands(sub)
     hsm.add_commands(sub)
     return parser

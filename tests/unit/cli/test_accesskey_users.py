@@ -11,22 +11,7 @@ from openkms.cli import admin
 from openkms.domain.identity import Caller
 from openkms.domain.ram.identities import User
 from openkms.service.ram_users import UserFields
-from tests.unit.cli.commands import Cli, clear_openkms_environment
-
-
-@pytest.fixture(autouse=True)
-def no_openkms_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_openkms_environment(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("accesskey-users") / "data"
-
-
-@pytest.fixture
-def cli(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(data_dir, capsys)
+from tests.unit.cli.commands import Cli
 
 
 def add_user(cli: Cli, name: str, account: str | None = None) -> User:
