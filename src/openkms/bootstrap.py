@@ -283,12 +283,7 @@ def build(
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
     limits = Limits(settings.keys_per_region, settings.aliases_per_region)
-    ram_limits = RamLimits(
-        settings.ram_users_per_account,
-        settings.ram_custom_policies_per_account,
-        settings.ram_system_policies_per_user,
-        settings.ram_custom_policies_per_user,
-    )
+    ram_limits = _ram_limits(settings)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, limits),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
@@ -320,6 +315,15 @@ def build(
         root_key_in_file=in_file,
         console_key=session_key,
         closers=[backends.close, *closers],
+    )
+
+
+def _ram_limits(settings: Settings) -> RamLimits:
+    return RamLimits(
+        settings.ram_users_per_account,
+        settings.ram_custom_policies_per_account,
+        settings.ram_system_policies_per_user,
+        settings.ram_custom_policies_per_user,
     )
 
 
