@@ -104,9 +104,7 @@ class KeyResolver:
             forget_material(uow, backends, key, discards)
         return key
 
-    def _checked(
-        self, caller: Caller, key: Key, action: Action, conditions: Mapping[str, str] | None = None
-    ) -> Key:
+    def _checked(self, caller: Caller, key: Key, action: Action, conditions: Mapping[str, str] | None = None) -> Key:
         # Authorization before the state: a caller who may not use a key learns nothing of it.
         try:
             self._authorizer.authorize(caller, action, key_resource(key), conditions)
