@@ -8,8 +8,9 @@ from dataclasses import dataclass, field, replace
 from openkms.domain import errors, keys, listing, policy
 from openkms.domain.actions import Action, action
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, validate_alias_name
+from openkms.domain.authorization import key_resource
 from openkms.domain.identity import Caller
-from openkms.domain.keys import Key, KeyVersion
+from openkms.domain.keys import Key, KeyVersion, effective
 from openkms.domain.ports import Clock, CryptoBackend, IdGenerator, Store, UnitOfWork
 from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import (
@@ -263,12 +264,18 @@ class KeyService:
         filters: Sequence[listing.Filter] = (),
         search: str = "",
         newest_first: bool = False,
+        describable: bool = False,
     ) -> tuple[list[Key], int]:
         """ListKeys: the caller's live keys in its region that pass ``filters`` (the API's
         Filters) and, when ``search`` is given, whose id or an alias contains it (the console's
-        search box); in creation order, or the newest first. Returns one page and the total."""
+        search box); in creation order, or the newest first. Returns one page and the total.
+
+        ``describable`` (the console, which shows each key's details): not ListKeys on the keys
+        as a whole but, key by key, those the caller may DescribeKey; a RAM user allowed one key
+        sees that key."""
         listing.check_filters(filters)
-        self._resolver.authorize(caller, _LIST)
+        if not describable:
+            self._resolver.authorize(caller, _LIST)
         now = self._now()
         with self._store.read() as uow:
             live = [k for k in uow.keys.list_in_region(caller.account_uid, caller.region) if not k.is_gone(now)]
@@ -277,6 +284,8 @@ class KeyService:
             if search.strip() and live:
                 names = alias_names(uow, caller.account_uid, caller.region)
                 live = [k for k in live if listing.search_matches(search, k.id, names.get(k.id, ()))]
+        if describable:  # the authorizer reads the keys' tags in reads of its own
+            live = [k for k in live if self._resolver.allowed(caller, _DESCRIBE, key_resource(effective(k, now)))]
         if newest_first:
             live.sort(key=lambda k: (-k.created_at, k.id))
         return page.slice(live), len(live)

@@ -73,6 +73,15 @@ class KeyResolver:
         """An action on something other than one key: by default the caller's keys as a whole."""
         self._authorizer.authorize(caller, action, resource or keys_of(caller))
 
+    def allowed(self, caller: Caller, action: Action, resource: Resource | None = None) -> bool:
+        """Whether ``authorize`` would let the caller perform ``action``, without performing it:
+        what an entry point asks to offer only the actions a caller may take."""
+        try:
+            self.authorize(caller, action, resource)
+        except errors.AccessDenied:
+            return False
+        return True
+
     def key(
         self,
         uow: UnitOfWork,
