@@ -7,6 +7,7 @@ session's CSRF token.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,14 @@ def _days(seconds: int | None) -> str:
     return f"{days:g} days" if days != 1 else "1 day"
 
 
+def _pretty_json(text: str) -> str:
+    """A policy document as people read it: indented, when it is JSON at all."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
 def templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -110,6 +119,7 @@ def templates() -> Jinja2Templates:
     env.filters["days"] = _days
     env.filters["minute"] = _minute
     env.filters["datetime_field"] = _datetime_field
+    env.filters["pretty_json"] = _pretty_json
     env.globals["usage_labels"] = USAGE_LABELS
     env.globals["level_labels"] = LEVEL_LABELS
     return Jinja2Templates(env=env)
@@ -117,7 +127,13 @@ def templates() -> Jinja2Templates:
 
 def create_console(services: Services, config: ConsoleConfig, offload: bool, clock: Clock | None = None) -> ASGIApp:
     """``clock`` times the sessions; by default the services' clock (the runtime clock tests move)."""
-    sessions = SessionManager(config.session_key, services.identity, clock or services.clock, config.session_seconds)
+    sessions = SessionManager(
+        config.session_key,
+        services.identity,
+        services.console_sessions,
+        clock or services.clock,
+        config.session_seconds,
+    )
     console = Console(services, sessions, templates(), offload)
     page, public = console.page, console.public
     key = "/{region}/keys/{key_id}"

@@ -50,25 +50,41 @@ async def detail(ctx: Ctx) -> Response:
     return await show(ctx)
 
 
+# What a key's page offers, each shown only when the authorizer would allow it.
+KEY_ACTIONS = (
+    "EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "SetDeletionProtection",
+    "UpdateKeyDescription", "UpdateRotationPolicy", "CreateAlias", "TagResource", "UntagResource",
+    "ListKeyVersions", "ListAliasesByKeyId", "ListResourceTags", "GetKeyPolicy", "GetPublicKey",
+    "GetParametersForImport", "ImportKeyMaterial", "DeleteKeyMaterial",
+)  # fmt: skip
+
+
 def _load(ctx: Ctx, ref: str, params_id: str) -> dict[str, Any]:
-    """The key with its versions, aliases and tags, and an issue of import parameters to offer."""
-    s, caller = ctx.services, ctx.caller
+    """The key and what the caller may see of it (None: not allowed): versions, aliases, tags,
+    its policy and who may use it; the actions it may take; an issue of import parameters."""
+    s, caller, page = ctx.services, ctx.caller, listing.Page(1, listing.MAX_PAGE_SIZE)
     key = s.keys.describe_key(caller, ref)
-    _, versions, _ = s.versions.list_versions(caller, key.id, listing.Page(1, listing.MAX_PAGE_SIZE))
-    aliases, _ = s.aliases.list_aliases_by_key(caller, key.id, listing.Page(1, listing.MAX_PAGE_SIZE))
-    _, tags = s.tags.list_tags(caller, key.id)
+    allowed = s.access.on_key(caller, key, KEY_ACTIONS)
+    versions = s.versions.list_versions(caller, key.id, page)[1] if "ListKeyVersions" in allowed else None
+    aliases = s.aliases.list_aliases_by_key(caller, key.id, page)[0] if "ListAliasesByKeyId" in allowed else None
+    may_list_users = "ListUsers" in s.access.on_user(caller, ("ListUsers",))
+    see_policy = "GetKeyPolicy" in allowed
     params: ImportParameters | None = None
     params_problem = ""
-    if params_id and key.origin is Origin.EXTERNAL:
+    if params_id and key.origin is Origin.EXTERNAL and "GetParametersForImport" in allowed:
         try:
             params = s.importing.issued_parameters(caller, key.id, params_id)
         except (errors.InvalidImportToken, errors.ExpiredImportToken) as exc:
             params_problem = f"{message_of(exc)} Get new import parameters."
     return {
         "key": key,
+        "allowed": allowed,
         "versions": versions,
         "key_aliases": aliases,
-        "tags": tags,
+        "deletable_aliases": s.access.deletable_aliases(caller, [a.name for a in aliases or ()]),
+        "tags": s.tags.list_tags(caller, key.id)[1] if "ListResourceTags" in allowed else None,
+        "key_policy": s.keys.get_policy(caller, key.id, None) if see_policy else None,
+        "key_users": s.access.key_users(caller, key.id) if see_policy and may_list_users else None,
         "params": params,
         "params_problem": params_problem,
         "key_stores": s.keys.key_stores(),
