@@ -15,7 +15,8 @@ from openkms.domain.logon import fingerprint
 
 log = logging.getLogger("openkms.console")
 
-SECTIONS = ("keys", "aliases")
+# The layout's sections and their paths (the region switcher keeps the section).
+SECTIONS = {"keys": "keys", "aliases": "aliases", "users": "ram/users", "policies": "ram/policies"}
 
 FORBIDDEN_NO_COOKIE = (
     "Your browser did not send the console's session cookie, so the request was refused. "
@@ -112,5 +113,5 @@ async def switch_region(ctx: Ctx) -> Response:
         region = ctx.services.regions.get(wanted)
     except errors.InvalidRegion as exc:
         return ctx.error_page(404, "Unknown region", exc.message)
-    section = section if section in SECTIONS else "keys"
-    return RedirectResponse(ctx.console.url(ctx.request, f"/{region.id}/{section}"), status_code=303)
+    path = SECTIONS.get(section, "keys")
+    return RedirectResponse(ctx.console.url(ctx.request, f"/{region.id}/{path}"), status_code=303)
