@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,9 @@ class Recording:
     asked: list[str] = field(default_factory=list)
     deny: str | None = None
 
-    def authorize(self, caller: Caller, action: Action, resource: Resource) -> None:
+    def authorize(
+        self, caller: Caller, action: Action, resource: Resource, conditions: Mapping[str, str] | None = None
+    ) -> None:
         self.asked.append(action.name)
         if action.name == self.deny:
             raise errors.AccessDenied(action.ram_name, resource.arn)
