@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from openkms.console.auth import COOKIE_NAME, Ended, Session, SessionManager, SignedIn
 from openkms.console.errors import INTERNAL_FAILURE, message_of, status_of, title_of
+from openkms.console.forms import FormError
 from openkms.domain import errors
 from openkms.domain.identity import Caller
 from openkms.domain.regions import Region
@@ -212,6 +213,25 @@ class Ctx:
 
     def error_page(self, status: int, title: str, message: str) -> Response:
         return self.console.error_page(self.request, status, title, message)
+
+    async def change(
+        self,
+        what: str,
+        name: str,
+        changes: Mapping[str, Callable[[], object]],
+        refused: Callable[[str, errors.KmsError | FormError], Awaitable[Response]],
+    ) -> Response | None:
+        """Make the change ``name`` posted from a page about ``what``: None once it is made (the
+        page redirects), else the answer — 404 for no such change, ``refused`` for a refusal."""
+        change = changes.get(name)
+        if change is None:
+            return self.error_page(404, "Unknown action", f"There is no such {what.split(maxsplit=1)[0]} action.")
+        try:
+            await self.run(change)
+        except (errors.KmsError, FormError) as exc:
+            return await refused(name, exc)
+        log.info("console: %s %s on %s", self.caller.access_key_id, name, what)
+        return None
 
     def failed(self, exc: errors.KmsError) -> Response:
         return self.error_page(status_of(exc), title_of(exc), message_of(exc))

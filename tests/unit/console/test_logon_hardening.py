@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,15 +16,9 @@ from openkms.console.app import ConsoleConfig, create_console
 from openkms.domain.ram.identities import PolicyType
 from openkms.service.ram_users import UserFields
 from tests.console_http import ConsoleClient
-from tests.inproc import Inproc, inproc_runtime
+from tests.inproc import Inproc
 
 HOME = "/cn-hangzhou/keys"
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Inproc]:
-    with inproc_runtime(tmp_path / "data") as runtime:
-        yield runtime
 
 
 @pytest.fixture

@@ -127,9 +127,11 @@ async def show(ctx: Ctx, problems: dict[str, str] | None = None, status: int = 2
     return ctx.render("key.html", context, status)
 
 
-async def refused(ctx: Ctx, form: str, exc: errors.KmsError) -> Response:
-    """The page again with a service error next to ``form``; a key that is not there (any more)
-    has no page, so that is the error page."""
+async def refused(ctx: Ctx, form: str, exc: errors.KmsError | forms.FormError) -> Response:
+    """The page again with the refusal next to ``form``; a key that is not there (any more) has
+    no page, so that is the error page."""
+    if isinstance(exc, forms.FormError):
+        return await show(ctx, {form: " ".join(exc.fields.values())}, 400)
     if isinstance(exc, errors.KeyNotFound):
         raise exc
     return await show(ctx, {form: field_message(exc)}, status_of(exc))
@@ -137,17 +139,8 @@ async def refused(ctx: Ctx, form: str, exc: errors.KmsError) -> Response:
 
 async def action(ctx: Ctx) -> Response:
     name, ref = ctx.path("action"), ctx.path("key_id")
-    change = _changes(ctx, ref).get(name)
-    if change is None:
-        return ctx.error_page(404, "Unknown action", "There is no such key action.")
-    try:
-        await ctx.run(change)
-    except forms.FormError as exc:
-        return await show(ctx, {name: " ".join(exc.fields.values())}, 400)
-    except errors.KmsError as exc:
-        return await refused(ctx, name, exc)
-    log.info("console: %s %s on key %s", ctx.caller.access_key_id, name, ref)
-    return ctx.redirect(key_path(ref), done=name)
+    answer = await ctx.change(f"key {ref}", name, _changes(ctx, ref), lambda form, exc: refused(ctx, form, exc))
+    return answer or ctx.redirect(key_path(ref), done=name)
 
 
 def _changes(ctx: Ctx, ref: str) -> dict[str, Callable[[], object]]:

@@ -123,11 +123,11 @@ def _load(ctx: Ctx, policy_type: PolicyType, name: str) -> dict[str, Any]:
     entities = None
     if "ListEntitiesForPolicy" in allowed:
         entities = s.ram_policies.entities_for_policy(caller, name, policy_type)
-    users: list[str] = []
+    users: list[tuple[str, str]] = []
     if "AttachPolicyToUser" in allowed and "ListUsers" in s.access.on_user(caller, ("ListUsers",)):
         attached = {u.name for _, u in entities or ()}
         listed, _ = s.ram_users.list_users(caller, EVERYTHING)
-        users = [u.name for u in listed if u.name not in attached]
+        users = [(u.name, u.name) for u in listed if u.name not in attached]
     return {"view": view, "allowed": allowed, "versions": versions, "entities": entities, "user_choices": users}
 
 
@@ -152,20 +152,24 @@ async def show(ctx: Ctx, problems: dict[str, str] | None = None, status: int = 2
 
 async def action(ctx: Ctx) -> Response:
     policy_type, name, act = parse_policy_type(ctx.path("type")), ctx.path("name"), ctx.path("action")
-    change = _changes(ctx, policy_type, name).get(act)
-    if change is None:
-        return ctx.error_page(404, "Unknown action", "There is no such policy action.")
-    try:
-        await ctx.run(change)
-    except errors.KmsError as exc:
-        if isinstance(exc, errors.EntityNotExist) and exc.entity == "Policy":
-            raise  # a policy that is not there (any more) has no page
-        where = POLICY_FIELDS.field_of(exc, act) if act == "version-create" else act
-        return await show(ctx, {where: field_message(exc)}, status_of(exc))
-    log.info("console: %s %s on RAM policy %s", ctx.caller.access_key_id, act, name)
+    changes = _changes(ctx, policy_type, name)
+    answer = await ctx.change(f"policy {name}", act, changes, lambda form, exc: _refused(ctx, form, exc))
+    if answer is not None:
+        return answer
     if act == "delete":
         return ctx.redirect("/ram/policies", done="policy-deleted")
     return ctx.redirect(policy_path(policy_type, name), done=act)
+
+
+async def _refused(ctx: Ctx, act: str, exc: errors.KmsError | forms.FormError) -> Response:
+    """The page again with the refusal next to the form that asked (a new version's document
+    next to its editor); a policy that is not there (any more) has no page."""
+    if isinstance(exc, forms.FormError):
+        return await show(ctx, {act: str(exc)}, 400)
+    if isinstance(exc, errors.EntityNotExist) and exc.entity == "Policy":
+        raise exc
+    where = POLICY_FIELDS.field_of(exc, act) if act == "version-create" else act
+    return await show(ctx, {where: field_message(exc)}, status_of(exc))
 
 
 def _changes(ctx: Ctx, policy_type: PolicyType, name: str) -> dict[str, Callable[[], object]]:

@@ -150,24 +150,21 @@ async def action(ctx: Ctx) -> Response:
     name, act = ctx.path("name"), ctx.path("action")
     if act == "key-create":
         return await _create_key(ctx, name)
-    change = _changes(ctx, name).get(act)
-    if change is None:
-        return ctx.error_page(404, "Unknown action", "There is no such user action.")
-    try:
-        await ctx.run(change)
-    except errors.KmsError as exc:
-        return await _refused(ctx, act, exc)
-    log.info("console: %s %s on RAM user %s", ctx.caller.access_key_id, act, name)
+    answer = await ctx.change(f"user {name}", act, _changes(ctx, name), lambda form, exc: _refused(ctx, form, exc))
+    if answer is not None:
+        return answer
     if act == "delete":
         return ctx.redirect("/ram/users", done="user-deleted")
     return ctx.redirect(user_path(name), done=act)
 
 
-async def _refused(ctx: Ctx, act: str, exc: errors.KmsError) -> Response:
+async def _refused(ctx: Ctx, act: str, exc: errors.KmsError | forms.FormError) -> Response:
     """The page again with the refusal next to the form that asked; a user that is not there
     (any more) has no page, so that is the error page."""
     if isinstance(exc, errors.EntityNotExist) and exc.entity == "User":
         raise exc
+    if isinstance(exc, forms.FormError):
+        return await show(ctx, {act: str(exc)}, 400)
     return await show(ctx, {act: field_message(exc)}, status_of(exc))
 
 
