@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from openkms.console.app import ConsoleConfig, create_console
 from openkms.domain.ram.identities import PolicyType
+from openkms.service.keys import CreateKeyRequest
 from openkms.service.ram_users import UserFields
 from tests.console_http import ConsoleClient
 from tests.inproc import Inproc
@@ -102,3 +103,27 @@ def test_a_ram_user_gets_its_own_rules_in_the_console(rt: Inproc, app: ASGIApp) 
     assert browser.get("/cn-hangzhou/aliases").status_code == 200
     services.ram_policies.detach(rt.caller, PolicyType.SYSTEM, "AliyunKMSReadOnlyAccess", "reader")
     assert browser.get("/cn-hangzhou/aliases").status_code == 403  # on the next request
+
+
+def test_a_read_only_user_is_offered_no_changes(rt: Inproc, app: ASGIApp) -> None:
+    services = rt.runtime.services
+    key = services.keys.create_key(rt.caller, CreateKeyRequest(alias="alias/shown"))
+    services.ram_users.create_user(rt.caller, "auditor", UserFields())
+    services.ram_policies.attach(rt.caller, PolicyType.SYSTEM, "AliyunKMSReadOnlyAccess", "auditor")
+    issued = services.ram_users.create_access_key(rt.caller, "auditor")
+    browser = ConsoleClient(app)
+    assert browser.log_on(issued.access_key.id, issued.secret).status_code == 303
+    aliases = browser.get("/cn-hangzhou/aliases")
+    assert "alias/shown" in aliases.text
+    assert "Delete alias" not in aliases.text
+    keys = browser.get(HOME)
+    assert key.id in keys.text
+    assert 'id="create-key" disabled' in keys.text
+    page = browser.get(f"/cn-hangzhou/keys/{key.id}")
+    assert page.status_code == 200
+    assert 'data-denied="DisableKey"' in page.text
+    assert "Add alias" not in page.text
+    token = browser.csrf(f"/cn-hangzhou/keys/{key.id}")
+    refused = browser.post(f"/cn-hangzhou/keys/{key.id}/disable", {"csrf_token": token})  # a crafted request
+    assert refused.status_code == 403
+    assert "no policy allows kms:DisableKey" in refused.text
