@@ -29,11 +29,13 @@ from openkms.domain.identity import NONCE_MEMORY_SECONDS
 from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.specs import ProtectionLevel
+from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.authorizer import PolicyAuthorizer
 from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
+from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
@@ -334,6 +336,8 @@ def build(
         reconcile=Reconciler(store, backends, clock),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
+        access=AccessService(store, resolver, clock),
+        console_sessions=ConsoleSessionService(store),
         regions=regions,
         clock=clock,
     )

@@ -121,7 +121,9 @@ def log_on(page: Page, server: InProcessServer, user: User) -> None:
 def signed_in(page: Page, context: BrowserContext, server: InProcessServer, user: User) -> Page:
     """A browser already logged on (the log-on form itself is walked in test_auth and the seed tests):
     the session cookie is made by the console's own session code with the server's derived key."""
-    sessions = SessionManager(server.runtime.console_key, server.services.identity, server.clock)
+    sessions = SessionManager(
+        server.runtime.console_key, server.services.identity, server.services.console_sessions, server.clock
+    )
     session = sessions.log_on(user.access_key_id, user.secret).session
     assert session is not None
     context.add_cookies(

@@ -7,6 +7,7 @@ proves the same with real server processes, each with its own pool, over HTTP.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ import pytest
 
 from openkms.crypto.sealing import encode_root_key, new_root_key
 from tests.e2e.clients import ApiError, Kms
+from tests.e2e.signed import Signer
 from tests.servers import process_server
 from tests.stores import ADAPTERS, database_url
 
@@ -109,3 +111,37 @@ def test_two_nodes_keep_every_acknowledged_write(adapter: str, tmp_path: Path) -
         enabled = next(k for k, state in states.items() if state == "Enabled")
         blob = a.call("Encrypt", KeyId=enabled, Plaintext="both")["CiphertextBlob"]
         assert b.call("Decrypt", CiphertextBlob=blob)["Plaintext"] == "both"
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_a_policy_change_on_one_node_is_honoured_by_the_other(adapter: str, tmp_path: Path) -> None:
+    """Compiled policies and remembered decisions are per process: a change made through node A
+    must reach node B's next request (the account's RAM generation, in the database)."""
+    with two_servers(adapter, tmp_path) as (a, b):
+        key_id = a.call("CreateKey")["KeyMetadata"]["KeyId"]
+        ram = Signer(f"http://{a.endpoint}", ADMIN_ID, ADMIN_SECRET)
+
+        def on_a(action: str, **params: str) -> dict[str, Any]:
+            response = ram.v1(action, params, version="2015-05-01").send()
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        on_a("CreateUser", UserName="app")
+        document = json.dumps(
+            {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}
+        )
+        on_a("CreatePolicy", PolicyName="enc", PolicyDocument=document)
+        on_a("AttachPolicyToUser", PolicyType="Custom", PolicyName="enc", UserName="app")
+        pair = on_a("CreateAccessKey", UserName="app")["AccessKey"]
+        user_on_b = Kms("new-v3", b.endpoint, pair["AccessKeyId"], pair["AccessKeySecret"])
+        assert user_on_b.call("Encrypt", KeyId=key_id, Plaintext="x")["KeyId"] == key_id
+        on_a("DetachPolicyFromUser", PolicyType="Custom", PolicyName="enc", UserName="app")
+        with pytest.raises(ApiError) as err:
+            user_on_b.call("Encrypt", KeyId=key_id, Plaintext="x")
+        assert err.value.code == "Forbidden.RAM"
+        on_a("AttachPolicyToUser", PolicyType="Custom", PolicyName="enc", UserName="app")
+        assert user_on_b.call("Encrypt", KeyId=key_id, Plaintext="x")["KeyId"] == key_id
+        on_a("UpdateAccessKey", UserName="app", UserAccessKeyId=pair["AccessKeyId"], Status="Inactive")
+        with pytest.raises(ApiError) as err:
+            user_on_b.call("Encrypt", KeyId=key_id, Plaintext="x")
+        assert err.value.code == "Forbidden.AccessKey"

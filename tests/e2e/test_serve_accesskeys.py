@@ -81,10 +81,10 @@ def test_list_shows_every_pair_and_no_secret(srv: ProcessServer) -> None:
     code, out, err = accesskey(srv, "list")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["AccessKeyId", "AccountId", "Status", "Description"]
+    assert lines[0].split() == ["AccessKeyId", "AccountId", "Status", "UserName", "Description"]
     for record in [admin, *records]:
         row = next(line for line in lines if line.startswith(record["AccessKeyId"]))
-        assert row.split()[1:3] == [record["AccountId"], "Enabled"]
+        assert row.split()[1:4] == [record["AccountId"], "Enabled", "-"]  # -: the account's own pair
         assert record["AccessKeySecret"] not in out + err
     assert next(line for line in lines if line.startswith(records[0]["AccessKeyId"])).endswith("listed")
 

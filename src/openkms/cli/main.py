@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from openkms import __version__
-from openkms.cli import admin, audit, hsm, importing, serve
+from openkms.cli import admin, audit, hsm, importing, ram, serve
 from openkms.settings import SettingsError
 
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="data directory (default ./openkms-data, or OPENKMS_DATA_DIR)")
-    parser.add_argument("--config", type=Path, help="TOML configuration file (or OPENKMS_CONFIG)")
+_common = admin.data_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     group = p_create.add_mutually_exclusive_group()
     group.add_argument("--account", help="account uid (default: the administrator's account)")
     group.add_argument("--new-account", action="store_true", help="create a new account for the pair")
+    p_create.add_argument("--user", metavar="NAME", help="issue the pair to this RAM user of the account")
     p_create.add_argument("--description", default="")
     p_create.set_defaults(func=admin.create_access_key)
-    p_list = ak_sub.add_parser("list", help="list pairs (never their secrets)")
+    p_list = ak_sub.add_parser("list", help="list pairs and whose they are (never their secrets)")
     _common(p_list)
+    p_list.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     p_list.set_defaults(func=admin.list_access_keys)
     for name, func, text in (
         ("disable", admin.disable_access_key, "disable a pair: its requests get Forbidden.AccessKey"),
@@ -49,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         p.add_argument("access_key_id")
         p.set_defaults(func=func)
+    ram.add_commands(sub)
     importing.add_commands(sub)
     hsm.add_commands(sub)
     audit.add_commands(sub)

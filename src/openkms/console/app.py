@@ -7,7 +7,9 @@ session's CSRF token.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openkms.console.auth import SESSION_SECONDS, SessionManager
 from openkms.console.forms import LEVEL_LABELS, USAGE_LABELS
-from openkms.console.pages import aliases, create_key, importing, key_detail, keys, logon
-from openkms.console.web import Console
+from openkms.console.pages import aliases, create_key, importing, key_detail, keys, logon, ram_policies, ram_users
+from openkms.console.web import Console, Handler
 from openkms.domain.ports import Clock
 from openkms.service.container import Services
 
@@ -98,6 +100,14 @@ def _days(seconds: int | None) -> str:
     return f"{days:g} days" if days != 1 else "1 day"
 
 
+def _pretty_json(text: str) -> str:
+    """A policy document as people read it: indented, when it is JSON at all."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
 def templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -110,14 +120,36 @@ def templates() -> Jinja2Templates:
     env.filters["days"] = _days
     env.filters["minute"] = _minute
     env.filters["datetime_field"] = _datetime_field
+    env.filters["pretty_json"] = _pretty_json
     env.globals["usage_labels"] = USAGE_LABELS
     env.globals["level_labels"] = LEVEL_LABELS
     return Jinja2Templates(env=env)
 
 
+def _ram_routes(page: Callable[[Handler], Callable[[Request], Awaitable[Response]]]) -> list[Route]:
+    user, policy = "/{region}/ram/users/{name}", "/{region}/ram/policies/{type}/{name}"
+    return [
+        Route("/{region}/ram/users", page(ram_users.users_list), methods=["GET"]),
+        Route("/{region}/ram/users", page(ram_users.create), methods=["POST"]),
+        Route(user, page(ram_users.detail), methods=["GET"]),
+        Route(user + "/{action}", page(ram_users.action), methods=["POST"]),
+        Route("/{region}/ram/policies", page(ram_policies.policies_list), methods=["GET"]),
+        Route("/{region}/ram/policies/create", page(ram_policies.create_form), methods=["GET"]),
+        Route("/{region}/ram/policies/create", page(ram_policies.create), methods=["POST"]),
+        Route(policy, page(ram_policies.detail), methods=["GET"]),
+        Route(policy + "/{action}", page(ram_policies.action), methods=["POST"]),
+    ]
+
+
 def create_console(services: Services, config: ConsoleConfig, offload: bool, clock: Clock | None = None) -> ASGIApp:
     """``clock`` times the sessions; by default the services' clock (the runtime clock tests move)."""
-    sessions = SessionManager(config.session_key, services.identity, clock or services.clock, config.session_seconds)
+    sessions = SessionManager(
+        config.session_key,
+        services.identity,
+        services.console_sessions,
+        clock or services.clock,
+        config.session_seconds,
+    )
     console = Console(services, sessions, templates(), offload)
     page, public = console.page, console.public
     key = "/{region}/keys/{key_id}"
@@ -138,6 +170,7 @@ def create_console(services: Services, config: ConsoleConfig, offload: bool, clo
         Route(key + "/{action}", page(key_detail.action), methods=["POST"]),
         Route("/{region}/aliases", page(aliases.aliases_list), methods=["GET"]),
         Route("/{region}/aliases/delete", page(aliases.delete), methods=["POST"]),
+        *_ram_routes(page),
     ]
 
     async def not_found(request: Request, _exc: Exception) -> Response:

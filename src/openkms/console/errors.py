@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from openkms.domain.errors import ErrorKind, KmsError
+from openkms.domain.errors import AccessDenied, ErrorKind, KmsError
 
 INTERNAL_FAILURE = "Internal failure. The details are in the server log."
+ASK_ADMIN = "Ask your administrator for a policy that allows it."
 
 STATUS: Mapping[ErrorKind, int] = {
     ErrorKind.INVALID: 400,
@@ -34,8 +35,19 @@ def status_of(exc: KmsError) -> int:
 
 
 def message_of(exc: KmsError) -> str:
-    """The error's message; an internal failure's detail is for the server log only."""
-    return INTERNAL_FAILURE if exc.kind is ErrorKind.INTERNAL else exc.message
+    """The error's message; an internal failure's detail is for the server log only. A refusal of
+    the authorizer names the action and the resource it was asked about."""
+    if exc.kind is ErrorKind.INTERNAL:
+        return INTERNAL_FAILURE
+    if isinstance(exc, AccessDenied):
+        why = "a policy denies" if exc.no_permission_type == "ExplicitDeny" else "no policy allows"
+        return f"You are not allowed to do this: {why} {exc.action} on {exc.resource}. {ASK_ADMIN}"
+    return exc.message
+
+
+def title_of(exc: KmsError) -> str:
+    """The error page's heading."""
+    return "Access denied" if exc.kind is ErrorKind.FORBIDDEN else "The request failed"
 
 
 def field_message(exc: KmsError) -> str:

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from openkms.console.auth import COOKIE_NAME, Ended, Session, SessionManager
-from openkms.console.errors import INTERNAL_FAILURE, message_of, status_of
+from openkms.console.auth import COOKIE_NAME, Ended, Session, SessionManager, SignedIn
+from openkms.console.errors import INTERNAL_FAILURE, message_of, status_of, title_of
+from openkms.console.forms import FormError
 from openkms.domain import errors
 from openkms.domain.identity import Caller
 from openkms.domain.regions import Region
@@ -87,12 +88,8 @@ class Console:
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         return self._templates.TemplateResponse(request, name, context, status_code=status)
 
-    def error_page(
-        self, request: Request, status: int, title: str, message: str, session: Session | None = None
-    ) -> Response:
+    def error_page(self, request: Request, status: int, title: str, message: str) -> Response:
         context: dict[str, Any] = {"base": self.base(request), "title": title, "message": message}
-        if session is not None and session.signed_in:
-            context["access_key_id"] = session.access_key_id
         return self.render(request, "error.html", context, status)
 
     def to_login(self, request: Request, ended: Ended | None = None, next_path: str = "") -> Response:
@@ -123,22 +120,21 @@ class Console:
             if session is None or not session.signed_in:
                 next_path = request.url.path if request.method == "GET" else ""
                 return self.to_login(request, None, next_path)
-            ended = await self.run(lambda: self.sessions.still_valid(session))
-            if ended is not None:
-                return self.to_login(request, ended)
+            who = await self.run(lambda: self.sessions.resume(session))
+            if isinstance(who, Ended):
+                return self.to_login(request, who)
             form: FormData | None = None
             if request.method == "POST":
                 form = await request.form()
                 if not self.csrf_ok(session, form):
                     log.warning("console: refused a POST to %s without a valid CSRF token", request.url.path)
-                    return self.error_page(request, 403, "Request refused", FORBIDDEN_CSRF, session)
+                    return self.error_page(request, 403, "Request refused", FORBIDDEN_CSRF)
             region_id = request.path_params.get("region") if regional else None
             try:
                 region = self.services.regions.get(region_id or self.services.regions.default)
             except errors.InvalidRegion as exc:
-                return self.error_page(request, 404, "Unknown region", exc.message, session)
-            caller = Caller(session.account_uid, region.id, session.access_key_id)
-            ctx = Ctx(self, request, session, caller, region, form or {})
+                return self.error_page(request, 404, "Unknown region", exc.message)
+            ctx = Ctx(self, request, session, who, caller_of(request, who, region.id), region, form or {})
             try:
                 return await handler(ctx)
             except errors.KmsError as exc:
@@ -153,6 +149,17 @@ class Console:
         return self.error_page(request, 500, "Internal failure", INTERNAL_FAILURE)
 
 
+def source_of(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def caller_of(request: Request, who: SignedIn, region: str) -> Caller:
+    """The caller as the API builds it: the AccessKey's account and RAM user, the region in the
+    URL, and what policies may condition on (the source address, whether the request was HTTPS)."""
+    secure = request.url.scheme == "https"
+    return Caller(who.account_uid, region, who.access_key_id, who.user_name, source_of(request), secure)
+
+
 @dataclass
 class Ctx:
     """One signed-in request: who, where, and the posted form."""
@@ -160,6 +167,7 @@ class Ctx:
     console: Console
     request: Request
     session: Session
+    who: SignedIn
     caller: Caller
     region: Region
     form: Mapping[str, Any] = field(default_factory=dict)
@@ -193,8 +201,9 @@ class Ctx:
         return {
             "base": self.console.base(self.request),
             "csrf_token": self.console.sessions.csrf_token(self.session),
-            "access_key_id": self.session.access_key_id,
-            "account_uid": self.session.account_uid,
+            "access_key_id": self.who.access_key_id,
+            "account_uid": self.who.account_uid,
+            "user_name": self.who.user_name,
             "region": self.region,
             "mainland_regions": [r for r in regions if r.mainland_china],
             "other_regions": [r for r in regions if not r.mainland_china],
@@ -203,10 +212,29 @@ class Ctx:
         }
 
     def error_page(self, status: int, title: str, message: str) -> Response:
-        return self.console.error_page(self.request, status, title, message, self.session)
+        return self.console.error_page(self.request, status, title, message)
+
+    async def change(
+        self,
+        what: str,
+        name: str,
+        changes: Mapping[str, Callable[[], object]],
+        refused: Callable[[str, errors.KmsError | FormError], Awaitable[Response]],
+    ) -> Response | None:
+        """Make the change ``name`` posted from a page about ``what``: None once it is made (the
+        page redirects), else the answer — 404 for no such change, ``refused`` for a refusal."""
+        change = changes.get(name)
+        if change is None:
+            return self.error_page(404, "Unknown action", f"There is no such {what.split(maxsplit=1)[0]} action.")
+        try:
+            await self.run(change)
+        except (errors.KmsError, FormError) as exc:
+            return await refused(name, exc)
+        log.info("console: %s %s on %s", self.caller.access_key_id, name, what)
+        return None
 
     def failed(self, exc: errors.KmsError) -> Response:
-        return self.error_page(status_of(exc), "The request failed", message_of(exc))
+        return self.error_page(status_of(exc), title_of(exc), message_of(exc))
 
 
 Handler = Callable[[Ctx], Awaitable[Response]]

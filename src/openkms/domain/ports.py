@@ -20,6 +20,7 @@ from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.identity import AccessKey, Account, Caller
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import Key, KeyVersion
+from openkms.domain.logon import ConsoleSession, LogOnFailures
 from openkms.domain.ram.identities import Attachment, ManagedPolicy, PolicyType, PolicyVersion, User
 from openkms.domain.specs import SpecInfo
 from openkms.domain.tags import Tag
@@ -310,6 +311,32 @@ class AttachmentRepository(Protocol):
     def bump(self, account_uid: str) -> None: ...
 
 
+class ConsoleSessionRepository(Protocol):
+    """Console sessions, found by the SHA-256 of their id (the id itself is never stored)."""
+
+    def get(self, id_hash: str) -> ConsoleSession | None: ...
+    def add(self, session: ConsoleSession) -> None: ...
+    def revoke(self, id_hash: str) -> None: ...
+    def delete(self, id_hash: str) -> None: ...
+    def purge(self, now: int) -> None:
+        """Forget sessions that have expired."""
+        ...
+
+
+class LogOnFailureRepository(Protocol):
+    """Failed console log-ons per subject (source address, hashed AccessKey id)."""
+
+    def get(self, subject: str) -> LogOnFailures | None: ...
+    def put(self, state: LogOnFailures) -> None:
+        """Insert or replace the subject's count (inside a write, after ``get`` of it)."""
+        ...
+
+    def clear(self, subject: str) -> None: ...
+    def purge(self, before: int) -> None:
+        """Forget counts whose last refusal and first failure both end before ``before``."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def keys(self) -> KeyRepository: ...
@@ -331,6 +358,10 @@ class UnitOfWork(Protocol):
     def policies(self) -> PolicyRepository: ...
     @property
     def attachments(self) -> AttachmentRepository: ...
+    @property
+    def console_sessions(self) -> ConsoleSessionRepository: ...
+    @property
+    def logon_failures(self) -> LogOnFailureRepository: ...
 
 
 class Store(Protocol):

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from openkms.domain.ports import Clock
 from openkms.domain.regions import RegionCatalogue
+from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
+from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
 from openkms.service.importing import ImportService
@@ -35,6 +37,8 @@ class Services:
     scheduler: Scheduler
     ram_users: RamUserService
     ram_policies: RamPolicyService
+    access: AccessService
+    console_sessions: ConsoleSessionService
     reconcile: Reconciler
     regions: RegionCatalogue
     clock: Clock

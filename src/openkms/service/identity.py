@@ -11,6 +11,8 @@ from openkms.domain.identity import AccessKey, AccessKeyStatus, Account
 from openkms.domain.ports import Clock, Sealer, Store, UnitOfWork
 
 _ALNUM = string.ascii_letters + string.digits
+# The node value that names the administrator's account (the account made at the first start).
+ADMINISTRATOR_ACCOUNT = "administrator-account"
 
 
 def secret_aad(access_key_id: str) -> bytes:
@@ -100,42 +102,60 @@ class IdentityService:
         """On first start, create the administrator account and its pair (given, or random).
 
         Returns the new pair, or None when the store already had an administrator. A pair given
-        later through the environment is added to (or re-keys) the administrator account.
+        later through the environment is added to (or re-keys) the administrator account. Which
+        account is the administrator's is recorded with the data: accounts made in the same second
+        could otherwise take its place as the first.
         """
+        recorded = self._store.node_value(ADMINISTRATOR_ACCOUNT)
+        issued = None
         with self._store.write() as uow:
             accounts = uow.accounts.list_all()
             if not accounts:
                 account = Account(new_account_uid(), int(self._clock.now()))
                 uow.accounts.add(account)
-                return self._issue(
+                issued = self._issue(
                     uow, account.uid, access_key_id or new_access_key_id(), secret or new_secret(), "administrator"
                 )
-            if access_key_id and secret:
-                existing = uow.access_keys.get(access_key_id)
-                if existing is None:
-                    self._issue(uow, accounts[0].uid, access_key_id, secret, "administrator (environment)")
-                else:
-                    sealed = self._sealer.seal(secret.encode(), secret_aad(access_key_id))
-                    uow.access_keys.delete(access_key_id)
-                    uow.access_keys.add(replace(existing, sealed_secret=sealed, status=AccessKeyStatus.ENABLED))
-            return None
+                administrator = account.uid
+            else:  # a database from before the record: its first account, as then
+                administrator = recorded.decode() if recorded else accounts[0].uid
+            if issued is None and access_key_id and secret:
+                self._environment_pair(uow, administrator, access_key_id, secret)
+        if recorded is None:
+            self._store.put_node_value_if_absent(ADMINISTRATOR_ACCOUNT, administrator.encode())
+        return issued
+
+    def _environment_pair(self, uow: UnitOfWork, account_uid: str, access_key_id: str, secret: str) -> None:
+        existing = uow.access_keys.get(access_key_id)
+        if existing is None:
+            self._issue(uow, account_uid, access_key_id, secret, "administrator (environment)")
+        else:
+            sealed = self._sealer.seal(secret.encode(), secret_aad(access_key_id))
+            uow.access_keys.delete(access_key_id)
+            uow.access_keys.add(replace(existing, sealed_secret=sealed, status=AccessKeyStatus.ENABLED))
 
     def create_access_key(
         self, account_uid: str | None = None, new_account: bool = False, description: str = ""
     ) -> IssuedKey:
+        administrator = self._administrator()
         with self._store.write() as uow:
             if new_account:
                 account = Account(new_account_uid(), int(self._clock.now()))
                 uow.accounts.add(account)
                 account_uid = account.uid
-            elif account_uid is None:
-                accounts = uow.accounts.list_all()
-                if not accounts:
-                    raise errors.InvalidParameter("AccountId", "No account exists yet; start the server once.")
-                account_uid = accounts[0].uid
-            elif uow.accounts.get(account_uid) is None:
-                raise errors.InvalidParameter("AccountId", f"No account {account_uid}.")
+            else:
+                account_uid = _account(uow, account_uid, administrator)
             return self._issue(uow, account_uid, new_access_key_id(), new_secret(), description)
+
+    def account(self, account_uid: str | None = None) -> str:
+        """The uid of an existing account: the one given, or else the administrator's."""
+        administrator = self._administrator()
+        with self._store.read() as uow:
+            return _account(uow, account_uid, administrator)
+
+    def _administrator(self) -> str | None:
+        recorded = self._store.node_value(ADMINISTRATOR_ACCOUNT)
+        return None if recorded is None else recorded.decode()
 
     def list_access_keys(self) -> list[AccessKey]:
         with self._store.read() as uow:
@@ -155,3 +175,16 @@ class IdentityService:
             if uow.access_keys.get(access_key_id) is None:
                 raise errors.AccessKeyNotFound()
             uow.access_keys.delete(access_key_id)
+
+
+def _account(uow: UnitOfWork, account_uid: str | None, administrator: str | None) -> str:
+    """``account_uid`` if it exists; None means the administrator's account (recorded at the first
+    start, else the first account)."""
+    if account_uid is None:
+        accounts = uow.accounts.list_all()
+        if not accounts:
+            raise errors.InvalidParameter("AccountId", "No account exists yet; start the server once.")
+        return administrator or accounts[0].uid
+    if uow.accounts.get(account_uid) is None:
+        raise errors.InvalidParameter("AccountId", f"No account {account_uid}.")
+    return account_uid

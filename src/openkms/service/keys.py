@@ -10,7 +10,7 @@ from openkms.domain.actions import Action, action
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION, validate_alias_name
 from openkms.domain.authorization import key_resource, keys_of
 from openkms.domain.identity import Caller
-from openkms.domain.keys import Key, KeyVersion
+from openkms.domain.keys import Key, KeyVersion, effective
 from openkms.domain.ports import Clock, CryptoBackend, IdGenerator, Store, UnitOfWork
 from openkms.domain.regions import RegionCatalogue
 from openkms.domain.specs import (
@@ -264,20 +264,28 @@ class KeyService:
         filters: Sequence[listing.Filter] = (),
         search: str = "",
         newest_first: bool = False,
+        describable: bool = False,
     ) -> tuple[list[Key], int]:
         """ListKeys: the caller's live keys in its region that pass ``filters`` (the API's
         Filters) and, when ``search`` is given, whose id or an alias contains it (the console's
-        search box); in creation order, or the newest first. Returns one page and the total."""
+        search box); in creation order, or the newest first. Returns one page and the total.
+
+        ``describable`` (the console, which shows each key's details): not ListKeys on the keys
+        as a whole but, key by key, those the caller may DescribeKey; a RAM user allowed one key
+        sees that key."""
         listing.check_filters(filters)
         now = self._now()
         with self._store.read() as uow:
             live = [k for k in uow.keys.list_in_region(caller.account_uid, caller.region) if not k.is_gone(now)]
-            live = self._resolver.visible(caller, _LIST, keys_of(caller), live, key_resource)
+            if not describable:
+                live = self._resolver.visible(caller, _LIST, keys_of(caller), live, key_resource)
             if filters:
                 live = self._filter(uow, live, filters)
             if search.strip() and live:
                 names = alias_names(uow, caller.account_uid, caller.region)
                 live = [k for k in live if listing.search_matches(search, k.id, names.get(k.id, ()))]
+        if describable:  # the authorizer reads the keys' tags in reads of its own
+            live = [k for k in live if self._resolver.allowed(caller, _DESCRIBE, key_resource(effective(k, now)))]
         if newest_first:
             live.sort(key=lambda k: (-k.created_at, k.id))
         return page.slice(live), len(live)

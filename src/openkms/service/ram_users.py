@@ -145,7 +145,8 @@ class RamUserService:
         else:  # the account's own keys: only the account itself manages them
             self._resolver.authorize(caller, action(name, "ram"), ram_resource(caller.account_uid, "root"))
 
-    def create_access_key(self, caller: Caller, user_name: str | None = None) -> IssuedKey:
+    def create_access_key(self, caller: Caller, user_name: str | None = None, description: str = "") -> IssuedKey:
+        """``description`` is openkms's own (RAM's CreateAccessKey has none): the operator's note."""
         owner = self._owner(caller, user_name)
         self._authorize_keys(caller, "CreateAccessKey", owner)
         with self._store.write() as uow:
@@ -153,7 +154,7 @@ class RamUserService:
                 _existing(uow, caller, owner)
                 if len(uow.access_keys.list_for_user(caller.account_uid, owner)) >= ACCESS_KEYS_PER_USER:
                     raise errors.RamLimitExceeded("User.AccessKey")
-            return self._identity.issue(uow, caller.account_uid, owner)
+            return self._identity.issue(uow, caller.account_uid, owner, description)
 
     def list_access_keys(self, caller: Caller, user_name: str | None = None) -> list[AccessKey]:
         owner = self._owner(caller, user_name)

@@ -76,7 +76,8 @@ class KeyResolver:
         self._authorizer.authorize(caller, action, resource or keys_of(caller))
 
     def allowed(self, caller: Caller, action: Action, resource: Resource | None = None) -> bool:
-        """Whether ``authorize`` would let the caller do it (to show only what a caller may do)."""
+        """Whether ``authorize`` would let the caller perform ``action``, without performing it:
+        what an entry point asks to offer only the actions a caller may take."""
         try:
             self.authorize(caller, action, resource)
         except errors.AccessDenied:

@@ -174,3 +174,30 @@ ram_generations = Table(
     Column("account_uid", String(32), primary_key=True),
     Column("generation", Integer, nullable=False),
 )
+
+# --- the console: sessions and the log-on throttle -----------------------------------------------
+
+# A signed-in console session; the browser's cookie carries the random id, the row its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("access_key_id", String(64), nullable=False),
+    Column("account_uid", String(32), nullable=False),
+    Column("user_name", String(64), nullable=False),
+    Column("secret_fingerprint", String(64), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Index("ix_console_sessions_expires", "expires_at"),
+)
+
+# Failed console log-ons per subject ("ip:<address>", "ak:<SHA-256 of the typed id>").
+logon_failures = Table(
+    "logon_failures",
+    metadata,
+    Column("subject", String(80), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_at", Integer, nullable=False),
+    Column("blocked_until", Integer, nullable=False),
+)

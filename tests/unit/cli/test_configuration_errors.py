@@ -60,7 +60,7 @@ _KEYSTORE = '[[keystores]]\nid = "kst-1"\nmodule = "/usr/lib/libpkcs11.so"\ntoke
         (_KEYSTORE + "kind = 5", "[keystores] kind must be a string, not 5"),
     ],
 )
-@pytest.mark.parametrize("command", [["serve"], ["accesskey", "list"]])
+@pytest.mark.parametrize("command", [["serve"], ["accesskey", "list"], ["ram", "user", "list"]])
 def test_invalid_config_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, message: str, command: list[str]
 ) -> None:

@@ -64,7 +64,7 @@ def get(rt: Inproc, calls: Counter[str]) -> Get:
     real = rt.runtime.services
     services = replace(real, keys=Counting(real.keys, calls, "keys"), aliases=Counting(real.aliases, calls, "aliases"))
     app = create_console(services, ConsoleConfig(rt.runtime.console_key), offload=False)
-    sessions = SessionManager(rt.runtime.console_key, real.identity, real.clock)
+    sessions = SessionManager(rt.runtime.console_key, real.identity, real.console_sessions, real.clock)
     session = sessions.log_on(rt.access_key_id, rt.secret).session
     assert session is not None
     cookies = {COOKIE_NAME: sessions.encode(session)}

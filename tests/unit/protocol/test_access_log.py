@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.inproc import Inproc, inproc_runtime
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Inproc]:
-    with inproc_runtime(tmp_path / "data") as runtime:
-        yield runtime
+from tests.inproc import Inproc
 
 
 def test_an_unknown_action_cannot_forge_log_lines(rt: Inproc, caplog: pytest.LogCaptureFixture) -> None:

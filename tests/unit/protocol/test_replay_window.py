@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.inproc import Inproc, inproc_runtime
+from tests.inproc import Inproc
 
 MINUTE = 60
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Inproc]:
-    with inproc_runtime(tmp_path / "data") as runtime:
-        yield runtime
 
 
 def _code(rt: Inproc, timestamp: float, nonce: str) -> str:

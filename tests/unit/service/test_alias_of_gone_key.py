@@ -3,22 +3,13 @@ before the background job purges it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from openkms.domain import errors, listing
 from openkms.service.keys import CreateKeyRequest
-from tests.inproc import Inproc, inproc_runtime
+from tests.inproc import Inproc
 
 DAY = 86_400
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Inproc]:
-    with inproc_runtime(tmp_path / "data") as runtime:
-        yield runtime
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ and whether or not the background job ran in between."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,13 +14,7 @@ from openkms.domain.keys import Key
 from openkms.domain.specs import Origin
 from openkms.domain.states import KeyState
 from openkms.service.keys import CreateKeyRequest
-from tests.inproc import Inproc, inproc_runtime
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Inproc]:
-    with inproc_runtime(tmp_path / "data") as runtime:
-        yield runtime
+from tests.inproc import Inproc
 
 
 def _import(rt: Inproc, key: Key, material: bytes, expire_at: int | None) -> None:

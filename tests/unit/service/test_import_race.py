@@ -5,11 +5,8 @@ one version, and DeleteKeyMaterial must leave no material behind."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -24,7 +21,7 @@ from openkms.service.importing import ImportService
 from openkms.service.keys import CreateKeyRequest
 from openkms.service.resolve import KeyResolver
 from openkms.system import UuidGenerator
-from tests.inproc import Inproc, inproc_runtime
+from tests.inproc import Inproc
 
 
 class Interleaving:
@@ -43,12 +40,6 @@ class Interleaving:
             other, self.meanwhile = self.meanwhile, None
             other()
         return result
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Inproc]:
-    with inproc_runtime(tmp_path / "data") as runtime:
-        yield runtime
 
 
 def test_concurrent_imports_of_the_same_material_leave_one_version(rt: Inproc) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from openkms.domain import errors
@@ -12,13 +9,7 @@ from openkms.domain.identity import Caller
 from openkms.domain.importing import TOKEN_LIFETIME_SECONDS
 from openkms.domain.specs import Origin
 from openkms.service.keys import CreateKeyRequest
-from tests.inproc import Inproc, inproc_runtime
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Inproc]:
-    with inproc_runtime(tmp_path / "data") as runtime:
-        yield runtime
+from tests.inproc import Inproc
 
 
 def test_the_same_wrapping_key_and_a_token_that_imports(rt: Inproc) -> None:

@@ -19,6 +19,7 @@ from openkms.storage import schema
 from openkms.storage.sql.aliases import ALIAS
 from openkms.storage.sql.identity import ACCESS_KEY, ACCOUNT
 from openkms.storage.sql.keys import KEY
+from openkms.storage.sql.logon import FAILURES, SESSION
 from openkms.storage.sql.mapping import Convert, Mapper
 from openkms.storage.sql.ram import ATTACHMENT, POLICY, USER
 from openkms.storage.sql.ram import VERSION as POLICY_VERSION
@@ -36,7 +37,8 @@ def test_every_column_of_each_table_is_a_field_of_its_dataclass() -> None:
     """A column without a field would be written as NULL and never read: every mapper covers its
     table, less the columns a repository supplies itself (a tag's key id)."""
     supplied = {"tags": {"key_id"}}
-    for mapper in (KEY, VERSION, ALIAS, TAG, TOKEN, ACCOUNT, ACCESS_KEY, USER, POLICY, POLICY_VERSION, ATTACHMENT):
+    for mapper in (KEY, VERSION, ALIAS, TAG, TOKEN, ACCOUNT, ACCESS_KEY, USER, POLICY, POLICY_VERSION, ATTACHMENT,
+                   SESSION, FAILURES):  # fmt: skip
         table = mapper.columns[0].table
         assert isinstance(table, Table)
         mapped = {c.name for c in mapper.columns}

@@ -8,6 +8,7 @@ from openkms.console import forms
 from openkms.console.errors import message_of, status_of
 from openkms.console.web import Ctx
 from openkms.domain import errors, listing
+from openkms.domain.aliases import Alias
 
 ALIASES_PER_PAGE = 20
 DELETED = "The alias was deleted."
@@ -19,12 +20,17 @@ async def aliases_list(ctx: Ctx) -> Response:
 
 async def show(ctx: Ctx, problem: str = "", status: int = 200) -> Response:
     number = forms.page_number(ctx.query("page", "1"))
-    found, total = await ctx.run(
-        lambda: ctx.services.aliases.list_aliases(ctx.caller, listing.Page(number, ALIASES_PER_PAGE))
-    )
+    s, caller = ctx.services, ctx.caller
+
+    def load() -> tuple[list[Alias], int, frozenset[str]]:
+        found, total = s.aliases.list_aliases(caller, listing.Page(number, ALIASES_PER_PAGE))
+        return found, total, s.access.deletable_aliases(caller, [a.name for a in found])
+
+    found, total, deletable = await ctx.run(load)
     context = ctx.page_context(
         "aliases",
         aliases=found,
+        deletable=deletable,
         total=total,
         page=number,
         pages=max(1, -(-total // ALIASES_PER_PAGE)),

@@ -50,25 +50,41 @@ async def detail(ctx: Ctx) -> Response:
     return await show(ctx)
 
 
+# What a key's page offers, each shown only when the authorizer would allow it.
+KEY_ACTIONS = (
+    "EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "SetDeletionProtection",
+    "UpdateKeyDescription", "UpdateRotationPolicy", "CreateAlias", "TagResource", "UntagResource",
+    "ListKeyVersions", "ListAliasesByKeyId", "ListResourceTags", "GetKeyPolicy", "GetPublicKey",
+    "GetParametersForImport", "ImportKeyMaterial", "DeleteKeyMaterial",
+)  # fmt: skip
+
+
 def _load(ctx: Ctx, ref: str, params_id: str) -> dict[str, Any]:
-    """The key with its versions, aliases and tags, and an issue of import parameters to offer."""
-    s, caller = ctx.services, ctx.caller
+    """The key and what the caller may see of it (None: not allowed): versions, aliases, tags,
+    its policy and who may use it; the actions it may take; an issue of import parameters."""
+    s, caller, page = ctx.services, ctx.caller, listing.Page(1, listing.MAX_PAGE_SIZE)
     key = s.keys.describe_key(caller, ref)
-    _, versions, _ = s.versions.list_versions(caller, key.id, listing.Page(1, listing.MAX_PAGE_SIZE))
-    aliases, _ = s.aliases.list_aliases_by_key(caller, key.id, listing.Page(1, listing.MAX_PAGE_SIZE))
-    _, tags = s.tags.list_tags(caller, key.id)
+    allowed = s.access.on_key(caller, key, KEY_ACTIONS)
+    versions = s.versions.list_versions(caller, key.id, page)[1] if "ListKeyVersions" in allowed else None
+    aliases = s.aliases.list_aliases_by_key(caller, key.id, page)[0] if "ListAliasesByKeyId" in allowed else None
+    may_list_users = "ListUsers" in s.access.on_user(caller, ("ListUsers",))
+    see_policy = "GetKeyPolicy" in allowed
     params: ImportParameters | None = None
     params_problem = ""
-    if params_id and key.origin is Origin.EXTERNAL:
+    if params_id and key.origin is Origin.EXTERNAL and "GetParametersForImport" in allowed:
         try:
             params = s.importing.issued_parameters(caller, key.id, params_id)
         except (errors.InvalidImportToken, errors.ExpiredImportToken) as exc:
             params_problem = f"{message_of(exc)} Get new import parameters."
     return {
         "key": key,
+        "allowed": allowed,
         "versions": versions,
         "key_aliases": aliases,
-        "tags": tags,
+        "deletable_aliases": s.access.deletable_aliases(caller, [a.name for a in aliases or ()]),
+        "tags": s.tags.list_tags(caller, key.id)[1] if "ListResourceTags" in allowed else None,
+        "key_policy": s.keys.get_policy(caller, key.id, None) if see_policy else None,
+        "key_users": s.access.key_users(caller, key.id) if see_policy and may_list_users else None,
         "params": params,
         "params_problem": params_problem,
         "key_stores": s.keys.key_stores(),
@@ -111,9 +127,11 @@ async def show(ctx: Ctx, problems: dict[str, str] | None = None, status: int = 2
     return ctx.render("key.html", context, status)
 
 
-async def refused(ctx: Ctx, form: str, exc: errors.KmsError) -> Response:
-    """The page again with a service error next to ``form``; a key that is not there (any more)
-    has no page, so that is the error page."""
+async def refused(ctx: Ctx, form: str, exc: errors.KmsError | forms.FormError) -> Response:
+    """The page again with the refusal next to ``form``; a key that is not there (any more) has
+    no page, so that is the error page."""
+    if isinstance(exc, forms.FormError):
+        return await show(ctx, {form: " ".join(exc.fields.values())}, 400)
     if isinstance(exc, errors.KeyNotFound):
         raise exc
     return await show(ctx, {form: field_message(exc)}, status_of(exc))
@@ -121,17 +139,8 @@ async def refused(ctx: Ctx, form: str, exc: errors.KmsError) -> Response:
 
 async def action(ctx: Ctx) -> Response:
     name, ref = ctx.path("action"), ctx.path("key_id")
-    change = _changes(ctx, ref).get(name)
-    if change is None:
-        return ctx.error_page(404, "Unknown action", "There is no such key action.")
-    try:
-        await ctx.run(change)
-    except forms.FormError as exc:
-        return await show(ctx, {name: " ".join(exc.fields.values())}, 400)
-    except errors.KmsError as exc:
-        return await refused(ctx, name, exc)
-    log.info("console: %s %s on key %s", ctx.caller.access_key_id, name, ref)
-    return ctx.redirect(key_path(ref), done=name)
+    answer = await ctx.change(f"key {ref}", name, _changes(ctx, ref), lambda form, exc: refused(ctx, form, exc))
+    return answer or ctx.redirect(key_path(ref), done=name)
 
 
 def _changes(ctx: Ctx, ref: str) -> dict[str, Callable[[], object]]:

@@ -35,17 +35,19 @@ async def show(ctx: Ctx, status: int = 200, dialog: Mapping[str, Any] | None = N
 
     def listed(number: int) -> tuple[list[Key], int]:
         page = listing.Page(number, KEYS_PER_PAGE)
-        return keys.list_keys(ctx.caller, page, filters, search, newest_first=True)
+        return keys.list_keys(ctx.caller, page, filters, search, newest_first=True, describable=True)
 
-    def load() -> tuple[int, list[Key], int, dict[str, list[str]]]:
+    def load() -> tuple[int, list[Key], int, dict[str, list[str]], frozenset[str]]:
         number = wanted
         rows, total = listed(number)
         if not rows and number > _pages(total):  # a link past the end shows the last page
             number = _pages(total)
             rows, total = listed(number)
-        return number, rows, total, aliases.names_by_key(ctx.caller, [k.id for k in rows])
+        allowed = ctx.services.access.on_keys(ctx.caller, ("CreateKey", "ListAliases"))
+        names = aliases.names_by_key(ctx.caller, [k.id for k in rows]) if "ListAliases" in allowed else {}
+        return number, rows, total, names, allowed
 
-    number, rows, total, names = await ctx.run(load)
+    number, rows, total, names, allowed = await ctx.run(load)
     query = {"state": state, "spec": spec, "q": search}
     context = ctx.page_context(
         "keys",
@@ -61,6 +63,7 @@ async def show(ctx: Ctx, status: int = 200, dialog: Mapping[str, Any] | None = N
         states=[s.value for s in KeyState],
         specs=list(SPECS),
         filtered=bool(state or spec or search),
+        may_create="CreateKey" in allowed,
         **{"dialog": None, "options": None, **(dialog or {})},
     )
     return ctx.render("keys.html", context, status)

@@ -8,13 +8,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from openkms.console import forms
-from openkms.console.auth import ENDED_MESSAGES, Ended, Session
-from openkms.console.web import FORBIDDEN_CSRF, Console, Ctx
+from openkms.console.auth import ENDED_MESSAGES, Ended, Session, SignedIn
+from openkms.console.web import FORBIDDEN_CSRF, Console, Ctx, source_of
 from openkms.domain import errors
+from openkms.domain.logon import fingerprint
 
 log = logging.getLogger("openkms.console")
 
-SECTIONS = ("keys", "aliases")
+# The layout's sections and their paths (the region switcher keeps the section).
+SECTIONS = {"keys": "keys", "aliases": "aliases", "users": "ram/users", "policies": "ram/policies"}
 
 FORBIDDEN_NO_COOKIE = (
     "Your browser did not send the console's session cookie, so the request was refused. "
@@ -64,7 +66,7 @@ async def login(console: Console, request: Request) -> Response:
     session = console.session_of(request)
     if request.method == "GET":
         if session is not None and not sessions.expired(session):
-            if session.signed_in and await console.run(lambda: sessions.still_valid(session)) is None:
+            if session.signed_in and isinstance(await console.run(lambda: sessions.resume(session)), SignedIn):
                 return RedirectResponse(_safe_next(console, request, request.query_params.get("next", "")), 303)
             if not session.signed_in:
                 return _login_form(console, request, session)
@@ -79,11 +81,18 @@ async def login(console: Console, request: Request) -> Response:
     if sessions.expired(session):
         expired = "The log-on form had expired. Try again."
         return _login_form(console, request, sessions.anonymous(), 400, expired, access_key_id)
-    result = await console.run(lambda: sessions.log_on(access_key_id, forms.text(form, "access_key_secret")))
+    secret, source = forms.text(form, "access_key_secret"), source_of(request)
+    result = await console.run(lambda: sessions.log_on(access_key_id, secret, source))
     if result.session is None:
-        log.info("console: failed log-on for AccessKey %r", access_key_id[:64])
-        return _login_form(console, request, session, 401, result.error, access_key_id)
-    log.info("console: %s logged on", result.session.access_key_id)
+        # An id that is no AccessKey's may be a secret typed into the wrong field: only its fingerprint.
+        who = access_key_id.strip() if result.known_id else f"(unknown, sha256 {fingerprint(access_key_id.strip())})"
+        status = 429 if result.retry_after else 401
+        log.info("console: refused log-on for AccessKey %s from %s (%d)", who, source or "-", status)
+        response = _login_form(console, request, session, status, result.error, access_key_id)
+        if result.retry_after:
+            response.headers["Retry-After"] = str(result.retry_after)
+        return response
+    log.info("console: %s logged on from %s", access_key_id.strip(), source or "-")
     response = RedirectResponse(_safe_next(console, request, forms.text(form, "next")), status_code=303)
     console.set_cookie(request, response, result.session)
     return response
@@ -91,6 +100,7 @@ async def login(console: Console, request: Request) -> Response:
 
 async def logout(ctx: Ctx) -> Response:
     url = ctx.console.url(ctx.request, "/login", ended=Ended.SIGNED_OUT.value)
+    await ctx.run(lambda: ctx.console.sessions.log_off(ctx.session))
     response = RedirectResponse(url, status_code=303)
     ctx.console.set_cookie(ctx.request, response, ctx.console.sessions.anonymous())
     return response
@@ -103,5 +113,5 @@ async def switch_region(ctx: Ctx) -> Response:
         region = ctx.services.regions.get(wanted)
     except errors.InvalidRegion as exc:
         return ctx.error_page(404, "Unknown region", exc.message)
-    section = section if section in SECTIONS else "keys"
-    return RedirectResponse(ctx.console.url(ctx.request, f"/{region.id}/{section}"), status_code=303)
+    path = SECTIONS.get(section, "keys")
+    return RedirectResponse(ctx.console.url(ctx.request, f"/{region.id}/{path}"), status_code=303)

@@ -22,6 +22,7 @@ from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
 from openkms.storage.sql.keys import SqlKeys
+from openkms.storage.sql.logon import SqlConsoleSessions, SqlLogOnFailures
 from openkms.storage.sql.ram import SqlAttachments, SqlPolicies, SqlUsers
 from openkms.storage.sql.scopes import Scopes
 from openkms.storage.sql.tags import SqlTags
@@ -49,6 +50,8 @@ class SqlUnitOfWork:
         self.users = SqlUsers(db, scopes)
         self.policies = SqlPolicies(db, scopes)
         self.attachments = SqlAttachments(db, scopes)
+        self.console_sessions = SqlConsoleSessions(db)
+        self.logon_failures = SqlLogOnFailures(db, scopes)
 
 
 class SqlStore:
