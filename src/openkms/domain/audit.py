@@ -25,6 +25,9 @@ from typing import Any
 
 KMS_SOURCE = "kms.aliyuncs.com"
 RAM_SOURCE = "ram.aliyuncs.com"
+EVENT_VERSION = 1  # ActionTrail's event format version
+KEY_RESOURCE = "ACS::KMS::Key"
+ALIAS_RESOURCE = "ACS::KMS::Alias"
 
 
 class EventType(StrEnum):
@@ -75,6 +78,12 @@ class AuditEvent:
     error_message: str = ""
     request_parameters: Mapping[str, Any] = field(default_factory=dict)
     response_elements: Mapping[str, Any] = field(default_factory=dict)
+    # The account whose trail holds the event: the owner of the resources acted on (another
+    # account's key used through its key policy is the key owner's event), else the caller's.
+    recipient_account_id: str = ""
+    service_name: str = ""  # ActionTrail's "Kms", "Ram", "Actiontrail"
+    # Resource type -> ids acted on, as ActionTrail writes them: {"ACS::KMS::Key": ["key-..."]}.
+    referenced_resources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """ActionTrail's names and values (enums as their text)."""
@@ -85,6 +94,7 @@ class AuditEvent:
             "eventSource": self.event_source,
             "eventType": self.event_type.value,
             "eventRW": self.event_rw.value,
+            "eventVersion": EVENT_VERSION,
             "eventTime": self.event_time,
             "acsRegion": self.acs_region,
             "requestId": self.request_id,
@@ -102,6 +112,9 @@ class AuditEvent:
             },
             "requestParameters": self.request_parameters,
             "responseElements": self.response_elements,
+            "recipientAccountId": self.recipient_account_id,
+            "serviceName": self.service_name,
+            "referencedResources": {kind: list(ids) for kind, ids in self.referenced_resources.items()},
         }
 
     def to_json(self) -> str:

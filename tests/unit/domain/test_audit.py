@@ -53,8 +53,10 @@ def test_the_event_is_one_canonical_object_in_actiontrail_names() -> None:
     assert set(doc) == {
         "eventId", "eventName", "eventSource", "eventType", "eventRW", "eventTime", "acsRegion", "requestId",
         "apiVersion", "errorCode", "errorMessage", "sourceIpAddress", "userAgent", "userIdentity",
-        "requestParameters", "responseElements",
+        "requestParameters", "responseElements", "eventVersion", "recipientAccountId", "serviceName",
+        "referencedResources",
     }  # fmt: skip
+    assert doc["eventVersion"] == 1
     assert doc["eventType"] == "ApiCall"
     assert doc["eventRW"] == "Write"
     assert doc["eventTime"] == "2027-01-15T08:00:00Z"
@@ -63,6 +65,12 @@ def test_the_event_is_one_canonical_object_in_actiontrail_names() -> None:
     }  # fmt: skip
     assert text == json.dumps(doc, sort_keys=True, separators=(",", ":"))
     assert list(doc["requestParameters"]) == ["Algorithm", "KeyId"]
+
+
+def test_referenced_resources_are_lists_by_resource_type() -> None:
+    doc = json.loads(_event(referenced_resources={"ACS::KMS::Key": ("key-1",)}, service_name="Kms").to_json())
+    assert doc["referencedResources"] == {"ACS::KMS::Key": ["key-1"]}
+    assert doc["serviceName"] == "Kms"
 
 
 def test_non_ascii_is_written_as_is() -> None:
