@@ -17,7 +17,7 @@ from pathlib import Path
 
 from openkms import keystores
 from openkms.audit.keys import AuditKeys, load_keys
-from openkms.audit.trail import AuditConfig, AuditTrail, open_trail
+from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
 from openkms.crypto.lazy import LazyBackend
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
@@ -33,6 +33,7 @@ from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
+from openkms.service.audit import AuditRecorder
 from openkms.service.authorizer import PolicyAuthorizer
 from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.console_sessions import ConsoleSessionService
@@ -137,7 +138,7 @@ class Runtime:
     offload: bool
     scheduler_lock: FileLock
     root_key_in_file: bool
-    audit: AuditSink  # built, not yet fed: requests do not record events yet
+    audit: AuditSink  # the trail the services record into (Services.audit); closed last-but-one
     # Signs the web console's session cookies; derived from the root key so every worker agrees.
     console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -250,10 +251,17 @@ def console_key(store: Store, sealer: Sealer) -> bytes:
 AUDIT_DIR = "audit"
 
 
+def audit_mode(settings: Settings) -> str:
+    """The trail's mode: as set, else fail-closed for a production server and best-effort otherwise."""
+    if settings.audit_mode:
+        return settings.audit_mode.lower()
+    return FAIL_CLOSED if settings.production else BEST_EFFORT
+
+
 def audit_config(settings: Settings) -> AuditConfig:
     return AuditConfig(
         directory=settings.audit_directory or settings.data_dir / AUDIT_DIR,
-        mode=settings.audit_mode.lower(),
+        mode=audit_mode(settings),
         checkpoint_events=settings.audit_checkpoint_events,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         segment_bytes=settings.audit_segment_bytes,
@@ -262,8 +270,10 @@ def audit_config(settings: Settings) -> AuditConfig:
     )
 
 
-def audit_trail(settings: Settings, store: Store, sealer: Sealer, clock: Clock) -> AuditTrail:
+def audit_trail(settings: Settings, store: Store, sealer: Sealer, clock: Clock) -> AuditTrail | NoTrail:
     """This process's audit trail: its chain is taken, and sealed on a timer, from the first event."""
+    if audit_mode(settings) == OFF:
+        return NoTrail()
     return open_trail(audit_config(settings), load_keys(store, sealer), clock)
 
 
@@ -322,6 +332,8 @@ def build(
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
     limits = Limits(settings.keys_per_region, settings.aliases_per_region)
     ram_limits = _ram_limits(settings)
+    trail = audit_trail(settings, store, sealer, clock)
+    recorder = AuditRecorder(trail, clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, limits),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
@@ -332,12 +344,13 @@ def build(
         identity=identity,
         importing=importing,
         account=AccountService(regions, resolver),
-        scheduler=Scheduler(store, clock, versions, importing, backends),
+        scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         access=AccessService(store, resolver, clock),
         console_sessions=ConsoleSessionService(store),
+        audit=recorder,
         regions=regions,
         clock=clock,
     )
@@ -353,7 +366,7 @@ def build(
         offload=not store.calls_are_brief,
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
-        audit=audit_trail(settings, store, sealer, clock),
+        audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
     )

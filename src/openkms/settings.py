@@ -239,11 +239,19 @@ class Settings:
         check=POSITIVE,
     )
     http_max_connections: int = option(1024, "http.max_connections", "Open connections, per worker.", check=POSITIVE)
-    audit_mode: str = option(
-        "best-effort",
+    production: bool = option(
+        False,
+        "server.production",
+        "A server that must not run with development defaults: the audit trail fails closed unless set otherwise.",
+    )
+    audit_mode: str | None = option(
+        None,
         "audit.mode",
-        "fail-closed: a request waits until its event is on disk, and is refused if it cannot be written.",
-        check=one_of("best-effort", "fail-closed"),
+        "fail-closed: a request waits until its event is on disk, and is refused if it cannot be written; "
+        "best-effort: a failure is logged and counted; off: no trail. Default: fail-closed with "
+        "`[server] production`, else best-effort.",
+        check=one_of("best-effort", "fail-closed", "off"),
+        example="fail-closed",
     )
     audit_directory: Path | None = option(
         None,
@@ -344,6 +352,8 @@ def _check(s: Settings) -> None:
             raise SettingsError(f"[hsm] names the key store {name!r}, but no [[keystores]] entry has that id")
     if s.hsm_retry_seconds <= 0 or s.hsm_retry_max_seconds < s.hsm_retry_seconds:
         raise SettingsError("[hsm] retry_seconds must be positive and retry_max_seconds at least as long")
+    if s.production and (s.audit_mode or "").lower() == "off":
+        raise SettingsError('[audit] mode = "off" is refused with [server] production = true')
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if bool(s.admin_access_key_id) != bool(s.admin_access_key_secret):

@@ -2,11 +2,15 @@
 
 Modes:
 
-- ``fail-closed``: ``record`` returns once the event's line is written and fsynced. Concurrent
-  callers share fsyncs (group commit): each waits until an fsync that began after its line was
-  written has finished. A line that cannot be written is taken back from the file (a full disk
-  still lets a file shrink) and ``record`` raises ``AuditUnavailable``: nothing half-written is
-  left, and the caller refuses its request.
+- ``fail-closed``: a request is *admitted* first (``admit``, before anything is done) and its
+  event recorded after; ``record`` returns once the event's line is written and fsynced.
+  Concurrent callers share fsyncs (group commit): each waits until an fsync that began after its
+  line was written has finished. So that an admitted request's event always has room, the chain
+  holds a reserve (``.reserve`` in its directory, ``RESERVE_BYTES`` of written blocks): when a line
+  does not fit, the reserve is given back to the file system and the line written in its place,
+  and from then on ``admit`` refuses (``AuditUnavailable``) until the reserve can be made again.
+  A line that still cannot be written is taken back from the file (a full disk still lets a file
+  shrink) and ``record`` raises ``AuditUnavailable``: nothing half-written is left.
 - ``best-effort``: ``record`` writes the line (to the operating system: a crash of the process
   loses nothing, a crash of the machine may lose what the last checkpoint did not seal) and never
   raises; an event that cannot be written is dropped, counted in ``failures`` and logged, once
@@ -21,11 +25,13 @@ first event, so a process that records nothing leaves nothing on disk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +46,12 @@ from openkms.domain.ports import Clock
 log = logging.getLogger("openkms.audit")
 FAIL_CLOSED = "fail-closed"
 BEST_EFFORT = "best-effort"
-MODES = (BEST_EFFORT, FAIL_CLOSED)
+OFF = "off"  # no trail at all: for benchmarks and throwaway test servers; refused with production = true
+MODES = (BEST_EFFORT, FAIL_CLOSED, OFF)
+RESERVE_FILE = ".reserve"
+# Room for the events of the requests one process can have admitted at once (about 1 KiB each;
+# a worker runs at most a few dozen requests in parallel), with a wide margin.
+RESERVE_BYTES = 256 * 1024
 
 
 def node_name() -> str:
@@ -80,10 +91,32 @@ class AuditTrail:
         self.seal_failures = 0
         self._seal_failing = False
         self._failing = False
+        self._reserve_held = False
+        self._retry_reserve_at = 0.0
 
     @property
     def chain_id(self) -> str | None:
         return self._writer.chain_id if self._writer else None
+
+    def admit(self) -> None:
+        """Fail-closed: raise ``AuditUnavailable`` unless the event of a request begun now is
+        sure to be written (the chain is open and its reserve is in place). Best-effort: a no-op."""
+        if not self.config.fail_closed:
+            return
+        try:
+            with self._lock:
+                if self._closed:
+                    raise OSError("the audit trail is closed")
+                writer = self._writer or self._start()
+                if not self._reserve_held:
+                    if time.monotonic() < self._retry_reserve_at:
+                        raise OSError(errno.ENOSPC, "no room for the audit reserve")
+                    self._make_reserve(writer)
+        except OSError as exc:
+            self._failed(exc)
+
+    def keyed_hash(self, value: bytes) -> str:
+        return self._keys.keyed_hash(value)
 
     def record(self, event: AuditEvent) -> None:
         text = event.to_json()
@@ -93,14 +126,14 @@ class AuditTrail:
                     raise OSError("the audit trail is closed")
                 writer = self._writer or self._start()
                 self._housekeeping(writer, seal=False)
-                seq = writer.append(text)
+                seq = self._append(writer, text)
                 self._housekeeping(writer, rotate=False)
             if self.config.fail_closed:
                 self._sync(seq)
         except OSError as exc:
             self._failed(exc)
             return
-        if self._failing:
+        if self._failing and not self.config.fail_closed:  # fail-closed recovers when its reserve is back
             self._recovered()
 
     def tick(self) -> None:
@@ -124,6 +157,34 @@ class AuditTrail:
                     log.error("audit chain %s: the last checkpoint could not be sealed: %s", self.chain_id, exc)
 
     # --- inside -----------------------------------------------------------------------------
+
+    def _append(self, writer: ChainWriter, text: str) -> int:
+        try:
+            return writer.append(text)
+        except OSError as exc:
+            if not self._reserve_held or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+        # The disk is full: the reserve makes room for this line (and those of requests already
+        # admitted); admit refuses new requests until it can be made again.
+        self._reserve_held = False
+        (writer.dir / RESERVE_FILE).unlink(missing_ok=True)
+        log.error("audit chain %s: the disk is full; the reserve was used, new requests are refused", writer.chain_id)
+        return writer.append(text)
+
+    def _make_reserve(self, writer: ChainWriter) -> None:
+        path = writer.dir / RESERVE_FILE
+        try:
+            with path.open("wb") as fh:
+                fh.write(b"\0" * RESERVE_BYTES)  # written blocks, not a sparse file: the space is taken
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            path.unlink(missing_ok=True)
+            self._retry_reserve_at = time.monotonic() + 1.0  # not a 256 KiB write per refused request
+            raise
+        self._reserve_held = True
+        if self._failing:
+            self._recovered()
 
     def _start(self) -> ChainWriter:
         self.config.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -211,3 +272,21 @@ def open_trail(config: AuditConfig, keys: AuditKeys, clock: Clock) -> AuditTrail
         if not path.exists() or path.read_bytes() != pem:
             files.write_atomically(path, pem)
     return AuditTrail(config, keys, clock)
+
+
+class NoTrail:
+    """``[audit] mode = "off"``: nothing is recorded (benchmarks, throwaway test servers)."""
+
+    failures = 0
+
+    def admit(self) -> None:
+        return None
+
+    def keyed_hash(self, value: bytes) -> str:
+        return ""
+
+    def record(self, event: AuditEvent) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

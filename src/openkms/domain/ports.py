@@ -412,6 +412,15 @@ class NonceCache(Protocol):
 class AuditSink(Protocol):
     """The audit trail: where every request, console action and background change is recorded."""
 
+    def admit(self) -> None:
+        """Before a request does anything. Fail-closed: raises ``AuditUnavailable`` unless the
+        request's event is sure to be written. Best-effort: never raises."""
+        ...
+
+    def keyed_hash(self, value: bytes) -> str:
+        """``hmac-sha256:<hex>`` of ``value`` under the trail's hash key: what redaction writes."""
+        ...
+
     def record(self, event: AuditEvent) -> None:
         """Append ``event``. Fail-closed: returns once the event is durable, and raises
         ``AuditUnavailable`` when it cannot be written (the caller must not go on as if it were).

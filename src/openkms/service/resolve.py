@@ -19,6 +19,7 @@ from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, effective
 from openkms.domain.ports import Authorizer, UnitOfWork
 from openkms.domain.states import require
+from openkms.service.audit import note_key
 from openkms.service.backends import Backends
 from openkms.service.discards import Discards
 from openkms.service.material import forget_material
@@ -128,6 +129,7 @@ class KeyResolver:
         return key
 
     def _checked(self, caller: Caller, key: Key, action: Action, conditions: Mapping[str, str] | None = None) -> Key:
+        note_key(key)  # the audit event names the key, whether the action is allowed or not
         # Authorization before the state: a caller who may not use a key learns nothing of it.
         try:
             self._authorizer.authorize(caller, action, key_resource(key), conditions)
