@@ -31,12 +31,11 @@ import os
 import re
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from openkms.audit import files
-from openkms.audit.keys import AuditKeys
+from openkms.audit.keys import AuditKeys, PublicKey
 from openkms.audit.retention import apply_retention
 from openkms.audit.writer import ChainWriter, open_chain
 from openkms.domain import errors
@@ -95,6 +94,10 @@ class AuditTrail:
         self._retry_reserve_at = 0.0
 
     @property
+    def public_key(self) -> PublicKey:
+        return self._keys.public
+
+    @property
     def chain_id(self) -> str | None:
         return self._writer.chain_id if self._writer else None
 
@@ -103,17 +106,21 @@ class AuditTrail:
         sure to be written (the chain is open and its reserve is in place). Best-effort: a no-op."""
         if not self.config.fail_closed:
             return
+        made = False
         try:
             with self._lock:
                 if self._closed:
                     raise OSError("the audit trail is closed")
                 writer = self._writer or self._start()
                 if not self._reserve_held:
-                    if time.monotonic() < self._retry_reserve_at:
+                    if self._clock.now() < self._retry_reserve_at:
                         raise OSError(errno.ENOSPC, "no room for the audit reserve")
                     self._make_reserve(writer)
+                    made = True
         except OSError as exc:
             self._failed(exc)
+        if made and self._failing:
+            self._recovered()
 
     def keyed_hash(self, value: bytes) -> str:
         return self._keys.keyed_hash(value)
@@ -174,17 +181,20 @@ class AuditTrail:
     def _make_reserve(self, writer: ChainWriter) -> None:
         path = writer.dir / RESERVE_FILE
         try:
+            # Room for the reserve and as much again: a reserve made of the very space the last
+            # one gave back would be used up by the next event, and no request would be refused.
+            room = os.statvfs(writer.dir)
+            if room.f_bavail * room.f_frsize < 2 * RESERVE_BYTES:
+                raise OSError(errno.ENOSPC, "no room for the audit reserve")
             with path.open("wb") as fh:
                 fh.write(b"\0" * RESERVE_BYTES)  # written blocks, not a sparse file: the space is taken
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError:
             path.unlink(missing_ok=True)
-            self._retry_reserve_at = time.monotonic() + 1.0  # not a 256 KiB write per refused request
+            self._retry_reserve_at = self._clock.now() + 1.0  # not a 256 KiB write per refused request
             raise
         self._reserve_held = True
-        if self._failing:
-            self._recovered()
 
     def _start(self) -> ChainWriter:
         self.config.directory.mkdir(mode=0o700, parents=True, exist_ok=True)

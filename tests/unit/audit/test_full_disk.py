@@ -3,11 +3,7 @@ nothing half-written; best-effort drops, counts and logs once per run of failure
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,33 +14,10 @@ from openkms.audit.trail import AuditConfig, open_trail
 from openkms.audit.verify import verify
 from openkms.domain.errors import AuditUnavailable
 from openkms.system import ManualClock
+from tests.audit_support import fill, small_disk
 from tests.unit.audit.conftest import event
 
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a 1 MiB tmpfs needs root")
-    where = tmp_path / "small"
-    where.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
-
-
-def _fill(where: Path, leave: int) -> Path:
-    """Fill the file system but for about ``leave`` bytes."""
-    filler = where / "filler"
-    free = os.statvfs(where).f_bavail * os.statvfs(where).f_frsize
-    with filler.open("wb") as fh, contextlib.suppress(OSError):
-        fh.write(b"\0" * max(free - leave, 0))
-    return filler
+__all__ = ["small_disk"]  # a fixture
 
 
 def _complete_lines(directory: Path) -> bool:
@@ -57,7 +30,7 @@ def test_fail_closed_refuses_and_leaves_nothing_half_written(
     config = AuditConfig(small_disk / "audit", mode="fail-closed", node="n", checkpoint_events=20)
     trail = open_trail(config, keys, clock)
     trail.record(event(0))
-    filler = _fill(small_disk, leave=24 * 1024)
+    filler = fill(small_disk, leave=24 * 1024)
     written, refused = 1, None
     for n in range(1, 10_000):
         try:
@@ -88,7 +61,7 @@ def test_best_effort_drops_counts_and_logs_once(
     config = AuditConfig(small_disk / "audit", mode="best-effort", node="n", checkpoint_events=20)
     trail = open_trail(config, keys, clock)
     trail.record(event(0))
-    filler = _fill(small_disk, leave=8 * 1024)
+    filler = fill(small_disk, leave=8 * 1024)
     with caplog.at_level(logging.ERROR, logger="openkms.audit"):
         for n in range(1, 200):
             trail.record(event(n))  # never raises
@@ -104,3 +77,33 @@ def test_best_effort_drops_counts_and_logs_once(
     report = verify(small_disk / "audit", keys.public)
     assert report.ok, report.problem
     assert report.chains[0].events == 200 - trail.failures + 1
+
+
+def test_fail_closed_admits_only_what_it_can_record(small_disk: Path, keys: AuditKeys, clock: ManualClock) -> None:
+    """The reserve: every admitted request's event is written, even when the disk fills between
+    its admission and its event; the next admission is refused until there is room again."""
+    config = AuditConfig(small_disk / "audit", mode="fail-closed", node="n", checkpoint_events=20)
+    trail = open_trail(config, keys, clock)
+    trail.admit()
+    trail.record(event(0))
+    admitted = [trail.admit() for _ in range(5)]  # five requests in flight ...
+    filler = fill(small_disk, leave=0)  # ... when the disk fills up completely
+    for n in range(1, len(admitted) + 1):
+        trail.record(event(n))  # each admitted request's event is written, from the reserve
+    with pytest.raises(AuditUnavailable):
+        trail.admit()  # a new request is refused before it does anything
+    assert _complete_lines(small_disk / "audit")
+    report = verify(small_disk / "audit", keys.public)
+    assert report.ok, report.problem
+    assert report.chains[0].events == 1 + len(admitted)
+
+    filler.unlink()
+    with pytest.raises(AuditUnavailable):
+        trail.admit()  # the reserve is tried again at most once a second ...
+    clock.advance(2)
+    trail.admit()  # ... and then there is room for it
+    trail.record(event(100))
+    trail.close()
+    report = verify(small_disk / "audit", keys.public)
+    assert report.ok, report.problem
+    assert report.chains[0].events == 2 + len(admitted)
