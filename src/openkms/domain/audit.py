@@ -119,7 +119,12 @@ class AuditEvent:
 
     def to_json(self) -> str:
         """One canonical JSON object: keys sorted at every level, no spaces, non-ASCII as is."""
-        return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (a malformed request's text): escaped, so the line is UTF-8
+            return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return text
 
 
 # --- redaction ----------------------------------------------------------------------------------
@@ -186,7 +191,7 @@ def _hash_value(value: Any, keyed_hash: KeyedHash) -> Any:
     if isinstance(value, bytes):
         return keyed_hash(value)
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return keyed_hash(text.encode())
+    return keyed_hash(text.encode("utf-8", "surrogatepass"))
 
 
 def _keep_value(value: Any, keyed_hash: KeyedHash) -> Any:

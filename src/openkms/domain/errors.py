@@ -48,6 +48,11 @@ class KmsError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def audit_message(self) -> str:
+        """The message as the audit trail keeps it: the caller's, unless that echoes the request."""
+        return self.message
+
 
 # --- input --------------------------------------------------------------------------------------
 

@@ -130,7 +130,7 @@ class RpcHandler:
     ) -> tuple[int, str, bytes, bytes]:
         if wire.status >= 500 and exc is not None:
             log.error("request %s failed: %s", facts.request_id, type(exc).__name__)
-        facts.error_code, facts.error_message = wire.code, wire.message
+        facts.error_code, facts.error_message = wire.code, wire.audit_message
         return self._error(wire, facts.request_id, host, xml_root)
 
     @staticmethod

@@ -26,12 +26,16 @@ class IncompleteSignature(ProtocolError):
 
 
 class SignatureDoesNotMatch(ProtocolError):
+    _TEXT = "Specified signature is not matched with our calculation."
+
     def __init__(self, string_to_sign: str) -> None:
         # The official old-generation SDK splits this message on ':' and compares the second part
         # with its own string to sign, so the wording and the trailing string must stay exactly so.
-        super().__init__(
-            f"Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
-        )
+        super().__init__(f"{self._TEXT} server string to sign is:{string_to_sign}")
+
+    @property
+    def audit_message(self) -> str:
+        return self._TEXT  # the string to sign holds every parameter: a Plaintext too
 
 
 class IllegalTimestamp(ProtocolError):
@@ -96,6 +100,7 @@ class WireError:
     message: str
     # Alibaba's AccessDeniedDetail for a denial (the SDKs read it into access_denied_detail).
     access_denied: dict[str, str] | None = None
+    audit_message: str = ""  # what the audit trail keeps of the message (KmsError.audit_message)
 
 
 # (class, HTTP status, code). Order does not matter: lookup walks the raised class's MRO.
@@ -160,7 +165,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.IntegrityError: (500, "InternalFailure"),
 }
 
-INTERNAL = WireError(500, "InternalFailure", "Internal Failure.")
+INTERNAL = WireError(500, "InternalFailure", "Internal Failure.", None, "Internal Failure.")
 
 
 # Where the RAM API (2015-05-01) answers otherwise than KMS for the same error.
@@ -176,7 +181,9 @@ def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, 
                 return INTERNAL  # the detail is for the operator's log, not for the caller
             if "{" in code:
                 code = code.format_map(vars(exc))
-            return WireError(status, code, exc.message if isinstance(exc, d.KmsError) else "", _detail(exc))
+            if not isinstance(exc, d.KmsError):
+                return WireError(status, code, "")
+            return WireError(status, code, exc.message, _detail(exc), exc.audit_message)
     return INTERNAL
 
 

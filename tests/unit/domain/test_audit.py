@@ -157,3 +157,10 @@ def test_no_name_is_in_two_rows() -> None:
     rows = [audit._KEEP.split(), audit._HASH.split(), audit._DROP.split()]
     names = [n for row in rows for n in row]
     assert len(names) == len(set(names)) == len(PARAMETERS)
+
+
+def test_a_lone_surrogate_from_a_malformed_request_is_escaped_and_still_hashes() -> None:
+    text = _event(request_parameters={"Description": "a\udcffb"}).to_json()
+    assert text.encode()  # a line is UTF-8
+    assert json.loads(text)["requestParameters"]["Description"] == "a\udcffb"
+    assert redact({"CiphertextBlob": "\ud800"}, keyed)["CiphertextBlob"].startswith("hmac-sha256:")
