@@ -23,10 +23,12 @@ from openkms.domain.actions import ACTIONS as ROWS
 from openkms.domain.actions import RAM_ACTIONS as RAM_ROWS
 from openkms.domain.actions import Target
 from openkms.domain.identity import Caller
+from openkms.domain.rotation import DAY
 from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS
+from openkms.service.keys import CreateKeyRequest
 from openkms.service.ram_users import UserFields
 from tests.action_samples import EXPECTED_ERRORS, Samples, ram_params
-from tests.audit_support import one_event
+from tests.audit_support import events, one_event
 from tests.e2e.signed import Signer
 from tests.servers import InProcessServer
 
@@ -182,3 +184,24 @@ def test_hash_is_hmac_sha256_under_the_trail_key(account: Account) -> None:
     assert hashed.startswith("hmac-sha256:")
     assert len(hashed) == len("hmac-sha256:") + 64
     assert hashed != "hmac-sha256:" + hmac.new(b"", value, hashlib.sha256).hexdigest()
+
+
+def test_background_changes_are_service_events(account: Account) -> None:
+    services = account.server.services
+    rotating = services.keys.create_key(
+        account.root, CreateKeyRequest(rotation_enabled=True, rotation_interval=7 * DAY)
+    )
+    doomed = services.keys.create_key(account.root, CreateKeyRequest())
+    services.keys.schedule_deletion(account.root, doomed.id, 7)
+    account.server.clock.advance(8 * DAY)
+    report = services.scheduler.run_once()
+    assert rotating.id in report.rotated
+    assert doomed.id in report.purged
+    found = {(e["eventName"], e["referencedResources"]["ACS::KMS::Key"][0]): e for e in events(account.trail)
+             if e["eventType"] == "AliyunServiceEvent"}  # fmt: skip
+    rotated = found[("RotateKey", rotating.id)]
+    assert rotated["userIdentity"]["type"] == "system"
+    assert rotated["recipientAccountId"] == account.root.account_uid
+    assert rotated["requestParameters"]["KeyVersionId"]
+    assert rotated["eventRW"] == "Write"
+    assert found[("DeleteKey", doomed.id)]["acsRegion"] == "cn-hangzhou"

@@ -33,6 +33,7 @@ ALIAS_RESOURCE = "ACS::KMS::Alias"
 class EventType(StrEnum):
     API_CALL = "ApiCall"
     CONSOLE_OPERATION = "ConsoleOperation"
+    CONSOLE_SIGNIN = "ConsoleSignin"
     SERVICE_EVENT = "AliyunServiceEvent"  # what openkms did by itself: rotation, deletion, retention
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openkms.domain import audit
-from openkms.domain.actions import ACTIONS, RAM_ACTIONS
+from openkms.domain.actions import ACTIONS, RAM_ACTIONS, Action, action
 from openkms.domain.audit import AuditEvent, EventRW, EventType, UserIdentity, event_time, redact
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
@@ -29,14 +29,21 @@ from openkms.domain.ports import AuditSink, Clock, IdGenerator
 
 SOURCES = {"kms": audit.KMS_SOURCE, "ram": audit.RAM_SOURCE, "actiontrail": "actiontrail.aliyuncs.com"}
 SERVICE_NAMES = {"kms": "Kms", "ram": "Ram", "actiontrail": "Actiontrail"}
+API_VERSIONS = {"kms": "2016-01-20", "ram": "2015-05-01", "actiontrail": "2020-07-06"}
 SYSTEM = UserIdentity("system", user_name="kms.aliyuncs.com")  # ActionTrail's identity for a service's own act
 
 
 @dataclass
 class Noted:
-    """The keys one request acted on, as ``(owner account, key id)`` in the order found."""
+    """What one request did, as the resolver saw it: the keys it acted on, as ``(owner account,
+    key id)``, and the actions it performed (asked of the authorizer), each in the order found."""
 
     keys: list[tuple[str, str]] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+
+    def main_action(self) -> Action | None:
+        """What a console request is named after: the first change it made, else the first read."""
+        return next((a for a in self.actions if a.writes), self.actions[0] if self.actions else None)
 
 
 _noted: contextvars.ContextVar[Noted | None] = contextvars.ContextVar("openkms_audit_noted", default=None)
@@ -57,6 +64,12 @@ def note_key(key: Key) -> None:
     noted = _noted.get()
     if noted is not None and (key.account_uid, key.id) not in noted.keys:
         noted.keys.append((key.account_uid, key.id))
+
+
+def note_action(action: Action) -> None:
+    noted = _noted.get()
+    if noted is not None and action not in noted.actions:
+        noted.actions.append(action)
 
 
 @dataclass
@@ -81,6 +94,19 @@ class RequestFacts:
     error_code: str = ""
     error_message: str = ""
     noted: Noted = field(default_factory=Noted)
+
+    def named_after_actions(self, fallback: str, read: str = "") -> None:
+        """A console request: named after the API action it performed (what the same change
+        made through the API would be called); one that changed nothing after ``read`` if given
+        (``kms:ListKeys``: a page may read several things); ``fallback`` when it performed none."""
+        main = self.noted.main_action()
+        if read and (main is None or not main.writes):
+            service, _, name = read.partition(":")
+            main = action(name, service)
+        if main is None:
+            self.event_name = fallback
+            return
+        self.event_name, self.service, self.api_version = main.name, main.service, API_VERSIONS[main.service]
 
 
 def _identity(facts: RequestFacts) -> UserIdentity:
