@@ -176,7 +176,10 @@ _INDEX = re.compile(r"\.[0-9]+(?=\.|$)")
 
 def treatment(name: str) -> Treatment:
     """The table's row for ``name``; unknown names are dropped."""
-    return PARAMETERS.get(_INDEX.sub(".N", name), Treatment.DROP)
+    found = PARAMETERS.get(name)
+    if found is None:
+        found = PARAMETERS.get(_INDEX.sub(".N", name), Treatment.DROP) if "." in name else Treatment.DROP
+    return found
 
 
 def _hash_value(value: Any, keyed_hash: KeyedHash) -> Any:
