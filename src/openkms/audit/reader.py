@@ -170,23 +170,24 @@ class TrailReader:
         with path.open("rb") as f:
             if plan.backward:
                 end = start.offset if start is not None else os.fstat(f.fileno()).st_size
-                lines = _lines_backward(f, end)
+                blocks = _blocks_backward(f, end)
             else:
-                lines = _lines_forward(f, start.offset if start is not None else 0)
-            for line, offset in lines:
-                at = line.find(_TIME)
-                if at < 0:
-                    continue
-                when = line[at + len(_TIME) : at + len(_TIME) + _TIME_WIDTH]
-                if plan.past(when):
+                blocks = _blocks_forward(f, start.offset if start is not None else 0)
+            for data, lo, hi, base in blocks:
+                lines = _candidates(data, lo, hi, base, plan.needles[0] if plan.needles else None)
+                for line, line_start in reversed(lines) if plan.backward else lines:
+                    when = _time_of(line)
+                    if when is None or (plan.since and when < plan.since) or (plan.until and when > plan.until):
+                        continue
+                    if not all(needle in line for needle in plan.needles[1:]):
+                        continue
+                    offset = line_start + len(line) + 1 if plan.backward else line_start
+                    hit = _hit(line, when, chain, first_seq, offset, plan, start)
+                    if hit is not None:
+                        yield hit
+                # The block's last line in reading order: past it, nothing later can match.
+                if plan.past(_edge_time(data, lo, hi, plan.backward)):
                     return True
-                if (plan.since and when < plan.since) or (plan.until and when > plan.until):
-                    continue
-                if not all(needle in line for needle in plan.needles):
-                    continue
-                hit = _hit(line, when, chain, first_seq, offset, plan, start)
-                if hit is not None:
-                    yield hit
         return False
 
     def _first_time(self, path: Path) -> bytes | None:
@@ -237,49 +238,81 @@ def _hit(
 # --- reading lines ------------------------------------------------------------------------------
 
 
-def _lines_backward(f: BinaryIO, end: int) -> Iterator[tuple[bytes, int]]:
-    """The complete lines of the file before ``end``, last first, each with the offset just past
-    its newline. Bytes after the last newline (a line being written) are left out."""
-    pos = pending_end = end
-    pending = b""
+def _time_of(line: bytes) -> bytes | None:
+    at = line.find(_TIME)
+    return None if at < 0 else line[at + len(_TIME) : at + len(_TIME) + _TIME_WIDTH]
+
+
+def _edge_time(data: bytes, lo: int, hi: int, first: bool) -> bytes:
+    """The eventTime of the first (or last) line of ``data[lo:hi]``; b"" when it has none."""
+    start = lo if first else max(lo, data.rfind(b"\n", lo, hi - 1) + 1)
+    line = data[start : data.find(b"\n", start, hi)]
+    return _time_of(line) or b""
+
+
+def _candidates(data: bytes, lo: int, hi: int, base: int, needle: bytes | None) -> list[tuple[bytes, int]]:
+    """The lines of ``data[lo:hi]`` (whole lines, each ended by a newline; ``data`` starts at
+    ``base`` in the file) that contain ``needle`` (all of them for None), in file order, with
+    their offsets. Finding the needle in the block before splitting it into lines is what keeps
+    a search for a rare value near the speed of reading the file."""
+    found: list[tuple[bytes, int]] = []
+    at = lo
+    while at < hi:
+        if needle is not None:
+            at = data.find(needle, at, hi)
+            if at < 0:
+                break
+            at = max(lo, data.rfind(b"\n", lo, at) + 1)
+        stop = data.find(b"\n", at, hi)
+        found.append((data[at:stop], base + at))
+        at = stop + 1
+    return found
+
+
+def _read(f: BinaryIO, lo: int, hi: int) -> bytes:
+    f.seek(lo)
+    return f.read(hi - lo)
+
+
+def _blocks_backward(f: BinaryIO, end: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """The file before ``end`` in blocks of whole lines, last block first: (data, lo, hi, base),
+    the lines being ``data[lo:hi]`` and ``data`` starting at ``base`` in the file. Bytes after the
+    last newline (a line being written) are left out. A block's first piece may begin mid-line:
+    it is read again as the end of the next block rather than carried over (one copy less)."""
+    hi = end
     trimmed = False
-    while pos > 0:
-        start = max(0, pos - BLOCK)
-        f.seek(start)
-        pending = f.read(pos - start) + pending
-        pos = start
-        if not trimmed:
-            newline = pending.rfind(b"\n")
-            if newline < 0:
-                continue
-            pending_end -= len(pending) - newline - 1
-            pending = pending[: newline + 1]
+    while hi > 0:
+        size = BLOCK
+        while True:
+            base = max(0, hi - size)
+            data = _read(f, base, hi)
+            stop = data.rfind(b"\n") + 1 if not trimmed else len(data)
+            lo = data.find(b"\n", 0, stop) + 1 if base > 0 else 0
+            if base == 0 or 0 < lo < stop:
+                break
+            size *= 2  # a line longer than the block
+        if stop > lo:
             trimmed = True
-        parts = pending[:-1].split(b"\n")
-        # Unless the block reached the file's start, its first piece may begin mid-line.
-        first = parts.pop(0) if pos > 0 else None
-        offset = pending_end
-        for line in reversed(parts):
-            if line:
-                yield line, offset
-            offset -= len(line) + 1
-        if first is None:
+            yield data, lo, stop, base
+        hi = base + lo
+
+
+def _blocks_forward(f: BinaryIO, start: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """The file from ``start`` in blocks of whole lines, as ``_blocks_backward`` yields them; a
+    line not yet ended by a newline is left out."""
+    base = start
+    while True:
+        size = BLOCK
+        while True:
+            data = _read(f, base, base + size)
+            stop = data.rfind(b"\n") + 1
+            if stop or len(data) < size:
+                break
+            size *= 2  # a line longer than the block
+        if not stop:
             return
-        pending, pending_end = first + b"\n", offset
-
-
-def _lines_forward(f: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
-    """The complete lines of the file from ``start``, each with the offset where it starts."""
-    f.seek(start)
-    pos = start
-    pending = b""
-    while chunk := f.read(BLOCK):
-        parts = (pending + chunk).split(b"\n")
-        pending = parts.pop()  # not yet ended by a newline
-        for line in parts:
-            if line:
-                yield line, pos
-            pos += len(line) + 1
+        yield data, 0, stop, base
+        base += stop
 
 
 # --- the cursor ---------------------------------------------------------------------------------

@@ -154,11 +154,11 @@ def test_a_line_being_written_is_left_out(make_trail: TrailFactory, reader: Trai
 
 def test_long_lines_across_read_blocks(make_trail: TrailFactory, reader: TrailReader) -> None:
     trail = make_trail()
-    big = "x" * 700_000  # two of these lines span a 1 MiB block
-    for n in range(5):
-        trail.record(_event(n, request_parameters={"Description": big}))
+    for n in range(5):  # lines spanning two blocks of 1 MiB, and lines longer than one
+        trail.record(_event(n, request_parameters={"Description": "x" * (1_500_000 if n % 2 else 700_000)}))
     assert _ids(reader, AuditQuery(limit=2)) == [f"event-{n}" for n in range(4, -1, -1)]
     assert _ids(reader, AuditQuery(limit=2, oldest_first=True)) == [f"event-{n}" for n in range(5)]
+    assert _ids(reader, AuditQuery(event_id="event-3", limit=0)) == ["event-3"]
 
 
 def test_an_empty_or_missing_trail(tmp_path: Path) -> None:
