@@ -20,9 +20,9 @@ from openkms.domain import errors
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.actions.context import Ctx, Handler
-from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS, RAM_VERSION
+from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, ACTIONTRAIL_VERSION, RAM_ACTIONS, RAM_VERSION
 from openkms.protocol.errors import (
-    RAM_OVERRIDES,
+    OVERRIDES,
     ActionNotFound,
     BodyTooLarge,
     InvalidVersion,
@@ -39,7 +39,7 @@ from openkms.service.container import Services
 MAX_BODY_BYTES = 256 * 1024  # the default of [http] max_body_bytes
 access_log = logging.getLogger("openkms.access")
 # The API version selects the table: a name may be in both (CreatePolicy is KMS's and RAM's).
-_TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS}
+_TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS, ACTIONTRAIL_VERSION: ACTIONTRAIL_ACTIONS}
 
 log = logging.getLogger("openkms.protocol")
 
@@ -91,7 +91,7 @@ class RpcHandler:
                 xml_root = "Error"
             action = req.params.get("Action") or req.header("x-acs-action") or ""
             version = req.params.get("Version") or req.header("x-acs-version") or ""
-            overrides = RAM_OVERRIDES if version == RAM_VERSION else None
+            overrides = OVERRIDES.get(version)
             handler = _handler_for(action, version)
             cred = self._auth.authenticate(req, self._auth_clock.now())
             ak = cred.access_key_id
@@ -116,7 +116,9 @@ class RpcHandler:
             "%s %s %s %d %s %.1fms ak=%s region=%s",
             request_id,
             method,
-            action if action in ACTIONS or action in RAM_ACTIONS else "?",  # the caller's text once it is a name
+            action
+            if any(action in table for table in _TABLES.values())
+            else "?",  # the caller's text once it is a name
             status,
             code,
             (time.perf_counter() - started) * 1000,
