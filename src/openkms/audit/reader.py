@@ -116,6 +116,12 @@ class TrailReader:
         self._first_times: dict[str, bytes] = {}
 
     def search(self, query: AuditQuery) -> AuditPage:
+        try:
+            return self._search(query)
+        except OSError as exc:
+            raise errors.BackendUnavailable(f"The audit trail cannot be read: {exc.strerror or exc}.") from None
+
+    def _search(self, query: AuditQuery) -> AuditPage:
         plan = _Plan(query)
         positions = _decode(query.cursor, plan.backward)
         streams: dict[str, Iterator[_Hit]] = {}

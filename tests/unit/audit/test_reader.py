@@ -178,3 +178,10 @@ def test_a_cursor_is_for_one_direction(make_trail: TrailFactory, reader: TrailRe
     cursor = reader.search(AuditQuery(limit=1)).cursor
     with pytest.raises(errors.InvalidLookupParameter):
         reader.search(AuditQuery(limit=1, cursor=cursor, oldest_first=True))
+
+
+def test_a_trail_it_cannot_read_is_unavailable(make_trail: TrailFactory, reader: TrailReader, tmp_path: Path) -> None:
+    make_trail().record(event(0))
+    (tmp_path / "audit" / "n-0" / files.segment_name(99)).mkdir()  # where a segment file should be
+    with pytest.raises(errors.BackendUnavailable, match="cannot be read: Is a directory"):
+        reader.search(AuditQuery())
