@@ -116,9 +116,7 @@ class RpcHandler:
             "%s %s %s %d %s %.1fms ak=%s region=%s",
             request_id,
             method,
-            action
-            if any(action in table for table in _TABLES.values())
-            else "?",  # the caller's text once it is a name
+            action if action in ACTIONS or action in RAM_ACTIONS else "?",  # the caller's text once it is a name
             status,
             code,
             (time.perf_counter() - started) * 1000,
