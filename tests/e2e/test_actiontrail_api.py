@@ -26,6 +26,8 @@ from openkms.domain.audit_query import parse_utc
 from openkms.domain.identity import Caller
 from openkms.domain.ram.identities import PolicyType
 from openkms.service.ram_users import UserFields
+from tests.e2e.expect import expect_wire, ok
+from tests.e2e.signed import Signer
 from tests.servers import InProcessServer
 
 DAY = 86_400
@@ -250,3 +252,13 @@ def test_a_ram_user_needs_a_policy_allowing_lookup_events(server: InProcessServe
         {"Effect": "Deny", "Action": "actiontrail:LookupEvents", "Resource": "*"},
     )  # fmt: skip
     assert error_of(lambda: denied.lookup_events(at.LookupEventsRequest())) == (403, "NoPermission")
+
+
+def test_the_version_selects_the_table(server: InProcessServer) -> None:
+    signer = Signer.for_new_account(server)
+    expect_wire(signer.v1("LookupEvents").send(), 404, "InvalidAction.NotFound")  # not a KMS action
+    expect_wire(signer.v1("DescribeRegions", version="2020-07-06").send(), 404, "InvalidAction.NotFound")
+    assert (
+        ok(signer.v1("LookupEvents", {"LookupAttribute.1.Key": "EventRW"}, version="2020-07-06").send())["Events"] == []
+    )
+    assert ok(signer.v3("LookupEvents", {"Direction": "forward"}, version="2020-07-06").send())["Events"] == []
