@@ -232,6 +232,8 @@ _SAMPLES: dict[str, Callable[[Samples], Params]] = {
     "DescribeAccountKmsStatus": lambda s: {},
     "OpenKmsService": lambda s: {},  # answers ServiceAlreadyOpened: a self-hosted KMS is always open
     "GetRandomPassword": lambda s: {"PasswordLength": "16"},
+    # ActionTrail 2020-07-06 (its own table, selected by Version): the last seven days' events
+    "LookupEvents": lambda s: {},
 }
 
 # Actions whose successful call is an error response by design.

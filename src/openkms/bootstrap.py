@@ -17,6 +17,7 @@ from pathlib import Path
 
 from openkms import keystores
 from openkms.audit.keys import AuditKeys, load_keys
+from openkms.audit.reader import TrailReader
 from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
 from openkms.crypto.lazy import LazyBackend
@@ -34,6 +35,7 @@ from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.audit import AuditRecorder
+from openkms.service.audit_search import AuditSearchService
 from openkms.service.authorizer import PolicyAuthorizer
 from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.console_sessions import ConsoleSessionService
@@ -346,6 +348,7 @@ def build(
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
+        audit_search=AuditSearchService(TrailReader(audit_config(settings).directory), resolver, clock),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         access=AccessService(store, resolver, clock),

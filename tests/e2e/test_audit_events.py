@@ -24,7 +24,7 @@ from openkms.domain.actions import RAM_ACTIONS as RAM_ROWS
 from openkms.domain.actions import Target
 from openkms.domain.identity import Caller
 from openkms.domain.rotation import DAY
-from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS
+from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, RAM_ACTIONS
 from openkms.service.keys import CreateKeyRequest
 from openkms.service.ram_users import UserFields
 from tests.action_samples import EXPECTED_ERRORS, Samples, ram_params
@@ -119,6 +119,16 @@ def test_every_ram_action_is_one_event(account: Account, action: str) -> None:
     assert (event["eventSource"], event["serviceName"]) == ("ram.aliyuncs.com", "Ram")
     assert event["apiVersion"] == "2015-05-01"
     assert event["errorCode"] == ""
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONTRAIL_ACTIONS))
+def test_every_actiontrail_action_is_one_event(account: Account, action: str) -> None:
+    body = call(account.client, action, account.samples.params(action), version="2020-07-06")
+    assert "Code" not in body, body
+    event = one_event(account.trail, body["RequestId"])
+    _common(event, account, action, False)
+    assert (event["eventSource"], event["serviceName"]) == ("actiontrail.aliyuncs.com", "Actiontrail")
+    assert event["apiVersion"] == "2020-07-06"
 
 
 def test_a_refused_action_is_an_event_of_the_caller_with_its_code(account: Account) -> None:

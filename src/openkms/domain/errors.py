@@ -95,6 +95,19 @@ class DryRunSucceeded(KmsError):
         super().__init__("Request would have succeeded, but DryRun flag is set.")
 
 
+class InvalidLookupParameter(KmsError):
+    """A parameter of ActionTrail's LookupEvents (or of a search of the audit trail) that is not
+    valid: a time not in ActionTrail's form, MaxResults out of range, a LookupAttribute key
+    ActionTrail does not know, a NextToken this trail did not issue."""
+
+    kind = ErrorKind.INVALID
+
+    def __init__(self, name: str, reason: str = "") -> None:
+        super().__init__(f'The specified parameter "{name}" is not valid. {reason}'.strip())
+        self.parameter = name
+        self.detail = reason
+
+
 # --- lookups ------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from openkms.domain.actions import Action
 from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
 from openkms.domain.audit import AuditEvent
+from openkms.domain.audit_query import AuditPage, AuditQuery
 from openkms.domain.authorization import Resource
 from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.identity import AccessKey, Account, Caller
@@ -429,4 +430,14 @@ class AuditSink(Protocol):
 
     def close(self) -> None:
         """Seal what was recorded and release the trail; it is not used again."""
+        ...
+
+
+class AuditReader(Protocol):
+    """The audit trail as it is read: every chain and segment of it, whatever process wrote it."""
+
+    def search(self, query: AuditQuery) -> AuditPage:
+        """The events ``query`` matches, one page of at most ``query.limit``, newest first unless
+        ``query.oldest_first``; the page's cursor continues where it stops. Raises
+        ``InvalidLookupParameter`` for a cursor it did not issue."""
         ...

@@ -22,9 +22,9 @@ from openkms.domain.audit import EventType
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.actions.context import Ctx, Handler
-from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS, RAM_VERSION
+from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, ACTIONTRAIL_VERSION, RAM_ACTIONS, RAM_VERSION
 from openkms.protocol.errors import (
-    RAM_OVERRIDES,
+    OVERRIDES,
     ActionNotFound,
     BodyTooLarge,
     InvalidVersion,
@@ -42,7 +42,8 @@ from openkms.service.container import Services
 MAX_BODY_BYTES = 256 * 1024  # the default of [http] max_body_bytes
 access_log = logging.getLogger("openkms.access")
 # The API version selects the table: a name may be in both (CreatePolicy is KMS's and RAM's).
-_TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS}
+_TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS, ACTIONTRAIL_VERSION: ACTIONTRAIL_ACTIONS}
+_SERVICES = {API_VERSION: "kms", RAM_VERSION: "ram", ACTIONTRAIL_VERSION: "actiontrail"}  # the audit event's
 
 log = logging.getLogger("openkms.protocol")
 
@@ -97,7 +98,7 @@ class RpcHandler:
                 xml_root = "Error"
             action = req.params.get("Action") or req.header("x-acs-action") or ""
             version = req.params.get("Version") or req.header("x-acs-version") or ""
-            overrides = RAM_OVERRIDES if version == RAM_VERSION else None
+            overrides = OVERRIDES.get(version)
             _describe(facts, req, action, version)
             handler = _handler_for(action, version)
             cred = self._auth.authenticate(req, self._auth_clock.now())
@@ -194,7 +195,7 @@ def _describe(facts: RequestFacts, req: RpcRequest, action: str, version: str) -
     table = _TABLES.get(version)
     if table is not None and action in table:
         facts.event_name = action
-        facts.service = "ram" if version == RAM_VERSION else "kms"
+        facts.service = _SERVICES[version]
     facts.api_version = version if version in _TABLES else ""
     facts.region = req.params.get("RegionId", "")[:64]
     match = _CREDENTIAL.search(req.header("authorization") or "")

@@ -68,7 +68,8 @@ class ActionNotFound(ProtocolError):
 class InvalidVersion(ProtocolError):
     def __init__(self, version: str) -> None:
         super().__init__(
-            f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20 (KMS) and 2015-05-01 (RAM)."
+            f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20 (KMS), 2015-05-01 (RAM) "
+            "and 2020-07-06 (ActionTrail)."
         )
 
 
@@ -156,6 +157,8 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.RamLimitExceeded: (409, "LimitExceeded.{entity}"),
     d.RamInvalidParameter: (400, "InvalidParameter.{parameter}{rule_suffix}"),
     d.MalformedPolicyDocument: (400, "MalformedPolicyDocument"),
+    # ActionTrail (2020-07-06): its documented code for a parameter value it refuses
+    d.InvalidLookupParameter: (400, "InvalidParameterValue"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     # A token object removed outside openkms: the row is intact and a token backup restores the
@@ -170,6 +173,11 @@ INTERNAL = WireError(500, "InternalFailure", "Internal Failure.", None, "Interna
 
 # Where the RAM API (2015-05-01) answers otherwise than KMS for the same error.
 RAM_OVERRIDES: dict[type[BaseException], tuple[int, str]] = {d.AccessDenied: (403, "NoPermission")}
+# By the request's API version: RAM's, and ActionTrail's (which answers a denial as RAM does).
+OVERRIDES: dict[str, dict[type[BaseException], tuple[int, str]]] = {
+    "2015-05-01": RAM_OVERRIDES,
+    "2020-07-06": RAM_OVERRIDES,
+}
 
 
 def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, str]] | None = None) -> WireError:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openkms.domain import audit
-from openkms.domain.actions import ACTIONS, RAM_ACTIONS, Action, action
+from openkms.domain.actions import Action, action
 from openkms.domain.audit import AuditEvent, EventRW, EventType, UserIdentity, event_time, redact
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
@@ -128,8 +128,10 @@ def _created(facts: RequestFacts) -> list[tuple[str, str]]:
 
 
 def _writes(name: str, service: str) -> bool:
-    row = (RAM_ACTIONS if service == "ram" else ACTIONS).get(name)
-    return row.writes if row is not None and row.service == service else False
+    try:
+        return action(name, service).writes
+    except KeyError:  # no such action: the request did nothing
+        return False
 
 
 class AuditRecorder:

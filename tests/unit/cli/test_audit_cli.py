@@ -3,8 +3,12 @@ runtime that bootstrap builds writes a trail those commands read."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -12,8 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms import bootstrap
 from openkms.audit import files
+from openkms.audit.keys import AuditKeys
+from openkms.audit.trail import AuditConfig, open_trail
+from openkms.cli import audit as audit_cli
 from openkms.cli.main import main
+from openkms.domain.audit import KEY_RESOURCE, UserIdentity, event_time
 from openkms.settings import Settings
+from openkms.system import SystemClock
 from tests.unit.audit.conftest import event
 
 
@@ -89,3 +98,93 @@ def test_a_runtime_that_records_nothing_leaves_no_chain(tmp_path: Path) -> None:
     runtime = bootstrap.build(Settings.load(data_dir=tmp_path / "d", rsa_pool_size=0))
     runtime.close()
     assert files.chains(tmp_path / "d" / "audit") == []
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trail_dir(tmp_path: Path) -> Path:
+    """A bare trail of six events, an hour apart, the newest one hour ago (search reads no key)."""
+    directory = tmp_path / "trail"
+    now = time.time()
+    trail = open_trail(AuditConfig(directory, node="n"), AuditKeys(Ed25519PrivateKey.generate(), b"h" * 32),
+                       SystemClock())  # fmt: skip
+    for n in range(6):
+        when = event_time(now - (6 - n) * 3600)
+        fields: dict[str, Any] = {"event_time": when}
+        if n == 2:
+            fields |= {"event_name": "Decrypt", "error_code": "Forbidden.RAM",
+                       "user_identity": UserIdentity("ram-user", "2001", "1234", "LTAIalice", "alice")}  # fmt: skip
+        if n == 4:
+            fields |= {"referenced_resources": {KEY_RESOURCE: ("key-9",)}, "request_parameters": {"KeyId": "key-9"}}
+        trail.record(replace(event(n), **fields))
+    trail.close()
+    return directory
+
+
+def _search(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["audit", "search", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_search_prints_a_table_newest_first(trail_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _search(capsys, str(trail_dir), "--limit", "3")
+    assert (code, err) == (0, "")
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["time", "action", "who", "accessKey", "sourceIp", "key", "result"]
+    assert [r[1] for r in rows[1:]] == ["Encrypt", "Encrypt", "Encrypt"]
+    assert rows[2][5] == "key-9"  # the fifth event, second newest
+    assert rows[1][2:5] == ["root-account:1234", "LTAIexample", "192.0.2.1"]
+    assert rows[1][6] == "ok"
+
+
+def test_search_filters(trail_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def ids(*args: str) -> list[str]:
+        code, out, err = _search(capsys, str(trail_dir), "--json", "--limit", "0", *args)
+        assert (code, err) == (0, "")
+        return [json.loads(line)["eventId"] for line in out.splitlines()]
+
+    assert ids() == [f"event-{n}" for n in range(5, -1, -1)]
+    assert ids("--key", "key-9") == ["event-4"]
+    assert ids("--key", "key-1") == [f"event-{n}" for n in (5, 3, 2, 1, 0)]  # by the KeyId parameter
+    assert ids("--action", "Decrypt") == ids("--failed") == ids("--user", "alice") == ["event-2"]
+    assert ids("--action", "Decrypt", "--action", "Encrypt", "--access-key", "LTAIalice") == ["event-2"]
+    assert ids("--succeeded", "--since", "150m") == ["event-5", "event-4"]
+    assert ids("--since", "330m", "--until", "150m") == ["event-3", "event-2", "event-1"]
+    assert ids("--since", "330m", "--oldest-first", "--limit", "2") == ["event-1", "event-2"]
+    assert ids("--account", "1234", "--region", "cn-hangzhou", "--rw", "Write") == ids()
+    assert ids("--account", "9999") == []
+
+
+def test_search_pages_through_a_large_result(
+    trail_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_cli, "_BATCH", 2)
+    code, out, _ = _search(capsys, str(trail_dir), "--json", "--limit", "5")
+    assert (code, len(out.splitlines())) == (0, 5)
+    code, out, _ = _search(capsys, str(trail_dir), "--limit", "0")
+    assert (code, len(out.splitlines())) == (0, 7)
+
+
+def test_search_by_data_dir(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _search(capsys, "--data-dir", str(data_dir), "--json", "--since", "2027-01-15T08:00:02Z")
+    assert code == 0
+    assert [json.loads(line)["eventId"] for line in out.splitlines()] == ["event-4", "event-3", "event-2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "--since: not a time: 'yesterday'"),
+        (["--until", "2026-13-01"], "--until: not a time"),
+        (["--limit", "-1"], "--limit must be 0 (all) or more"),
+        (["--data-dir", "x"], "give a trail directory or --data-dir/--config, not both"),
+    ],
+)
+def test_search_refusals(trail_dir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    code, out, err = _search(capsys, str(trail_dir), *args)
+    assert (code, out) == (2, "")
+    assert message in err
