@@ -332,12 +332,19 @@ def build(
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    limits = Limits(settings.keys_per_region, settings.aliases_per_region)
     ram_limits = _ram_limits(settings)
     trail = audit_trail(settings, store, sealer, clock)
     recorder = AuditRecorder(trail, clock, ids)
     services = Services(
-        keys=KeyService(store, resolver, backends, clock, ids, regions, limits),
+        keys=KeyService(
+            store,
+            resolver,
+            backends,
+            clock,
+            ids,
+            regions,
+            Limits(settings.keys_per_region, settings.aliases_per_region),
+        ),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
         asymmetric=asym,
         versions=versions,
@@ -357,14 +364,11 @@ def build(
         regions=regions,
         clock=clock,
     )
-    nonces = nonce_cache(settings)
-    if isinstance(nonces, ProcessNonceCache):
-        closers.append(nonces.close)
     return Runtime(
         settings=settings,
         services=services,
         store=store,
-        nonces=nonces,
+        nonces=_nonces(settings, closers),
         auth_clock=auth_clock or SystemClock(),
         offload=not store.calls_are_brief,
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
@@ -373,6 +377,17 @@ def build(
         console_key=session_key,
         closers=[backends.close, *closers],
     )
+
+
+def _key_limits(settings: Settings) -> Limits:
+    return Limits(settings.keys_per_region, settings.aliases_per_region)
+
+
+def _nonces(settings: Settings, closers: list[Callable[[], None]]) -> NonceCache:
+    nonces = nonce_cache(settings)
+    if isinstance(nonces, ProcessNonceCache):
+        closers.append(nonces.close)
+    return nonces
 
 
 def _ram_limits(settings: Settings) -> RamLimits:

@@ -2,15 +2,16 @@
 alone: the caller's account's events in its region, newest first, LookupAttribute filters, paging
 by NextToken, the time window, and the refusals (bad input, RAM permissions).
 
-Events are put into the server's trail through its ``AuditSink`` (``record`` below), at times two
-days back, so that events the server records of these requests themselves stay out of the windows
-the tests ask about.
+Events are put into the server's trail through its ``AuditSink`` (``record`` below), minutes
+back, and the windows the tests ask about end before the test's own requests, which the server
+records too. (Not days back: a chain's lines are in the order written, and the reader skips a
+segment whose first line is well after the window.)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from openkms.domain.ram.identities import PolicyType
 from openkms.service.ram_users import UserFields
 from tests.e2e.expect import expect_wire, ok
 from tests.e2e.signed import Signer
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, inprocess_server
 
 DAY = 86_400
 
@@ -65,13 +66,20 @@ class Trail:
     server: InProcessServer
     uid: str
     start: float  # event n is at start + n minutes
+
+    @property
+    def end(self) -> float:
+        """Where the windows the tests ask about end: after the events put in, before the
+        requests of the test itself (which the server records too)."""
+        return self.start + 9 * 60 + 30
+
     ids: dict[int, str]
     client: Client
 
     def lookup(self, *conditions: tuple[str, str], **params: Any) -> at.LookupEventsResponseBody:
         attributes = [at.LookupEventsRequestLookupAttribute(key=k, value=v) for k, v in conditions]
         params.setdefault("start_time", iso(self.start - 60))
-        params.setdefault("end_time", iso(self.start + 3600))
+        params.setdefault("end_time", iso(self.end))
         body = self.client.lookup_events(at.LookupEventsRequest(lookup_attribute=attributes, **params)).body
         assert body is not None
         return body
@@ -79,6 +87,15 @@ class Trail:
     def numbers(self, body: at.LookupEventsResponseBody) -> list[int]:
         by_id = {event_id: n for n, event_id in self.ids.items()}
         return [by_id[e["eventId"]] for e in body.events or []]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    """A server of this module's own: the shared one's clock is moved days ahead and back by other
+    tests, and its trail's segments, rotated by age on that clock, would start days ahead of the
+    events these tests put in (the reader skips a segment by its first line's time)."""
+    with inprocess_server(tmp_path_factory.mktemp("actiontrail") / "data") as srv:
+        yield srv
 
 
 def client_for(server: InProcessServer, ak: str, secret: str, v2: bool = False) -> Client:
@@ -92,7 +109,7 @@ def client_for(server: InProcessServer, ak: str, secret: str, v2: bool = False) 
 @pytest.fixture
 def trail(server: InProcessServer) -> Trail:
     ak, secret, uid = server.new_account()
-    start = server.clock.now() - 2 * DAY
+    start = server.clock.now() - 11 * 60
     minute = 60
     ids = {
         0: record(server, uid, 0, start),
@@ -125,7 +142,7 @@ def error_of(call: Callable[[], Any]) -> tuple[int, str]:
 def test_the_accounts_events_in_its_region_newest_first(trail: Trail) -> None:
     body = trail.lookup()
     assert trail.numbers(body) == [7, 6, 5, 3, 2, 1, 0]  # 4 is in another region; RAM's 5 is global
-    assert (body.start_time, body.end_time) == (iso(trail.start - 60), iso(trail.start + 3600))
+    assert (body.start_time, body.end_time) == (iso(trail.start - 60), iso(trail.end))
     assert body.next_token is None
     assert body.request_id
     event = body.events[-1]

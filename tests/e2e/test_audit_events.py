@@ -30,7 +30,7 @@ from openkms.service.ram_users import UserFields
 from tests.action_samples import EXPECTED_ERRORS, Samples, ram_params
 from tests.audit_support import events, one_event
 from tests.e2e.signed import Signer
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, inprocess_server
 
 
 @dataclass
@@ -196,22 +196,25 @@ def test_hash_is_hmac_sha256_under_the_trail_key(account: Account) -> None:
     assert hashed != "hmac-sha256:" + hmac.new(b"", value, hashlib.sha256).hexdigest()
 
 
-def test_background_changes_are_service_events(account: Account) -> None:
-    services = account.server.services
-    rotating = services.keys.create_key(
-        account.root, CreateKeyRequest(rotation_enabled=True, rotation_interval=7 * DAY)
-    )
-    doomed = services.keys.create_key(account.root, CreateKeyRequest())
-    services.keys.schedule_deletion(account.root, doomed.id, 7)
-    account.server.clock.advance(8 * DAY)
-    report = services.scheduler.run_once()
-    assert rotating.id in report.rotated
-    assert doomed.id in report.purged
-    found = {(e["eventName"], e["referencedResources"]["ACS::KMS::Key"][0]): e for e in events(account.trail)
-             if e["eventType"] == "AliyunServiceEvent"}  # fmt: skip
+def test_background_changes_are_service_events(tmp_path: Path) -> None:
+    # A server of its own: moving the clock days ahead rotates its trail's segment by age, and
+    # the shared server's later searches would find their events in a segment dated days ahead.
+    with inprocess_server(tmp_path / "data") as server:
+        services = server.services
+        ak, _, uid = server.new_account()
+        root = Caller(uid, "cn-hangzhou", ak)
+        rotating = services.keys.create_key(root, CreateKeyRequest(rotation_enabled=True, rotation_interval=7 * DAY))
+        doomed = services.keys.create_key(root, CreateKeyRequest())
+        services.keys.schedule_deletion(root, doomed.id, 7)
+        server.clock.advance(8 * DAY)
+        report = services.scheduler.run_once()
+        assert rotating.id in report.rotated
+        assert doomed.id in report.purged
+        found = {(e["eventName"], e["referencedResources"]["ACS::KMS::Key"][0]): e
+                 for e in events(tmp_path / "data" / "audit") if e["eventType"] == "AliyunServiceEvent"}  # fmt: skip
     rotated = found[("RotateKey", rotating.id)]
     assert rotated["userIdentity"]["type"] == "system"
-    assert rotated["recipientAccountId"] == account.root.account_uid
+    assert rotated["recipientAccountId"] == uid
     assert rotated["requestParameters"]["KeyVersionId"]
     assert rotated["eventRW"] == "Write"
     assert found[("DeleteKey", doomed.id)]["acsRegion"] == "cn-hangzhou"
