@@ -336,15 +336,7 @@ def build(
     trail = audit_trail(settings, store, sealer, clock)
     recorder = AuditRecorder(trail, clock, ids)
     services = Services(
-        keys=KeyService(
-            store,
-            resolver,
-            backends,
-            clock,
-            ids,
-            regions,
-            Limits(settings.keys_per_region, settings.aliases_per_region),
-        ),
+        keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
         asymmetric=asym,
         versions=versions,
