@@ -116,7 +116,7 @@ def _holds(value: Any, wanted: str) -> bool:
         return any(_holds(v, wanted) for v in value.values())
     if isinstance(value, list | tuple):
         return any(_holds(v, wanted) for v in value)
-    return value == wanted
+    return isinstance(value, str) and value == wanted
 
 
 @dataclass(frozen=True, slots=True)
