@@ -348,7 +348,9 @@ def build(
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
-        audit_search=AuditSearchService(TrailReader(audit_config(settings).directory), resolver, clock),
+        audit_search=AuditSearchService(
+            TrailReader(audit_config(settings).directory), resolver, clock, recorder.keyed_hash
+        ),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         access=AccessService(store, resolver, clock),
