@@ -41,7 +41,9 @@ class AuditQuery:
     access_key_id: str = ""
     user_name: str = ""
     account_id: str = ""  # recipientAccountId, or userIdentity.accountId when that is empty
-    region: str = ""  # acsRegion; events of RAM (a global service) are in every region
+    # acsRegion; events of RAM (a global service) and of no region (a console log-on: the console's
+    # session is not a region's) are in every region
+    region: str = ""
     event_rw: str = ""  # "Read" or "Write"
     event_type: str = ""  # "ApiCall", "ConsoleOperation", "AliyunServiceEvent"
     service_name: str = ""  # "Kms", "Ram"
@@ -75,7 +77,7 @@ class AuditQuery:
                 return False
         if self.account_id and (event.get("recipientAccountId") or who.get("accountId")) != self.account_id:
             return False
-        if self.region and event.get("acsRegion") != self.region and event.get("eventSource") != RAM_SOURCE:
+        if self.region and event.get("acsRegion") not in (self.region, "") and event.get("eventSource") != RAM_SOURCE:
             return False
         if self.failed is not None and bool(event.get("errorCode")) != self.failed:
             return False

@@ -105,3 +105,9 @@ def test_a_hashed_value_is_found_in_parameters_and_answers_at_any_depth() -> Non
     assert not AuditQuery(parameter_value="CiphertextBlob").matches(decrypt)
     assert not AuditQuery(parameter_value=blob).matches({"eventName": blob})  # only parameters and answers
     assert AuditQuery(parameter_value=blob).needles()[0] == json.dumps(blob)  # the rarest text, looked for first
+
+
+def test_events_of_no_region_are_in_every_region() -> None:
+    signin = {"eventName": "ConsoleSignin", "acsRegion": "", "recipientAccountId": "12"}
+    assert AuditQuery(region="cn-shanghai", account_id="12").matches(signin)
+    assert not AuditQuery(region="cn-shanghai").matches({"acsRegion": "cn-hangzhou"})
