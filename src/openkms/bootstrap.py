@@ -348,9 +348,7 @@ def build(
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
-        audit_search=AuditSearchService(
-            TrailReader(audit_config(settings).directory), resolver, clock, recorder.keyed_hash
-        ),
+        audit_search=_audit_search(settings, resolver, clock, trail),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         access=AccessService(store, resolver, clock),
@@ -375,6 +373,11 @@ def build(
         console_key=session_key,
         closers=[backends.close, *closers],
     )
+
+
+def _audit_search(settings: Settings, resolver: KeyResolver, clock: Clock, trail: AuditSink) -> AuditSearchService:
+    """Searching reads every chain's files; a pasted ciphertext is hashed with the trail's own key."""
+    return AuditSearchService(TrailReader(audit_config(settings).directory), resolver, clock, trail.keyed_hash)
 
 
 def _ram_limits(settings: Settings) -> RamLimits:
