@@ -347,7 +347,7 @@ def build(
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
-        audit_search=AuditSearchService(TrailReader(audit_config(settings).directory), resolver, clock),
+        audit_search=_audit_search(settings, resolver, clock, trail),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         access=AccessService(store, resolver, clock),
@@ -380,6 +380,11 @@ def _nonces(settings: Settings, closers: list[Callable[[], None]]) -> NonceCache
     if isinstance(nonces, ProcessNonceCache):
         closers.append(nonces.close)
     return nonces
+
+
+def _audit_search(settings: Settings, resolver: KeyResolver, clock: Clock, trail: AuditSink) -> AuditSearchService:
+    """Searching reads every chain's files; a pasted ciphertext is hashed with the trail's own key."""
+    return AuditSearchService(TrailReader(audit_config(settings).directory), resolver, clock, trail.keyed_hash)
 
 
 def _ram_limits(settings: Settings) -> RamLimits:

@@ -24,7 +24,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openkms.console.auth import SESSION_SECONDS, SessionManager
 from openkms.console.forms import LEVEL_LABELS, USAGE_LABELS
-from openkms.console.pages import aliases, create_key, importing, key_detail, keys, logon, ram_policies, ram_users
+from openkms.console.pages import (
+    aliases,
+    audit,
+    create_key,
+    importing,
+    key_detail,
+    keys,
+    logon,
+    ram_policies,
+    ram_users,
+)
 from openkms.console.web import Console
 from openkms.domain.ports import Clock
 from openkms.service.container import Services
@@ -100,6 +110,11 @@ def _days(seconds: int | None) -> str:
     return f"{days:g} days" if days != 1 else "1 day"
 
 
+def _event_time(text: str) -> str:
+    """An event's time as people read it (the column says UTC): ``2026-12-01 08:30:00``."""
+    return text.replace("T", " ").removesuffix("Z")
+
+
 def _pretty_json(text: str) -> str:
     """A policy document as people read it: indented, when it is JSON at all."""
     try:
@@ -121,6 +136,7 @@ def templates() -> Jinja2Templates:
     env.filters["minute"] = _minute
     env.filters["datetime_field"] = _datetime_field
     env.filters["pretty_json"] = _pretty_json
+    env.filters["event_time"] = _event_time
     env.globals["usage_labels"] = USAGE_LABELS
     env.globals["level_labels"] = LEVEL_LABELS
     return Jinja2Templates(env=env)
@@ -138,6 +154,15 @@ def _ram_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]]) -
         Route("/{region}/ram/policies/create", page(ram_policies.create), methods=["POST"]),
         Route(policy, page(ram_policies.detail, event="ram:GetPolicy"), methods=["GET"]),
         Route(policy + "/{action}", page(ram_policies.action), methods=["POST"]),
+    ]
+
+
+def _audit_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]]) -> list[Route]:
+    lookup = "actiontrail:LookupEvents"
+    return [
+        Route("/{region}/audit", page(audit.audit_page, event=lookup), methods=["GET"]),
+        Route("/{region}/audit/ciphertext", page(audit.ciphertext, event=lookup), methods=["POST"]),
+        Route("/{region}/audit/events/{event_id}", page(audit.event_detail, event=lookup), methods=["GET"]),
     ]
 
 
@@ -175,6 +200,7 @@ def create_console(services: Services, config: ConsoleConfig, offload: bool, clo
         Route("/{region}/aliases", page(aliases.aliases_list, event="kms:ListAliases"), methods=["GET"]),
         Route("/{region}/aliases/delete", page(aliases.delete), methods=["POST"]),
         *_ram_routes(page),
+        *_audit_routes(page),
     ]
 
     async def not_found(request: Request, _exc: Exception) -> Response:

@@ -41,12 +41,17 @@ class AuditQuery:
     access_key_id: str = ""
     user_name: str = ""
     account_id: str = ""  # recipientAccountId, or userIdentity.accountId when that is empty
-    region: str = ""  # acsRegion; events of RAM (a global service) are in every region
+    # acsRegion; events of RAM (a global service) and of no region (a console log-on: the console's
+    # session is not a region's) are in every region
+    region: str = ""
     event_rw: str = ""  # "Read" or "Write"
     event_type: str = ""  # "ApiCall", "ConsoleOperation", "AliyunServiceEvent"
     service_name: str = ""  # "Kms", "Ram"
     source_ip: str = ""
     failed: bool | None = None  # True: only events with an errorCode; False: only without
+    # A value anywhere in requestParameters or responseElements, as the trail holds it: the keyed
+    # hash of a CiphertextBlob or an EncryptionContext value ("was this blob decrypted?").
+    parameter_value: str = ""
     role_name: str = ""  # openkms has no RAM roles: a query for one matches nothing
     oldest_first: bool = False
     limit: int = 20  # at most this many events; 0: no limit
@@ -72,9 +77,13 @@ class AuditQuery:
                 return False
         if self.account_id and (event.get("recipientAccountId") or who.get("accountId")) != self.account_id:
             return False
-        if self.region and event.get("acsRegion") != self.region and event.get("eventSource") != RAM_SOURCE:
+        if self.region and event.get("acsRegion") not in (self.region, "") and event.get("eventSource") != RAM_SOURCE:
             return False
         if self.failed is not None and bool(event.get("errorCode")) != self.failed:
+            return False
+        if self.parameter_value and not any(
+            _holds(event.get(part), self.parameter_value) for part in ("requestParameters", "responseElements")
+        ):
             return False
         return not self.role_name and self._resource_matches(event)
 
@@ -97,10 +106,19 @@ class AuditQuery:
         likely rarest first (a reader looks for the first one in whole blocks)."""
         names = self.event_names[:1] if len(self.event_names) == 1 else ()
         values = (
-            self.event_id, self.resource, self.access_key_id, self.user_name, self.source_ip, *names,
-            self.resource_type, self.service_name, self.event_type, self.event_rw, self.account_id,
+            self.parameter_value, self.event_id, self.resource, self.access_key_id, self.user_name, self.source_ip,
+            *names, self.resource_type, self.service_name, self.event_type, self.event_rw, self.account_id,
         )  # fmt: skip
         return tuple(json.dumps(v, ensure_ascii=False) for v in values if v)
+
+
+def _holds(value: Any, wanted: str) -> bool:
+    """Whether ``wanted`` is ``value`` or one of the values nested in it (an EncryptionContext's)."""
+    if isinstance(value, Mapping):
+        return any(_holds(v, wanted) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds(v, wanted) for v in value)
+    return isinstance(value, str) and value == wanted
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,20 @@ def test_filters(make_trail: TrailFactory, reader: TrailReader, query: AuditQuer
     assert _ids(reader, replace(query, limit=2)) == [f"event-{n}" for n in expected]
 
 
+def test_a_hashed_parameter_value(make_trail: TrailFactory, reader: TrailReader) -> None:
+    """A ciphertext's keyed hash finds the Encrypt that answered it and the Decrypt that was sent it,
+    across chains, newest first."""
+    blob, other = "hmac-sha256:" + "1" * 64, "hmac-sha256:" + "2" * 64
+    first, second = make_trail(), make_trail()
+    first.record(_event(0, event_name="Encrypt", response_elements={"CiphertextBlob": blob}))
+    second.record(_event(1, event_name="Decrypt", request_parameters={"CiphertextBlob": other}))
+    first.record(_event(2, event_name="Decrypt", request_parameters={"CiphertextBlob": blob}))
+    second.record(_event(3, event_name="Encrypt", request_parameters={"EncryptionContext": {"k": blob}}))
+    assert _ids(reader, AuditQuery(parameter_value=blob, limit=1)) == ["event-3", "event-2", "event-0"]
+    asked = AuditQuery(parameter_value=blob, event_names=("Decrypt",))
+    assert _ids(reader, asked) == ["event-2"]
+
+
 def test_segments_outside_the_window_are_not_read(
     make_trail: TrailFactory, reader: TrailReader, tmp_path: Path
 ) -> None:

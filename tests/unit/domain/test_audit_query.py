@@ -89,3 +89,25 @@ def test_needles_are_the_wanted_values_as_json_text() -> None:
     assert AuditQuery(event_names=("Encrypt", "Decrypt")).needles() == ()  # any of several: none required
     line = json.dumps({"userIdentity": {"userName": 'a"b'}}, ensure_ascii=False)
     assert all(n in line for n in AuditQuery(user_name='a"b').needles())
+
+
+def test_a_hashed_value_is_found_in_parameters_and_answers_at_any_depth() -> None:
+    blob, context_value = "hmac-sha256:" + "a" * 64, "hmac-sha256:" + "b" * 64
+    decrypt = {"requestParameters": {"CiphertextBlob": blob, "EncryptionContext": {"order": context_value}}}
+    encrypt = {"responseElements": {"CiphertextBlob": blob, "KeyId": "key-1"}}
+    listed = {"responseElements": {"Keys": {"Key": [{"KeyId": blob}]}}}
+    for event in (decrypt, encrypt, listed):
+        assert AuditQuery(parameter_value=blob).matches(event), event
+    assert AuditQuery(parameter_value=context_value).matches(decrypt)
+    assert not AuditQuery(parameter_value=context_value).matches(encrypt)
+    # A value is matched whole: a prefix, or a parameter's name, is not the value.
+    assert not AuditQuery(parameter_value=blob[:-1]).matches(decrypt)
+    assert not AuditQuery(parameter_value="CiphertextBlob").matches(decrypt)
+    assert not AuditQuery(parameter_value=blob).matches({"eventName": blob})  # only parameters and answers
+    assert AuditQuery(parameter_value=blob).needles()[0] == json.dumps(blob)  # the rarest text, looked for first
+
+
+def test_events_of_no_region_are_in_every_region() -> None:
+    signin = {"eventName": "ConsoleSignin", "acsRegion": "", "recipientAccountId": "12"}
+    assert AuditQuery(region="cn-shanghai", account_id="12").matches(signin)
+    assert not AuditQuery(region="cn-shanghai").matches({"acsRegion": "cn-hangzhou"})
