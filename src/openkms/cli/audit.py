@@ -136,6 +136,9 @@ def _add_search(audit_sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--account", help="the account whose trail holds the event (recipientAccountId)")
     p.add_argument("--region", help="the region (acsRegion)")
     p.add_argument("--rw", choices=("Read", "Write"), help="reads or writes only")
+    p.add_argument(
+        "--value", help="a hashed value anywhere in the request or answer, as `openkms audit hash` prints it"
+    )
     outcome = p.add_mutually_exclusive_group()
     outcome.add_argument("--failed", action="store_true", help="refused or failed requests only")
     outcome.add_argument("--succeeded", action="store_true", help="successful requests only")
@@ -166,6 +169,7 @@ def search_query(args: argparse.Namespace, now: float) -> AuditQuery:
         account_id=args.account or "",
         region=args.region or "",
         event_rw=args.rw or "",
+        parameter_value=args.value or "",
         failed=True if args.failed else False if args.succeeded else None,
         oldest_first=args.oldest_first,
         limit=args.limit,

@@ -94,6 +94,9 @@ class RequestFacts:
     error_code: str = ""
     error_message: str = ""
     noted: Noted = field(default_factory=Noted)
+    # Whose trail holds an event with no caller and no key: a refused log-on with an account's
+    # real AccessKey id is that account's to see.
+    recipient_account_id: str = ""
 
     def named_after_actions(self, fallback: str, read: str = "") -> None:
         """A console request: named after the API action it performed (what the same change
@@ -151,7 +154,7 @@ class AuditRecorder:
         """Record one request's event (fail-closed: raises ``AuditUnavailable`` if it cannot)."""
         caller = facts.caller
         keys = facts.noted.keys or _created(facts)
-        recipient = keys[0][0] if keys else (caller.account_uid if caller else "")
+        recipient = keys[0][0] if keys else (caller.account_uid if caller else facts.recipient_account_id)
         hashed = self._sink.keyed_hash
         self._sink.record(
             AuditEvent(

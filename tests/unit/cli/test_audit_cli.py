@@ -117,7 +117,10 @@ def trail_dir(tmp_path: Path) -> Path:
             fields |= {"event_name": "Decrypt", "error_code": "Forbidden.RAM",
                        "user_identity": UserIdentity("ram-user", "2001", "1234", "LTAIalice", "alice")}  # fmt: skip
         if n == 4:
-            fields |= {"referenced_resources": {KEY_RESOURCE: ("key-9",)}, "request_parameters": {"KeyId": "key-9"}}
+            fields |= {
+                "referenced_resources": {KEY_RESOURCE: ("key-9",)},
+                "request_parameters": {"KeyId": "key-9", "CiphertextBlob": "hmac-sha256:" + "ab" * 32},
+            }
         trail.record(replace(event(n), **fields))
     trail.close()
     return directory
@@ -157,6 +160,7 @@ def test_search_filters(trail_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert ids("--since", "330m", "--oldest-first", "--limit", "2") == ["event-1", "event-2"]
     assert ids("--account", "1234", "--region", "cn-hangzhou", "--rw", "Write") == ids()
     assert ids("--account", "9999") == []
+    assert ids("--value", "hmac-sha256:" + "ab" * 32) == ["event-4"]  # as `openkms audit hash` prints it
 
 
 def test_search_pages_through_a_large_result(

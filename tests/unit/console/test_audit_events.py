@@ -40,11 +40,13 @@ def test_log_ons_are_console_signin_events(rt: Inproc, app: ASGIApp) -> None:
     refused = _last(rt, eventName="ConsoleSignin")
     assert (refused["eventType"], refused["errorCode"]) == ("ConsoleSignin", "InvalidAccessKeyIdOrSecret")
     assert refused["userIdentity"]["accessKeyId"] == rt.access_key_id
+    assert refused["recipientAccountId"] == rt.account_uid  # the account sees its key being tried
     assert refused["sourceIpAddress"] == "192.0.2.10"
 
     # A secret typed into the id box is not written down, not even as the id tried.
     ConsoleClient(app).log_on(rt.secret, "x")
-    assert _last(rt, eventName="ConsoleSignin")["userIdentity"]["accessKeyId"] == ""
+    unknown = _last(rt, eventName="ConsoleSignin")
+    assert (unknown["userIdentity"]["accessKeyId"], unknown["recipientAccountId"]) == ("", "")
     assert rt.secret not in str(_trail(rt))
 
     assert client.log_on(rt.access_key_id, rt.secret).status_code == 303

@@ -121,12 +121,21 @@ async def _record_signin(console: Console, request: Request, result: LogOnResult
     )
     if result.session is None:
         facts.error_code = "TooManyLogOnFailures" if result.retry_after else "InvalidAccessKeyIdOrSecret"
+        if result.known_id:  # someone tried this account's AccessKey: the account may see it
+            facts.recipient_account_id = await console.run(lambda: _account_of(console, access_key_id))
     else:
         session = result.session
         who = await console.run(lambda: console.sessions.resume(session))
         if isinstance(who, SignedIn):
             facts.caller = Caller(who.account_uid, "", who.access_key_id, who.user_name, source_of(request))
     await console.run(lambda: console.services.audit.request(facts))
+
+
+def _account_of(console: Console, access_key_id: str) -> str:
+    try:
+        return console.services.identity.credential(access_key_id).account_uid
+    except errors.KmsError:  # deleted meanwhile
+        return ""
 
 
 async def logout(ctx: Ctx) -> Response:
