@@ -21,11 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
+from openkms.domain.ram.identities import PolicyType, RotateStrategy
 from openkms.domain.rotation import DAY
 from openkms.domain.specs import KeyUsage, Origin
 from openkms.domain.tags import Tag
 from openkms.service.container import Services
 from openkms.service.keys import CreateKeyRequest
+from openkms.service.ram_users import UserFields
 from openkms.system import ManualClock
 from tests.nodes import wrap_for_import
 
@@ -230,7 +232,70 @@ _SAMPLES: dict[str, Callable[[Samples], Params]] = {
     "DescribeAccountKmsStatus": lambda s: {},
     "OpenKmsService": lambda s: {},  # answers ServiceAlreadyOpened: a self-hosted KMS is always open
     "GetRandomPassword": lambda s: {"PasswordLength": "16"},
+    # ActionTrail 2020-07-06 (its own table, selected by Version): the last seven days' events
+    "LookupEvents": lambda s: {},
 }
 
 # Actions whose successful call is an error response by design.
 EXPECTED_ERRORS = {"OpenKmsService": "Forbidden.Opened"}
+
+
+# --- RAM 2015-05-01 -------------------------------------------------------------------------------
+
+_DOC = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "kms:List*", "Resource": "*"}]})
+
+
+def _user(s: Samples) -> str:
+    name = f"u{os.urandom(5).hex()}"
+    s.services.ram_users.create_user(s.caller, name, UserFields())
+    return name
+
+
+def _access_key(s: Samples) -> Params:
+    user = _user(s)
+    return {"UserName": user, "UserAccessKeyId": s.services.ram_users.create_access_key(s.caller, user).access_key.id}
+
+
+def _policy(s: Samples, versions: int = 1) -> str:
+    name = f"p{os.urandom(5).hex()}"
+    s.services.ram_policies.create_policy(s.caller, name, _DOC)
+    for _ in range(versions - 1):
+        s.services.ram_policies.create_version(s.caller, name, _DOC, True, RotateStrategy.NONE)
+    return name
+
+
+def _attached(s: Samples) -> Params:
+    user, policy = _user(s), _policy(s)
+    s.services.ram_policies.attach(s.caller, PolicyType.CUSTOM, policy, user)
+    return {"UserName": user, "PolicyName": policy, "PolicyType": "Custom"}
+
+
+_RAM_SAMPLES: dict[str, Callable[[Samples], Params]] = {
+    "CreateUser": lambda s: {"UserName": f"u{os.urandom(5).hex()}"},
+    "GetUser": lambda s: {"UserName": _user(s)},
+    "UpdateUser": lambda s: {"UserName": _user(s), "NewDisplayName": "renamed"},
+    "ListUsers": lambda s: {},
+    "DeleteUser": lambda s: {"UserName": _user(s)},
+    "CreateAccessKey": lambda s: {"UserName": _user(s)},
+    "ListAccessKeys": lambda s: {"UserName": _user(s)},
+    "UpdateAccessKey": lambda s: {**_access_key(s), "Status": "Inactive"},
+    "DeleteAccessKey": _access_key,
+    "CreatePolicy": lambda s: {"PolicyName": f"p{os.urandom(5).hex()}", "PolicyDocument": _DOC},
+    "GetPolicy": lambda s: {"PolicyName": _policy(s), "PolicyType": "Custom"},
+    "ListPolicies": lambda s: {},
+    "DeletePolicy": lambda s: {"PolicyName": _policy(s)},
+    "CreatePolicyVersion": lambda s: {"PolicyName": _policy(s), "PolicyDocument": _DOC, "SetAsDefault": "true"},
+    "GetPolicyVersion": lambda s: {"PolicyName": _policy(s), "PolicyType": "Custom", "VersionId": "v1"},
+    "ListPolicyVersions": lambda s: {"PolicyName": _policy(s), "PolicyType": "Custom"},
+    "DeletePolicyVersion": lambda s: {"PolicyName": _policy(s, versions=2), "VersionId": "v1"},
+    "SetDefaultPolicyVersion": lambda s: {"PolicyName": _policy(s, versions=2), "VersionId": "v1"},
+    "AttachPolicyToUser": lambda s: {"UserName": _user(s), "PolicyName": _policy(s), "PolicyType": "Custom"},
+    "DetachPolicyFromUser": _attached,
+    "ListPoliciesForUser": lambda s: {"UserName": _attached(s)["UserName"]},
+    "ListEntitiesForPolicy": lambda s: {"PolicyName": _attached(s)["PolicyName"], "PolicyType": "Custom"},
+}
+
+
+def ram_params(samples: Samples, action: str) -> Params:
+    """Parameters of a RAM request for ``action`` that succeeds (KeyError: no sample yet)."""
+    return _RAM_SAMPLES[action](samples)

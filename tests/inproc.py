@@ -42,8 +42,9 @@ class Inproc:
         *,
         timestamp: float | None = None,
         nonce: str | None = None,
+        client: str = "",
     ) -> Response:
-        """A V1-signed POST with every parameter in the form body."""
+        """A V1-signed POST with every parameter in the form body, from ``client`` (an address)."""
         when = self.auth_clock.now() if timestamp is None else timestamp
         values = {
             "Action": action,
@@ -59,7 +60,7 @@ class Inproc:
         values["Signature"] = signing.v1_signature(self.secret, signing.v1_string_to_sign("POST", values))
         body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in values.items()).encode("ascii")
         headers = [(b"host", b"127.0.0.1:8080"), (b"content-type", b"application/x-www-form-urlencoded")]
-        return self.handler.handle("POST", "/", b"", headers, body)
+        return self.handler.handle("POST", "/", b"", headers, body, client)
 
 
 @contextmanager

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from openkms import keystores
+from openkms.audit.keys import AuditKeys, load_keys
+from openkms.audit.reader import TrailReader
+from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
 from openkms.crypto.lazy import LazyBackend
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
@@ -24,13 +27,15 @@ from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_ke
 from openkms.crypto.software import SoftwareBackend
 from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
-from openkms.domain.ports import Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
+from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
+from openkms.service.audit import AuditRecorder
+from openkms.service.audit_search import AuditSearchService
 from openkms.service.authorizer import PolicyAuthorizer
 from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.console_sessions import ConsoleSessionService
@@ -135,11 +140,13 @@ class Runtime:
     offload: bool
     scheduler_lock: FileLock
     root_key_in_file: bool
+    audit: AuditSink  # the trail the services record into (Services.audit); closed last-but-one
     # Signs the web console's session cookies; derived from the root key so every worker agrees.
     console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
+        self.audit.close()  # seals what it recorded
         for close in self.closers:
             close()
         self.scheduler_lock.release()
@@ -243,6 +250,47 @@ def console_key(store: Store, sealer: Sealer) -> bytes:
     return sealer.unseal(sealed, aad)
 
 
+AUDIT_DIR = "audit"
+
+
+def audit_mode(settings: Settings) -> str:
+    """The trail's mode: as set, else fail-closed for a production server and best-effort otherwise."""
+    if settings.audit_mode:
+        return settings.audit_mode.lower()
+    return FAIL_CLOSED if settings.production else BEST_EFFORT
+
+
+def audit_config(settings: Settings) -> AuditConfig:
+    return AuditConfig(
+        directory=settings.audit_directory or settings.data_dir / AUDIT_DIR,
+        mode=audit_mode(settings),
+        checkpoint_events=settings.audit_checkpoint_events,
+        checkpoint_seconds=settings.audit_checkpoint_seconds,
+        segment_bytes=settings.audit_segment_bytes,
+        segment_seconds=settings.audit_segment_seconds,
+        retention_days=settings.audit_retention_days,
+    )
+
+
+def audit_trail(settings: Settings, store: Store, sealer: Sealer, clock: Clock) -> AuditTrail | NoTrail:
+    """This process's audit trail: its chain is taken, and sealed on a timer, from the first event."""
+    if audit_mode(settings) == OFF:
+        return NoTrail()
+    return open_trail(audit_config(settings), load_keys(store, sealer), clock)
+
+
+def audit_keys(settings: Settings) -> AuditKeys:
+    """The trail's keys, for ``openkms audit`` (made here if no server has made them yet)."""
+    make_data_dir(settings)
+    sealer, _, closers, store, _ = _open_sealed_data(settings, first_start=False)
+    try:
+        return load_keys(store, sealer)
+    finally:
+        store.close()
+        for close in closers:
+            close()
+
+
 def _open_sealed_data(
     settings: Settings, first_start: bool
 ) -> tuple[Sealer, bool, list[Callable[[], None]], Store, bytes]:
@@ -284,10 +332,11 @@ def build(
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    limits = Limits(settings.keys_per_region, settings.aliases_per_region)
     ram_limits = _ram_limits(settings)
+    trail = audit_trail(settings, store, sealer, clock)
+    recorder = AuditRecorder(trail, clock, ids)
     services = Services(
-        keys=KeyService(store, resolver, backends, clock, ids, regions, limits),
+        keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
         asymmetric=asym,
         versions=versions,
@@ -296,30 +345,46 @@ def build(
         identity=identity,
         importing=importing,
         account=AccountService(regions, resolver),
-        scheduler=Scheduler(store, clock, versions, importing, backends),
+        scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
+        audit_search=_audit_search(settings, resolver, clock, trail),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         access=AccessService(store, resolver, clock),
         console_sessions=ConsoleSessionService(store),
+        audit=recorder,
         regions=regions,
         clock=clock,
     )
-    nonces = nonce_cache(settings)
-    if isinstance(nonces, ProcessNonceCache):
-        closers.append(nonces.close)
     return Runtime(
         settings=settings,
         services=services,
         store=store,
-        nonces=nonces,
+        nonces=_nonces(settings, closers),
         auth_clock=auth_clock or SystemClock(),
         offload=not store.calls_are_brief,
         scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
         root_key_in_file=in_file,
+        audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
     )
+
+
+def _key_limits(settings: Settings) -> Limits:
+    return Limits(settings.keys_per_region, settings.aliases_per_region)
+
+
+def _nonces(settings: Settings, closers: list[Callable[[], None]]) -> NonceCache:
+    nonces = nonce_cache(settings)
+    if isinstance(nonces, ProcessNonceCache):
+        closers.append(nonces.close)
+    return nonces
+
+
+def _audit_search(settings: Settings, resolver: KeyResolver, clock: Clock, trail: AuditSink) -> AuditSearchService:
+    """Searching reads every chain's files; a pasted ciphertext is hashed with the trail's own key."""
+    return AuditSearchService(TrailReader(audit_config(settings).directory), resolver, clock, trail.keyed_hash)
 
 
 def _ram_limits(settings: Settings) -> RamLimits:

@@ -239,6 +239,42 @@ class Settings:
         check=POSITIVE,
     )
     http_max_connections: int = option(1024, "http.max_connections", "Open connections, per worker.", check=POSITIVE)
+    production: bool = option(
+        False,
+        "server.production",
+        "A server that must not run with development defaults: the audit trail fails closed unless set otherwise.",
+    )
+    audit_mode: str | None = option(
+        None,
+        "audit.mode",
+        "fail-closed: a request waits until its event is on disk, and is refused if it cannot be written; "
+        "best-effort: a failure is logged and counted; off: no trail. Default: fail-closed with "
+        "`[server] production`, else best-effort.",
+        check=one_of("best-effort", "fail-closed", "off"),
+        example="fail-closed",
+    )
+    audit_directory: Path | None = option(
+        None,
+        "audit.directory",
+        "Where the audit chains are written (default: the data directory's audit/).",
+        example="/var/log/openkms/audit",
+    )
+    audit_checkpoint_events: int = option(
+        1000, "audit.checkpoint_events", "A signed checkpoint after this many events ...", check=POSITIVE
+    )
+    audit_checkpoint_seconds: float = option(
+        60.0, "audit.checkpoint_seconds", "... or this many seconds after the oldest unsealed one.", check=POSITIVE
+    )
+    audit_segment_bytes: int = option(
+        64 * 1024 * 1024, "audit.segment_bytes", "A new segment file once one is this large ...", check=POSITIVE
+    )
+    audit_segment_seconds: float = option(86_400.0, "audit.segment_seconds", "... or this old.", check=POSITIVE)
+    audit_retention_days: float = option(
+        0.0,
+        "audit.retention_days",
+        "Sealed segments older than this are deleted, on the record (0: kept).",
+        check=at_least(0),
+    )
     root_key: str | None = option(
         None, None, "The root key: 32 bytes, base64 or hex (see below).", env="OPENKMS_ROOT_KEY", secret=True
     )
@@ -316,6 +352,8 @@ def _check(s: Settings) -> None:
             raise SettingsError(f"[hsm] names the key store {name!r}, but no [[keystores]] entry has that id")
     if s.hsm_retry_seconds <= 0 or s.hsm_retry_max_seconds < s.hsm_retry_seconds:
         raise SettingsError("[hsm] retry_seconds must be positive and retry_max_seconds at least as long")
+    if s.production and (s.audit_mode or "").lower() == "off":
+        raise SettingsError('[audit] mode = "off" is refused with [server] production = true')
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if bool(s.admin_access_key_id) != bool(s.admin_access_key_secret):

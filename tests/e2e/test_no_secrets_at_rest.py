@@ -1,8 +1,8 @@
-"""No key material, secret, data key or plaintext at rest or in the logs (issue item 4).
+"""No key material, secret, data key or plaintext at rest, in the logs or in the audit trail.
 
 Drives a dedicated server through every SDK mode, then reads the raw SQLite files of its data
-directory (the WAL included, where fresh commits live until a checkpoint) and the records of the
-``openkms`` loggers, and looks for every secret it knows in every encoding a careless
+directory (the WAL included, where fresh commits live until a checkpoint), the audit trail's files
+and the records of the ``openkms`` loggers, and looks for every secret it knows in every encoding a careless
 implementation might have used. Key material is obtained by unsealing each version under the
 server's root key, so the check covers the real bytes, not a guess.
 """
@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from openkms.bootstrap import load_root_key
 from openkms.crypto.sealing import AesGcmSealer
@@ -24,6 +26,11 @@ from openkms.crypto.software import material_aad
 from tests.e2e.clients import MODES, ApiError, Kms
 from tests.servers import InProcessServer, inprocess_server
 
+_CALLER_PUBLIC_KEY = base64.b64encode(
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .public_key()
+    .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
 DB_SUFFIXES = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal")
 
 
@@ -44,6 +51,26 @@ def encodings(secret: bytes) -> set[bytes]:
 
 def database_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in data_dir.iterdir() if p.name.endswith(DB_SUFFIXES))
+
+
+def _more_secrets(kms: Kms, mode: str, key_id: str, canary: str) -> dict[str, bytes]:
+    """What the other actions that carry secrets return: an exported data key, an asymmetric
+    decryption's plaintext, a RAM user's AccessKey secret."""
+    found: dict[str, bytes] = {}
+    exported = kms.call(
+        "GenerateAndExportDataKey", KeyId=key_id, PublicKeyBlob=_CALLER_PUBLIC_KEY, WrappingKeySpec="RSA_2048",
+        WrappingAlgorithm="RSAES_OAEP_SHA_256",
+    )  # fmt: skip
+    found[f"{mode} exported data key"] = base64.b64decode(exported["Plaintext"]) if "Plaintext" in exported else b""
+    pair = kms.call("CreateKey", KeySpec="RSA_2048", KeyUsage="ENCRYPT/DECRYPT")["KeyMetadata"]
+    version = kms.call("ListKeyVersions", KeyId=pair["KeyId"])["KeyVersions"]["KeyVersion"][0]["KeyVersionId"]
+    plain = base64.b64encode(f"{canary} asym".encode()).decode()
+    sealed = kms.call("AsymmetricEncrypt", KeyId=pair["KeyId"], KeyVersionId=version,
+                      Algorithm="RSAES_OAEP_SHA_256", Plaintext=plain)["CiphertextBlob"]  # fmt: skip
+    opened = kms.call("AsymmetricDecrypt", KeyId=pair["KeyId"], KeyVersionId=version,
+                      Algorithm="RSAES_OAEP_SHA_256", CiphertextBlob=sealed)["Plaintext"]  # fmt: skip
+    found[f"{mode} asymmetric plaintext"] = base64.b64decode(opened)
+    return {k: v for k, v in found.items() if v}
 
 
 def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -79,6 +106,10 @@ def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, ca
             Kms(mode, server.endpoint, ak, account_secret + "x").call("Encrypt", KeyId=key_id, Plaintext=canary)
         with pytest.raises(ApiError):
             kms.call("Decrypt", CiphertextBlob=blob, EncryptionContext={"wrong": canary})
+        secrets[f"{mode} random password"] = kms.call("GetRandomPassword", PasswordLength="32")[
+            "RandomPassword"
+        ].encode()
+        secrets.update(_more_secrets(kms, mode, key_ids[-4], canary))
 
     # Rotate every rotating key once, so that more than one version of each holds material.
     server.clock.advance(8 * 86_400)
@@ -112,6 +143,16 @@ def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, ca
         for form in encodings(secret):
             for name, content in raw.items():
                 assert form not in content, f"{what} found in {name}"
+
+    # The audit trail: every request is there (the key ids are), and no secret in any encoding.
+    trail = b"".join(p.read_bytes() for p in sorted((server.data_dir / "audit").rglob("*")) if p.is_file())
+    for key_id in key_ids:
+        assert key_id.encode() in trail
+    assert b'"eventName":"GetRandomPassword"' in trail
+    for what, secret in secrets.items():
+        for form in encodings(secret):
+            assert form not in trail, f"{what} found in the audit trail"
+    assert b"canary" not in trail
 
     # Logs: one access line per request, and no secret or plaintext in any openkms record.
     records = [r for r in caplog.records if r.name.startswith("openkms")]

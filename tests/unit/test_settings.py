@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from openkms import settings as settings_module
+from openkms.bootstrap import audit_mode
 from openkms.settings import KEYSTORE_OPTIONS, OPTIONS, REGION_OPTIONS, Settings, SettingsError
 from openkms.settings_options import BOOL, FLOAT, INT, PATH, STR, Option, literal, option
 
@@ -149,3 +150,15 @@ def test_an_option_that_cannot_be_read_is_refused_where_it_is_declared() -> None
         option(1, None, "Read from nowhere.")
     with pytest.raises(ValueError, match="never read from the file"):
         option("", "server.password", "A secret in the file.", secret=True)
+
+
+def test_production_makes_the_audit_trail_fail_closed_unless_set_otherwise(tmp_path: Path) -> None:
+    config = tmp_path / "openkms.toml"
+    config.write_text("[server]\nproduction = true\n")
+    assert audit_mode(Settings.load(env={}, config_file=config)) == "fail-closed"
+    assert audit_mode(Settings.load(env={})) == "best-effort"
+    config.write_text('[server]\nproduction = true\n[audit]\nmode = "best-effort"\n')
+    assert audit_mode(Settings.load(env={}, config_file=config)) == "best-effort"
+    config.write_text('[server]\nproduction = true\n[audit]\nmode = "off"\n')
+    with pytest.raises(SettingsError, match="production"):
+        Settings.load(env={}, config_file=config)

@@ -24,8 +24,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openkms.console.auth import SESSION_SECONDS, SessionManager
 from openkms.console.forms import LEVEL_LABELS, USAGE_LABELS
-from openkms.console.pages import aliases, create_key, importing, key_detail, keys, logon, ram_policies, ram_users
-from openkms.console.web import Console, Handler
+from openkms.console.pages import (
+    aliases,
+    audit,
+    create_key,
+    importing,
+    key_detail,
+    keys,
+    logon,
+    ram_policies,
+    ram_users,
+)
+from openkms.console.web import Console
 from openkms.domain.ports import Clock
 from openkms.service.container import Services
 
@@ -100,6 +110,11 @@ def _days(seconds: int | None) -> str:
     return f"{days:g} days" if days != 1 else "1 day"
 
 
+def _event_time(text: str) -> str:
+    """An event's time as people read it (the column says UTC): ``2026-12-01 08:30:00``."""
+    return text.replace("T", " ").removesuffix("Z")
+
+
 def _pretty_json(text: str) -> str:
     """A policy document as people read it: indented, when it is JSON at all."""
     try:
@@ -121,23 +136,33 @@ def templates() -> Jinja2Templates:
     env.filters["minute"] = _minute
     env.filters["datetime_field"] = _datetime_field
     env.filters["pretty_json"] = _pretty_json
+    env.filters["event_time"] = _event_time
     env.globals["usage_labels"] = USAGE_LABELS
     env.globals["level_labels"] = LEVEL_LABELS
     return Jinja2Templates(env=env)
 
 
-def _ram_routes(page: Callable[[Handler], Callable[[Request], Awaitable[Response]]]) -> list[Route]:
+def _ram_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]]) -> list[Route]:
     user, policy = "/{region}/ram/users/{name}", "/{region}/ram/policies/{type}/{name}"
     return [
-        Route("/{region}/ram/users", page(ram_users.users_list), methods=["GET"]),
+        Route("/{region}/ram/users", page(ram_users.users_list, event="ram:ListUsers"), methods=["GET"]),
         Route("/{region}/ram/users", page(ram_users.create), methods=["POST"]),
-        Route(user, page(ram_users.detail), methods=["GET"]),
+        Route(user, page(ram_users.detail, event="ram:GetUser"), methods=["GET"]),
         Route(user + "/{action}", page(ram_users.action), methods=["POST"]),
-        Route("/{region}/ram/policies", page(ram_policies.policies_list), methods=["GET"]),
+        Route("/{region}/ram/policies", page(ram_policies.policies_list, event="ram:ListPolicies"), methods=["GET"]),
         Route("/{region}/ram/policies/create", page(ram_policies.create_form), methods=["GET"]),
         Route("/{region}/ram/policies/create", page(ram_policies.create), methods=["POST"]),
-        Route(policy, page(ram_policies.detail), methods=["GET"]),
+        Route(policy, page(ram_policies.detail, event="ram:GetPolicy"), methods=["GET"]),
         Route(policy + "/{action}", page(ram_policies.action), methods=["POST"]),
+    ]
+
+
+def _audit_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]]) -> list[Route]:
+    lookup = "actiontrail:LookupEvents"
+    return [
+        Route("/{region}/audit", page(audit.audit_page, event=lookup), methods=["GET"]),
+        Route("/{region}/audit/ciphertext", page(audit.ciphertext, event=lookup), methods=["POST"]),
+        Route("/{region}/audit/events/{event_id}", page(audit.event_detail, event=lookup), methods=["GET"]),
     ]
 
 
@@ -159,18 +184,23 @@ def create_console(services: Services, config: ConsoleConfig, offload: bool, clo
         Route("/logout", page(logon.logout, regional=False), methods=["POST"]),
         Route("/switch-region", page(logon.switch_region, regional=False), methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
-        Route("/{region}/keys", page(keys.keys_list), methods=["GET"]),
+        Route("/{region}/keys", page(keys.keys_list, event="kms:ListKeys"), methods=["GET"]),
         Route("/{region}/keys/create", page(create_key.dialog), methods=["GET"]),
         Route("/{region}/keys/create", page(create_key.create), methods=["POST"]),
-        Route(key, page(key_detail.detail), methods=["GET"]),
-        Route(key + "/versions/{version_id}/public-key.pem", page(key_detail.public_key), methods=["GET"]),
+        Route(key, page(key_detail.detail, event="kms:DescribeKey"), methods=["GET"]),
+        Route(
+            key + "/versions/{version_id}/public-key.pem",
+            page(key_detail.public_key, event="kms:GetPublicKey"),
+            methods=["GET"],
+        ),
         Route(key + "/import/{token_id}/{name}", page(importing.download), methods=["GET"]),
         Route(key + "/import-parameters", page(importing.parameters), methods=["POST"]),
         Route(key + "/import-material", page(importing.material), methods=["POST"]),
         Route(key + "/{action}", page(key_detail.action), methods=["POST"]),
-        Route("/{region}/aliases", page(aliases.aliases_list), methods=["GET"]),
+        Route("/{region}/aliases", page(aliases.aliases_list, event="kms:ListAliases"), methods=["GET"]),
         Route("/{region}/aliases/delete", page(aliases.delete), methods=["POST"]),
         *_ram_routes(page),
+        *_audit_routes(page),
     ]
 
     async def not_found(request: Request, _exc: Exception) -> Response:

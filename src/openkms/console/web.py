@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,8 +26,10 @@ from openkms.console.auth import COOKIE_NAME, Ended, Session, SessionManager, Si
 from openkms.console.errors import INTERNAL_FAILURE, message_of, status_of, title_of
 from openkms.console.forms import FormError
 from openkms.domain import errors
+from openkms.domain.audit import EventType
 from openkms.domain.identity import Caller
 from openkms.domain.regions import Region
+from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
 
 log = logging.getLogger("openkms.console")
@@ -110,9 +113,12 @@ class Console:
 
         return endpoint
 
-    def page(self, handler: Handler, *, regional: bool = True) -> Callable[[Request], Awaitable[Response]]:
+    def page(
+        self, handler: Handler, *, regional: bool = True, event: str = ""
+    ) -> Callable[[Request], Awaitable[Response]]:
         """Wrap a page: signed-in session still valid, region known, CSRF token on every POST; a
-        service error the page lets through becomes the error page."""
+        service error the page lets through becomes the error page. ``event``: the API action a
+        page that only reads is recorded as, ``kms:ListKeys`` (it may read several things)."""
 
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
@@ -135,12 +141,27 @@ class Console:
             except errors.InvalidRegion as exc:
                 return self.error_page(request, 404, "Unknown region", exc.message)
             ctx = Ctx(self, request, session, who, caller_of(request, who, region.id), region, form or {})
-            try:
-                return await handler(ctx)
-            except errors.KmsError as exc:
-                return ctx.failed(exc)
+            return await self._audited(ctx, handler, event)
 
         return endpoint
+
+    async def _audited(self, ctx: Ctx, handler: Handler, event: str) -> Response:
+        """Run the page as one audit event (ConsoleOperation), named after the API action it
+        performed; fail-closed trails admit it first and must record it before it is answered."""
+        facts = ctx.facts
+        audit = self.services.audit
+        try:
+            await self.run(audit.admit)
+            with noting() as facts.noted:
+                try:
+                    response = await handler(ctx)
+                except errors.KmsError as exc:
+                    response = ctx.failed(exc)
+            facts.named_after_actions("Console" + handler.__name__.title().replace("_", ""), event)
+            await self.run(lambda: audit.request(facts))
+        except errors.AuditUnavailable as exc:
+            return ctx.failed(exc)
+        return response
 
     def not_found(self, request: Request) -> Response:
         return self.error_page(request, 404, "Not found", "There is no such page in the console.")
@@ -171,6 +192,15 @@ class Ctx:
     caller: Caller
     region: Region
     form: Mapping[str, Any] = field(default_factory=dict)
+    facts: RequestFacts = field(init=False)
+
+    def __post_init__(self) -> None:
+        request, caller = self.request, self.caller
+        agent = request.headers.get("user-agent", "")
+        self.facts = RequestFacts(
+            EventType.CONSOLE_OPERATION, str(uuid.uuid4()).upper(), caller.source_ip, agent, region=caller.region
+        )
+        self.facts.caller = caller
 
     @property
     def services(self) -> Services:
@@ -229,11 +259,13 @@ class Ctx:
         try:
             await self.run(change)
         except (errors.KmsError, FormError) as exc:
+            self.facts.error_code = type(exc).__name__ if isinstance(exc, errors.KmsError) else "InvalidParameter"
             return await refused(name, exc)
         log.info("console: %s %s on %s", self.caller.access_key_id, name, what)
         return None
 
     def failed(self, exc: errors.KmsError) -> Response:
+        self.facts.error_code, self.facts.error_message = type(exc).__name__, exc.audit_message
         return self.error_page(status_of(exc), title_of(exc), message_of(exc))
 
 

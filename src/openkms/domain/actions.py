@@ -20,6 +20,7 @@ class Target(StrEnum):
     KEY = "key"  # one or more keys named by id, alias or ARN (or found through a ciphertext)
     CONTAINER = "container"  # no key: the account's keys in a region (CreateKey, ListKeys, ...)
     RAM = "ram"  # a RAM user or policy
+    TRAIL = "trail"  # the account's audit trail (ActionTrail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,10 @@ _RAM = tuple(
 )  # fmt: skip
 
 
+# ActionTrail 2020-07-06: reading the audit trail.
+_ACTIONTRAIL = (Action("LookupEvents", False, Target.TRAIL, service="actiontrail"),)
+
+
 def _table(rows: tuple[Action, ...]) -> dict[str, Action]:
     table: dict[str, Action] = {}
     for row in rows:
@@ -123,8 +128,10 @@ def _table(rows: tuple[Action, ...]) -> dict[str, Action]:
 
 ACTIONS: dict[str, Action] = _table(_ALL)  # KMS 2016-01-20
 RAM_ACTIONS: dict[str, Action] = _table(_RAM)  # RAM 2015-05-01: some names are KMS's too (CreatePolicy)
+ACTIONTRAIL_ACTIONS: dict[str, Action] = _table(_ACTIONTRAIL)  # ActionTrail 2020-07-06
+_SERVICES = {"kms": ACTIONS, "ram": RAM_ACTIONS, "actiontrail": ACTIONTRAIL_ACTIONS}
 
 
 def action(name: str, service: str = "kms") -> Action:
     """The row for ``name``; a KeyError is a programming error (an undeclared action)."""
-    return (RAM_ACTIONS if service == "ram" else ACTIONS)[name]
+    return _SERVICES[service][name]

@@ -48,6 +48,12 @@ def ram_resource(account_uid: str, path: str) -> Resource:
     return Resource("*", account_uid, path, service="ram")
 
 
+def trail_of(caller: Caller) -> Resource:
+    """``acs:actiontrail:<region>:<account>:*``: the caller's audit trail, what LookupEvents reads
+    (ActionTrail grants it on all resources)."""
+    return Resource(caller.region, caller.account_uid, "*", service="actiontrail")
+
+
 def keys_of(caller: Caller) -> Resource:
     """The caller's keys in its region as a whole: what CreateKey and the listings act on."""
     return Resource(caller.region, caller.account_uid, "key")

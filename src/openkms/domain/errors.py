@@ -48,6 +48,11 @@ class KmsError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def audit_message(self) -> str:
+        """The message as the audit trail keeps it: the caller's, unless that echoes the request."""
+        return self.message
+
 
 # --- input --------------------------------------------------------------------------------------
 
@@ -88,6 +93,19 @@ class DryRunSucceeded(KmsError):
 
     def __init__(self) -> None:
         super().__init__("Request would have succeeded, but DryRun flag is set.")
+
+
+class InvalidLookupParameter(KmsError):
+    """A parameter of ActionTrail's LookupEvents (or of a search of the audit trail) that is not
+    valid: a time not in ActionTrail's form, MaxResults out of range, a LookupAttribute key
+    ActionTrail does not know, a NextToken this trail did not issue."""
+
+    kind = ErrorKind.INVALID
+
+    def __init__(self, name: str, reason: str = "") -> None:
+        super().__init__(f'The specified parameter "{name}" is not valid. {reason}'.strip())
+        self.parameter = name
+        self.detail = reason
 
 
 # --- lookups ------------------------------------------------------------------------------------
@@ -413,6 +431,15 @@ class KeyObjectMissing(BackendUnavailable):
         super().__init__(f"The token object of {subject} is missing from {where} (removed outside openkms).")
         self.subject = subject
         self.key_store = key_store
+
+
+class AuditUnavailable(BackendUnavailable):
+    """The audit trail cannot record an event (a full or failed disk) in fail-closed mode: the
+    request is refused rather than served without its record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The audit trail cannot be written: {reason}.")
+        self.reason = reason
 
 
 class IntegrityError(KmsError):

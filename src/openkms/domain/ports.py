@@ -14,6 +14,8 @@ from typing import Protocol
 from openkms.domain.actions import Action
 from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
+from openkms.domain.audit import AuditEvent
+from openkms.domain.audit_query import AuditPage, AuditQuery
 from openkms.domain.authorization import Resource
 from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.identity import AccessKey, Account, Caller
@@ -405,4 +407,37 @@ class Store(Protocol):
 class NonceCache(Protocol):
     def claim(self, nonce: str, now: float) -> bool:
         """Record ``nonce``; False if it was already seen within the replay window."""
+        ...
+
+
+class AuditSink(Protocol):
+    """The audit trail: where every request, console action and background change is recorded."""
+
+    def admit(self) -> None:
+        """Before a request does anything. Fail-closed: raises ``AuditUnavailable`` unless the
+        request's event is sure to be written. Best-effort: never raises."""
+        ...
+
+    def keyed_hash(self, value: bytes) -> str:
+        """``hmac-sha256:<hex>`` of ``value`` under the trail's hash key: what redaction writes."""
+        ...
+
+    def record(self, event: AuditEvent) -> None:
+        """Append ``event``. Fail-closed: returns once the event is durable, and raises
+        ``AuditUnavailable`` when it cannot be written (the caller must not go on as if it were).
+        Best-effort: never raises; a failure is logged and counted."""
+        ...
+
+    def close(self) -> None:
+        """Seal what was recorded and release the trail; it is not used again."""
+        ...
+
+
+class AuditReader(Protocol):
+    """The audit trail as it is read: every chain and segment of it, whatever process wrote it."""
+
+    def search(self, query: AuditQuery) -> AuditPage:
+        """The events ``query`` matches, one page of at most ``query.limit``, newest first unless
+        ``query.oldest_first``; the page's cursor continues where it stops. Raises
+        ``InvalidLookupParameter`` for a cursor it did not issue."""
         ...

@@ -7,6 +7,7 @@ failure becomes an Alibaba error body through ``protocol/errors.py``; nothing el
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -17,12 +18,13 @@ import anyio.to_thread
 
 from openkms import API_VERSION
 from openkms.domain import errors
+from openkms.domain.audit import EventType
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.actions.context import Ctx, Handler
-from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS, RAM_VERSION
+from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, ACTIONTRAIL_VERSION, RAM_ACTIONS, RAM_VERSION
 from openkms.protocol.errors import (
-    RAM_OVERRIDES,
+    OVERRIDES,
     ActionNotFound,
     BodyTooLarge,
     InvalidVersion,
@@ -32,14 +34,16 @@ from openkms.protocol.errors import (
 )
 from openkms.protocol.params import Params
 from openkms.protocol.render import render
-from openkms.protocol.request import build_request
+from openkms.protocol.request import RpcRequest, build_request
 from openkms.protocol.verify import Authenticator
+from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
 
 MAX_BODY_BYTES = 256 * 1024  # the default of [http] max_body_bytes
 access_log = logging.getLogger("openkms.access")
 # The API version selects the table: a name may be in both (CreatePolicy is KMS's and RAM's).
-_TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS}
+_TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS, ACTIONTRAIL_VERSION: ACTIONTRAIL_ACTIONS}
+_SERVICES = {API_VERSION: "kms", RAM_VERSION: "ram", ACTIONTRAIL_VERSION: "actiontrail"}  # the audit event's
 
 log = logging.getLogger("openkms.protocol")
 
@@ -65,6 +69,7 @@ class RpcHandler:
         self._services = services
         self._auth = Authenticator(services.identity, nonces)
         self._auth_clock = auth_clock
+        self._audit = services.audit
 
     def handle(
         self,
@@ -77,10 +82,12 @@ class RpcHandler:
         secure: bool = False,
     ) -> Response:
         started = time.perf_counter()
-        request_id = str(uuid.uuid4()).upper()
-        action, xml_root, ak, region, overrides = "", None, "-", "-", None
+        # Every request is an audit event, refused ones included: its facts are gathered as it goes.
+        facts = RequestFacts(EventType.API_CALL, str(uuid.uuid4()).upper(), client, _header(raw_headers, b"user-agent"))
         # Known before anything can fail, so that every error body echoes it as HostId.
-        host = _host_header(raw_headers)
+        host = _header(raw_headers, b"host")
+        xml_root: str | None = None
+        overrides = None
         try:
             if method not in ("GET", "POST"):
                 raise UnsupportedHttpMethod()
@@ -91,39 +98,56 @@ class RpcHandler:
                 xml_root = "Error"
             action = req.params.get("Action") or req.header("x-acs-action") or ""
             version = req.params.get("Version") or req.header("x-acs-version") or ""
-            overrides = RAM_OVERRIDES if version == RAM_VERSION else None
+            overrides = OVERRIDES.get(version)
+            _describe(facts, req, action, version)
             handler = _handler_for(action, version)
             cred = self._auth.authenticate(req, self._auth_clock.now())
-            ak = cred.access_key_id
             # Only V3 signs the Host header: under V1 an unsigned header must not choose the region.
             signed_host = host if (req.header("authorization") or "").startswith("ACS3-") else None
             region = self._services.regions.resolve(req.params.get("RegionId") or None, signed_host).id
-            caller = Caller(cred.account_uid, region, ak, cred.user_name, client, secure)
-            result = handler(Ctx(caller, self._services, Params(req.params)))
-            result["RequestId"] = request_id
-            root = f"{action}Response" if xml_root else None
-            content_type, payload = render(result, root)
+            caller = Caller(cred.account_uid, region, cred.access_key_id, cred.user_name, client, secure)
+            facts.caller, facts.region = caller, region
+            self._audit.admit()  # fail-closed: refused here, before the action does anything
+            with noting() as facts.noted:
+                result = handler(Ctx(caller, self._services, Params(req.params)))
+            result["RequestId"] = facts.request_id
+            facts.response = result
+            content_type, payload = render(result, f"{action}Response" if xml_root else None)
             status, code = 200, "-"
         except errors.KmsError as exc:
-            wire = to_wire(exc, overrides)
-            if wire.status >= 500:
-                log.error("request %s failed: %s", request_id, type(exc).__name__)
-            status, code, content_type, payload = self._error(wire, request_id, host, xml_root)
+            status, code, content_type, payload = self._failed(facts, to_wire(exc, overrides), host, xml_root, exc)
         except Exception:
-            log.exception("request %s failed with an unexpected error", request_id)
-            status, code, content_type, payload = self._error(to_wire(RuntimeError()), request_id, host, xml_root)
+            log.exception("request %s failed with an unexpected error", facts.request_id)
+            status, code, content_type, payload = self._failed(facts, to_wire(RuntimeError()), host, xml_root)
+        try:
+            self._audit.request(facts)
+        except errors.AuditUnavailable as exc:  # fail-closed: an answer whose event is lost is not given
+            status, code, content_type, payload = self._error(to_wire(exc), facts.request_id, host, xml_root)
+        self._log(method, facts, status, code, started)
+        return Response(status, content_type, payload, facts.request_id)
+
+    def _failed(
+        self, facts: RequestFacts, wire: WireError, host: str, xml_root: str | None, exc: Exception | None = None
+    ) -> tuple[int, str, bytes, bytes]:
+        if wire.status >= 500 and exc is not None:
+            log.error("request %s failed: %s", facts.request_id, type(exc).__name__)
+        facts.error_code, facts.error_message = wire.code, wire.audit_message
+        return self._error(wire, facts.request_id, host, xml_root)
+
+    @staticmethod
+    def _log(method: str, facts: RequestFacts, status: int, code: str, started: float) -> None:
+        caller = facts.caller
         access_log.info(
             "%s %s %s %d %s %.1fms ak=%s region=%s",
-            request_id,
+            facts.request_id,
             method,
-            action if action in ACTIONS or action in RAM_ACTIONS else "?",  # the caller's text once it is a name
+            facts.event_name or "?",
             status,
             code,
             (time.perf_counter() - started) * 1000,
-            ak,
-            region,
+            caller.access_key_id if caller else "-",
+            facts.region if caller else "-",
         )
-        return Response(status, content_type, payload, request_id)
 
     @staticmethod
     def _error(wire: WireError, request_id: str, host: str, xml_root: str | None) -> tuple[int, str, bytes, bytes]:
@@ -155,11 +179,28 @@ def _handler_for(action: str, version: str) -> Handler:
     return handler
 
 
-def _host_header(raw_headers: list[tuple[bytes, bytes]]) -> str:
+def _header(raw_headers: list[tuple[bytes, bytes]], wanted: bytes) -> str:
     for name, value in raw_headers:
-        if name.lower() == b"host":
+        if name.lower() == wanted:
             return value.decode("latin-1")
     return ""
+
+
+_CREDENTIAL = re.compile(r"Credential=([^,\s]{1,128})")
+
+
+def _describe(facts: RequestFacts, req: RpcRequest, action: str, version: str) -> None:
+    """What the audit event says of a request before its signature is checked: its action (the
+    caller's text only once it names an action), the AccessKey it claims, its parameters."""
+    table = _TABLES.get(version)
+    if table is not None and action in table:
+        facts.event_name = action
+        facts.service = _SERVICES[version]
+    facts.api_version = version if version in _TABLES else ""
+    facts.region = req.params.get("RegionId", "")[:64]
+    match = _CREDENTIAL.search(req.header("authorization") or "")
+    facts.access_key_id = req.params.get("AccessKeyId") or (match.group(1) if match else "")
+    facts.parameters = req.params
 
 
 class RpcApp:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from openkms.protocol.actions import account, aliases, asymmetric, crypto, importing, keys, ram, tags, versions
+from openkms.protocol.actions import (
+    account,
+    actiontrail,
+    aliases,
+    asymmetric,
+    crypto,
+    importing,
+    keys,
+    ram,
+    tags,
+    versions,
+)
 from openkms.protocol.actions.context import Handler
 
 
@@ -34,3 +45,7 @@ ACTIONS: dict[str, Handler] = merge(
 # RAM 2015-05-01: a table of its own, since some names are KMS's too (CreatePolicy, ListPolicies).
 RAM_ACTIONS: dict[str, Handler] = merge(ram.ACTIONS)
 RAM_VERSION = "2015-05-01"
+
+# ActionTrail 2020-07-06: reading the audit trail (LookupEvents).
+ACTIONTRAIL_ACTIONS: dict[str, Handler] = merge(actiontrail.ACTIONS)
+ACTIONTRAIL_VERSION = "2020-07-06"

@@ -26,12 +26,16 @@ class IncompleteSignature(ProtocolError):
 
 
 class SignatureDoesNotMatch(ProtocolError):
+    _TEXT = "Specified signature is not matched with our calculation."
+
     def __init__(self, string_to_sign: str) -> None:
         # The official old-generation SDK splits this message on ':' and compares the second part
         # with its own string to sign, so the wording and the trailing string must stay exactly so.
-        super().__init__(
-            f"Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
-        )
+        super().__init__(f"{self._TEXT} server string to sign is:{string_to_sign}")
+
+    @property
+    def audit_message(self) -> str:
+        return self._TEXT  # the string to sign holds every parameter: a Plaintext too
 
 
 class IllegalTimestamp(ProtocolError):
@@ -64,7 +68,8 @@ class ActionNotFound(ProtocolError):
 class InvalidVersion(ProtocolError):
     def __init__(self, version: str) -> None:
         super().__init__(
-            f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20 (KMS) and 2015-05-01 (RAM)."
+            f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20 (KMS), 2015-05-01 (RAM) "
+            "and 2020-07-06 (ActionTrail)."
         )
 
 
@@ -96,6 +101,7 @@ class WireError:
     message: str
     # Alibaba's AccessDeniedDetail for a denial (the SDKs read it into access_denied_detail).
     access_denied: dict[str, str] | None = None
+    audit_message: str = ""  # what the audit trail keeps of the message (KmsError.audit_message)
 
 
 # (class, HTTP status, code). Order does not matter: lookup walks the raised class's MRO.
@@ -151,19 +157,27 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.RamLimitExceeded: (409, "LimitExceeded.{entity}"),
     d.RamInvalidParameter: (400, "InvalidParameter.{parameter}{rule_suffix}"),
     d.MalformedPolicyDocument: (400, "MalformedPolicyDocument"),
+    # ActionTrail (2020-07-06): its documented code for a parameter value it refuses
+    d.InvalidLookupParameter: (400, "InvalidParameterValue"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     # A token object removed outside openkms: the row is intact and a token backup restores the
     # key, so it is an unavailable key store (503), not an integrity failure (500).
     d.KeyObjectMissing: (503, "ServiceUnavailableTemporary"),
+    d.AuditUnavailable: (503, "ServiceUnavailableTemporary"),
     d.IntegrityError: (500, "InternalFailure"),
 }
 
-INTERNAL = WireError(500, "InternalFailure", "Internal Failure.")
+INTERNAL = WireError(500, "InternalFailure", "Internal Failure.", None, "Internal Failure.")
 
 
 # Where the RAM API (2015-05-01) answers otherwise than KMS for the same error.
 RAM_OVERRIDES: dict[type[BaseException], tuple[int, str]] = {d.AccessDenied: (403, "NoPermission")}
+# By the request's API version: RAM's, and ActionTrail's (which answers a denial as RAM does).
+OVERRIDES: dict[str, dict[type[BaseException], tuple[int, str]]] = {
+    "2015-05-01": RAM_OVERRIDES,
+    "2020-07-06": RAM_OVERRIDES,
+}
 
 
 def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, str]] | None = None) -> WireError:
@@ -175,7 +189,9 @@ def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, 
                 return INTERNAL  # the detail is for the operator's log, not for the caller
             if "{" in code:
                 code = code.format_map(vars(exc))
-            return WireError(status, code, exc.message if isinstance(exc, d.KmsError) else "", _detail(exc))
+            if not isinstance(exc, d.KmsError):
+                return WireError(status, code, "")
+            return WireError(status, code, exc.message, _detail(exc), exc.audit_message)
     return INTERNAL
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from openkms.domain.actions import Target, action
 from openkms.domain.aliases import is_alias
-from openkms.domain.authorization import alias_resource, key_resource, keys_of, ram_resource
+from openkms.domain.authorization import alias_resource, key_resource, keys_of, ram_resource, trail_of
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
 from openkms.domain.policy import default_policy
@@ -84,6 +84,10 @@ class AccessService:
         """Which of the RAM actions ``names`` the caller may perform on a policy (``*``: on policies)."""
         resource = policy_resource(caller, name, policy_type)
         return frozenset(n for n in names if self._resolver.allowed(caller, action(n, "ram"), resource))
+
+    def on_trail(self, caller: Caller, names: Iterable[str]) -> frozenset[str]:
+        """Which of the ActionTrail actions ``names`` the caller may perform on its audit trail."""
+        return frozenset(n for n in names if self._resolver.allowed(caller, action(n, "actiontrail"), trail_of(caller)))
 
     # --- who may use a key --------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
 from openkms.service.asymmetric import AsymmetricService
+from openkms.service.audit import AuditRecorder
+from openkms.service.audit_search import AuditSearchService
 from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
@@ -40,5 +42,7 @@ class Services:
     access: AccessService
     console_sessions: ConsoleSessionService
     reconcile: Reconciler
+    audit: AuditRecorder
+    audit_search: AuditSearchService
     regions: RegionCatalogue
     clock: Clock

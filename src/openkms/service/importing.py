@@ -220,10 +220,11 @@ class ImportService:
 
     # --- background ---------------------------------------------------------------------------
 
-    def expire(self) -> tuple[list[str], int]:
-        """Delete expired (or orphaned) imported material and expired tokens' wrapping keys."""
+    def expire(self) -> tuple[list[Key], list[tuple[Key, str]]]:
+        """Delete expired (or orphaned) imported material and expired tokens' wrapping keys:
+        (the keys whose material went, (key, token id) of each token purged)."""
         now = self._now()
-        expired: list[str] = []
+        expired: list[Key] = []
         with self._store.read() as uow:
             candidates = uow.keys.with_stale_material(now)
         discards = Discards()
@@ -236,13 +237,13 @@ class ImportService:
                 stale = keys.material_expired(current, now) or current.state is KeyState.PENDING_IMPORT
                 if stale and version is not None and version.material_ref:
                     self._forget_material(uow, current, discards)
-                    expired.append(current.id)
+                    expired.append(current)
                 elif keys.material_expired(current, now):
                     uow.keys.save(keys.after_material_deleted(current))
             discards.run()
         with self._store.read() as uow:
             stale_tokens = uow.import_tokens.expired(now)
-        purged_tokens = 0
+        purged_tokens: list[tuple[Key, str]] = []
         for token in stale_tokens:
             # One transaction per token: each stays in its key's scope (see Store.write).
             with self._store.write() as uow:
@@ -253,6 +254,6 @@ class ImportService:
                 with contextlib.suppress(errors.BackendUnavailable):
                     discards.add(self._backends.for_key(owner), token.sealed_private_key)
                 uow.import_tokens.delete(token.id)
-                purged_tokens += 1
+                purged_tokens.append((owner, token.id))
             discards.run()
         return expired, purged_tokens

@@ -19,6 +19,7 @@ from openkms.domain.identity import Caller
 from openkms.domain.keys import Key, effective
 from openkms.domain.ports import Authorizer, UnitOfWork
 from openkms.domain.states import require
+from openkms.service.audit import note_action, note_key
 from openkms.service.backends import Backends
 from openkms.service.discards import Discards
 from openkms.service.material import forget_material
@@ -73,13 +74,14 @@ class KeyResolver:
 
     def authorize(self, caller: Caller, action: Action, resource: Resource | None = None) -> None:
         """An action on something other than one key: by default the caller's keys as a whole."""
+        note_action(action)
         self._authorizer.authorize(caller, action, resource or keys_of(caller))
 
     def allowed(self, caller: Caller, action: Action, resource: Resource | None = None) -> bool:
         """Whether ``authorize`` would let the caller perform ``action``, without performing it:
         what an entry point asks to offer only the actions a caller may take."""
-        try:
-            self.authorize(caller, action, resource)
+        try:  # the authorizer itself: asking is not performing, and is not noted for the audit event
+            self._authorizer.authorize(caller, action, resource or keys_of(caller))
         except errors.AccessDenied:
             return False
         return True
@@ -89,6 +91,7 @@ class KeyResolver:
         """What a listing shows the caller: everything when the action is allowed on the container
         (RAM's rule for ListKeys and ListAliases), otherwise the items it is allowed on one by
         one; none of either is a denial of the container."""
+        note_action(action)
         if self.allowed(caller, action, container):
             return list(items)
         shown = [item for item in items if self.allowed(caller, action, resource_of(item))]
@@ -128,6 +131,8 @@ class KeyResolver:
         return key
 
     def _checked(self, caller: Caller, key: Key, action: Action, conditions: Mapping[str, str] | None = None) -> Key:
+        note_key(key)  # the audit event names the key, whether the action is allowed or not
+        note_action(action)
         # Authorization before the state: a caller who may not use a key learns nothing of it.
         try:
             self._authorizer.authorize(caller, action, key_resource(key), conditions)

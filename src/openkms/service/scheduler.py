@@ -9,15 +9,24 @@ the composition root still runs it from one worker per node to avoid waste.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from openkms.domain import errors
 from openkms.domain.keys import Key
 from openkms.domain.ports import Clock, Store, UnitOfWork
+from openkms.service.audit import AuditRecorder
 from openkms.service.backends import Backends
 from openkms.service.discards import Discards
 from openkms.service.importing import ImportService
 from openkms.service.versions import VersionService
+
+log = logging.getLogger("openkms.scheduler")
+# The background changes' event names (eventType AliyunServiceEvent, identity "system").
+ROTATED = "RotateKey"
+PURGED = "DeleteKey"
+MATERIAL_EXPIRED = "ExpireKeyMaterial"
+TOKEN_EXPIRED = "ExpireImportToken"  # noqa: S105 (an event name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +39,15 @@ class SchedulerReport:
 
 class Scheduler:
     def __init__(
-        self, store: Store, clock: Clock, versions: VersionService, importing: ImportService, backends: Backends
+        self,
+        store: Store,
+        clock: Clock,
+        versions: VersionService,
+        importing: ImportService,
+        backends: Backends,
+        audit: AuditRecorder,
     ) -> None:
+        self._audit = audit
         self._backends = backends
         self._store = store
         self._clock = clock
@@ -39,10 +55,20 @@ class Scheduler:
         self._importing = importing
 
     def run_once(self) -> SchedulerReport:
+        try:
+            self._audit.admit()  # fail-closed: no change that could not be recorded; tried again next run
+        except errors.AuditUnavailable:
+            log.error("background jobs skipped: the audit trail cannot be written")
+            return SchedulerReport((), ())
         now = int(self._clock.now())
         with self._store.read() as uow:
             due = uow.keys.due_for_rotation(now)
-        rotated = [k.id for k in due if self._versions.rotate(k) is not None]
+        rotated: list[str] = []
+        for key in due:
+            new = self._versions.rotate(key)
+            if new is not None:
+                rotated.append(key.id)
+                self._record(ROTATED, new, {"KeyVersionId": new.primary_version_id})
 
         purged: list[str] = []
         with self._store.read() as uow:
@@ -56,8 +82,20 @@ class Scheduler:
                     uow.keys.purge(key.id)
                     purged.append(key.id)
             discards.run()
+            if key.id in purged:
+                self._record(PURGED, key, {})
         expired, tokens = self._importing.expire()
-        return SchedulerReport(tuple(rotated), tuple(purged), tuple(expired), tokens)
+        for key in expired:
+            self._record(MATERIAL_EXPIRED, key, {})
+        for key, token_id in tokens:
+            self._record(TOKEN_EXPIRED, key, {"ImportToken": token_id})
+        return SchedulerReport(tuple(rotated), tuple(purged), tuple(k.id for k in expired), len(tokens))
+
+    def _record(self, name: str, key: Key, parameters: dict[str, str | None]) -> None:
+        try:
+            self._audit.background(name, key, parameters)
+        except errors.AuditUnavailable:  # done, and cannot be undone: say so where an operator looks
+            log.error("audit: the %s of key %s could not be recorded", name, key.id)
 
     def _retire_objects(self, uow: UnitOfWork, key: Key, discards: Discards) -> None:
         """What a purged key's backend holds outside the database: its versions and wrapping keys."""

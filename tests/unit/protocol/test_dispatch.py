@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from openkms.domain.actions import ACTIONS as CATALOGUE
+from openkms.domain.actions import ACTIONTRAIL_ACTIONS as ACTIONTRAIL_CATALOGUE
 from openkms.domain.actions import RAM_ACTIONS as RAM_CATALOGUE
 from openkms.protocol.actions.context import Ctx
-from openkms.protocol.dispatch import ACTIONS, RAM_ACTIONS, merge
+from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, RAM_ACTIONS, merge
 
 SERVED = [
     "AsymmetricDecrypt", "AsymmetricEncrypt", "AsymmetricSign", "AsymmetricVerify", "CancelKeyDeletion",
@@ -47,3 +48,9 @@ def test_an_action_claimed_twice_is_refused() -> None:
 def test_every_ram_action_is_declared_in_the_catalogue() -> None:
     assert set(RAM_ACTIONS) == set(RAM_CATALOGUE)
     assert all(row.ram_name == f"ram:{name}" for name, row in RAM_CATALOGUE.items())
+
+
+def test_every_actiontrail_action_is_declared_in_the_catalogue() -> None:
+    assert set(ACTIONTRAIL_ACTIONS) == set(ACTIONTRAIL_CATALOGUE) == {"LookupEvents"}
+    assert all(row.ram_name == f"actiontrail:{name}" for name, row in ACTIONTRAIL_CATALOGUE.items())
+    assert not any(row.writes for row in ACTIONTRAIL_CATALOGUE.values())

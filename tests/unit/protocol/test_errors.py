@@ -62,6 +62,8 @@ SPEC_STATUS = {
     "InvalidVersion": 400,
     "Forbidden.DeletionProtection": 403,
     "InvalidRegionId": 400,
+    # ActionTrail 2020-07-06's common code for a parameter value it refuses (LookupEvents)
+    "InvalidParameterValue": 400,
     # openkms's own (the cloud documents no code for it): a body over [http] max_body_bytes.
     "RequestEntityTooLarge": 413,
 }

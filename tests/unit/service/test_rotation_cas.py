@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 
+from openkms.audit.trail import NoTrail
 from openkms.crypto.sealing import AesGcmSealer
 from openkms.domain.keys import Key
 from openkms.domain.rotation import DAY
+from openkms.service.audit import AuditRecorder
 from openkms.service.importing import ImportService
 from openkms.service.keys import CreateKeyRequest
 from openkms.service.scheduler import Scheduler
@@ -99,7 +101,8 @@ def test_scheduler_runs_rotate_once_per_interval(world: World) -> None:
     importing = ImportService(
         world.store, RESOLVER, world.backends, AesGcmSealer(bytes(32)), world.clock, UuidGenerator(), world.regions
     )
-    scheduler = Scheduler(world.store, world.clock, versions, importing, world.backends)
+    off = AuditRecorder(NoTrail(), world.clock, UuidGenerator())
+    scheduler = Scheduler(world.store, world.clock, versions, importing, world.backends, off)
     assert scheduler.run_once().rotated == (key.id,)
     assert scheduler.run_once().rotated == ()
     world.clock.advance(7 * DAY)

@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from openkms.console import forms
 from openkms.console.errors import field_message, message_of, status_of
+from openkms.console.pages.audit import RECENT_USAGE, USAGE_DAYS, key_usage
 from openkms.console.web import Ctx
 from openkms.domain import errors, keys, listing, rotation
 from openkms.domain.keys import Key
@@ -88,6 +89,7 @@ def _load(ctx: Ctx, ref: str, params_id: str) -> dict[str, Any]:
         "params": params,
         "params_problem": params_problem,
         "key_stores": s.keys.key_stores(),
+        "usage": key_usage(s, caller, key.id),
     }
 
 
@@ -123,6 +125,10 @@ async def show(ctx: Ctx, problems: dict[str, str] | None = None, status: int = 2
         wrapping_specs=forms.wrapping_specs(wrapping),
         import_url=ctx.url(f"{key_path(key.id)}/import/{params.token_id}") if params is not None else "",
         now=int(ctx.services.clock.now()),
+        usage_days=USAGE_DAYS,
+        usage_most=RECENT_USAGE,
+        usage_url=ctx.url("/audit", key=key.id, range="all"),
+        event_url=lambda row: ctx.url(f"/audit/events/{row.event_id}", at=row.time),
     )
     return ctx.render("key.html", context, status)
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from openkms.console import forms
-from openkms.console.auth import ENDED_MESSAGES, Ended, Session, SignedIn
+from openkms.console.auth import ENDED_MESSAGES, Ended, LogOnResult, Session, SignedIn
+from openkms.console.errors import message_of, title_of
 from openkms.console.web import FORBIDDEN_CSRF, Console, Ctx, source_of
 from openkms.domain import errors
+from openkms.domain.audit import EventType
+from openkms.domain.identity import Caller
 from openkms.domain.logon import fingerprint
+from openkms.service.audit import RequestFacts
 
 log = logging.getLogger("openkms.console")
 
 # The layout's sections and their paths (the region switcher keeps the section).
-SECTIONS = {"keys": "keys", "aliases": "aliases", "users": "ram/users", "policies": "ram/policies"}
+SECTIONS = {"keys": "keys", "aliases": "aliases", "users": "ram/users", "policies": "ram/policies", "audit": "audit"}
 
 FORBIDDEN_NO_COOKIE = (
     "Your browser did not send the console's session cookie, so the request was refused. "
@@ -82,7 +87,12 @@ async def login(console: Console, request: Request) -> Response:
         expired = "The log-on form had expired. Try again."
         return _login_form(console, request, sessions.anonymous(), 400, expired, access_key_id)
     secret, source = forms.text(form, "access_key_secret"), source_of(request)
+    try:
+        await console.run(console.services.audit.admit)
+    except errors.AuditUnavailable as exc:
+        return console.error_page(request, 503, title_of(exc), message_of(exc))
     result = await console.run(lambda: sessions.log_on(access_key_id, secret, source))
+    await _record_signin(console, request, result, access_key_id.strip())
     if result.session is None:
         # An id that is no AccessKey's may be a secret typed into the wrong field: only its fingerprint.
         who = access_key_id.strip() if result.known_id else f"(unknown, sha256 {fingerprint(access_key_id.strip())})"
@@ -96,6 +106,36 @@ async def login(console: Console, request: Request) -> Response:
     response = RedirectResponse(_safe_next(console, request, forms.text(form, "next")), status_code=303)
     console.set_cookie(request, response, result.session)
     return response
+
+
+async def _record_signin(console: Console, request: Request, result: LogOnResult, access_key_id: str) -> None:
+    """A log-on, allowed or refused, is an event (ActionTrail's ConsoleSignin). A refused one names
+    the AccessKey only if it is one: the field may hold a secret typed into the wrong box."""
+    facts = RequestFacts(
+        EventType.CONSOLE_SIGNIN,
+        str(uuid.uuid4()).upper(),
+        source_of(request),
+        request.headers.get("user-agent", ""),
+        event_name="ConsoleSignin",
+        access_key_id=access_key_id if result.known_id else "",
+    )
+    if result.session is None:
+        facts.error_code = "TooManyLogOnFailures" if result.retry_after else "InvalidAccessKeyIdOrSecret"
+        if result.known_id:  # someone tried this account's AccessKey: the account may see it
+            facts.recipient_account_id = await console.run(lambda: _account_of(console, access_key_id))
+    else:
+        session = result.session
+        who = await console.run(lambda: console.sessions.resume(session))
+        if isinstance(who, SignedIn):
+            facts.caller = Caller(who.account_uid, "", who.access_key_id, who.user_name, source_of(request))
+    await console.run(lambda: console.services.audit.request(facts))
+
+
+def _account_of(console: Console, access_key_id: str) -> str:
+    try:
+        return console.services.identity.credential(access_key_id).account_uid
+    except errors.KmsError:  # deleted meanwhile
+        return ""
 
 
 async def logout(ctx: Ctx) -> Response:
