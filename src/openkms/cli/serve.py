@@ -20,6 +20,7 @@ from uvicorn.supervisors import multiprocess
 from openkms import bootstrap
 from openkms.cli import tls
 from openkms.cli.http_limits import HttpLimits, limited_protocol
+from openkms.domain import errors
 from openkms.domain.ports import Clock
 from openkms.settings import Settings, SettingsError
 from openkms.system import SystemClock
@@ -94,8 +95,8 @@ class DrainingServer(uvicorn.Server):
         if secure:
             try:  # before the application starts: a worker that cannot serve TLS does not start
                 self.tls = tls.ServerTls(listeners.settings, self.clock)
-            except SettingsError as exc:
-                log.error("cannot serve HTTPS: %s", exc)
+            except (SettingsError, errors.KmsError, OSError) as exc:
+                log.error("cannot serve HTTPS: %s", exc.message if isinstance(exc, errors.KmsError) else exc)
                 sys.exit(STARTUP_FAILURE)
         await super().startup(plain)
         loop = asyncio.get_running_loop()
