@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -53,10 +53,19 @@ class Server:
     name: str
     process: subprocess.Popen[bytes]
     port: int
+    tls_port: int = 0  # openkms's HTTPS listener
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_port == self.port else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"https://127.0.0.1:{self.tls_port}"
+
+    def over_tls(self) -> Server:
+        """The same server, driven through its HTTPS listener (wrk does not verify certificates)."""
+        return replace(self, port=self.tls_port)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server process and all its descendants (the uvicorn workers)."""
@@ -124,9 +133,10 @@ def serve(
 @contextmanager
 def openkms(workers: int, extra_env: Mapping[str, str] | None = None, config: str | None = None) -> Iterator[Server]:
     """``openkms serve`` on a fresh data directory, with a known administrator AccessKey."""
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="openkms-bench-") as data_dir:
         argv = [sys.executable, "-m", "openkms.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
+        argv += ["--tls-port", str(tls_port)]
         argv += ["--data-dir", data_dir]
         if config is not None:
             path = Path(data_dir) / "openkms.toml"
@@ -139,7 +149,7 @@ def openkms(workers: int, extra_env: Mapping[str, str] | None = None, config: st
             **(extra_env or {}),
         }
         with serve("openkms", argv, port, "/healthz", env) as server:
-            yield server
+            yield replace(server, tls_port=tls_port)
 
 
 def uvicorn_argv(app: str, port: int, workers: int, factory: bool = False, interface: str = "asgi3") -> list[str]:

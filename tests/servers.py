@@ -22,6 +22,8 @@ import uvicorn
 
 from openkms import bootstrap
 from openkms.asgi import OpenKmsApp
+from openkms.cli import serve
+from openkms.cli.tls import ServerTls
 from openkms.settings import KeyStoreSettings, Settings
 from openkms.system import OffsetClock
 from tests.hsm_support import SOFTHSM_AVAILABLE, shared_token
@@ -39,7 +41,8 @@ def wait_healthy(base_url: str, timeout: float = 30.0, proc: subprocess.Popen[by
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+            # Only waiting for it to answer: the tests check the certificate themselves.
+            if httpx.get(f"{base_url}/healthz", timeout=1, verify=False).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -55,6 +58,12 @@ class InProcessServer:
     runtime: bootstrap.Runtime
     clock: OffsetClock
     data_dir: Path
+    tls_endpoint: str = ""  # host:port of the HTTPS listener, when it has one
+    tls: ServerTls | None = None  # what that listener serves: reload() and refresh() as the timers call them
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
 
     @property
     def base_url(self) -> str:
@@ -94,7 +103,7 @@ def _hsm_settings() -> dict[str, Any]:
 
 
 @contextmanager
-def inprocess_server(data_dir: Path, **settings: Any) -> Iterator[InProcessServer]:
+def inprocess_server(data_dir: Path, tls: bool = False, **settings: Any) -> Iterator[InProcessServer]:
     port = free_port()
     values: dict[str, Any] = {"keys_per_region": 100_000, "aliases_per_region": 100_000, **_hsm_settings()}
     values.update(settings)
@@ -104,6 +113,19 @@ def inprocess_server(data_dir: Path, **settings: Any) -> Iterator[InProcessServe
     clock = OffsetClock()
     runtime = bootstrap.build(cfg, clock=clock)
     app = OpenKmsApp(runtime, run_scheduler=False)
+    if tls:
+        with _tls_server(app, cfg, clock) as (tls_port, served):
+            yield InProcessServer(
+                f"127.0.0.1:{port}",
+                issued.access_key.id,
+                issued.secret,
+                runtime,
+                clock,
+                data_dir,
+                f"127.0.0.1:{tls_port}",
+                served,
+            )
+        return
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -115,6 +137,26 @@ def inprocess_server(data_dir: Path, **settings: Any) -> Iterator[InProcessServe
         thread.join(timeout=10)
 
 
+@contextmanager
+def _tls_server(app: OpenKmsApp, cfg: Settings, clock: OffsetClock) -> Iterator[tuple[int, ServerTls]]:
+    """``openkms serve``'s own server (both listeners) around ``app``, on the test's clock."""
+    sockets = [serve.bind("127.0.0.1", cfg.port), serve.bind("127.0.0.1", 0)]
+    tls_port = sockets[1].getsockname()[1]
+    config = serve.ServeConfig(app, serve.Listeners(plain=1, settings=cfg), log_level="warning", access_log=False)
+    server = serve.DrainingServer(config, clock=clock)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
+    thread.start()
+    try:
+        wait_healthy(f"https://127.0.0.1:{tls_port}")
+        assert server.tls is not None
+        yield tls_port, server.tls
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        for sock in sockets:
+            sock.close()
+
+
 @dataclass
 class ProcessServer:
     proc: subprocess.Popen[bytes]
@@ -122,6 +164,7 @@ class ProcessServer:
     data_dir: Path
     stdout_path: Path
     stderr_path: Path
+    tls_port: int = 0
 
     @property
     def endpoint(self) -> str:
@@ -130,6 +173,14 @@ class ProcessServer:
     @property
     def base_url(self) -> str:
         return f"http://{self.endpoint}"
+
+    @property
+    def tls_endpoint(self) -> str:
+        return f"127.0.0.1:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
 
     def admin(self) -> dict[str, str]:
         data: dict[str, str] = json.loads((self.data_dir / "admin-credentials.json").read_text())
@@ -195,11 +246,12 @@ def _cmdline(pid: int) -> bytes:
 
 @contextmanager
 def process_server(
-    data_dir: Path, *extra: str, env: dict[str, str] | None = None, workers: int = 1
+    data_dir: Path, *extra: str, env: dict[str, str] | None = None, workers: int = 1, healthy: str | None = None
 ) -> Iterator[ProcessServer]:
-    """A real ``openkms serve`` process. stdout and stderr go to separate files beside ``data_dir``, new ones
-    for each start."""
-    port = free_port()
+    """A real ``openkms serve`` process, listening on HTTP and on HTTPS (a free port each). stdout
+    and stderr go to separate files beside ``data_dir``, new ones for each start. ``healthy``: the
+    URL to wait for, where the plain listener is off."""
+    port, tls_port = free_port(), free_port()
     run = 1
     while (data_dir.parent / f"{data_dir.name}-{run}-stdout.log").exists():
         run += 1  # one pair of files per start of the same data directory
@@ -208,15 +260,24 @@ def process_server(
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         proc = subprocess.Popen(
             openkms_command(
-                "serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers), *extra
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+                "--tls-port",
+                str(tls_port),
+                "--workers",
+                str(workers),
+                *extra,
             ),
             stdout=out,
             stderr=err,
             env=clean_env(env),
         )
-    server = ProcessServer(proc, port, data_dir, stdout_path, stderr_path)
+    server = ProcessServer(proc, port, data_dir, stdout_path, stderr_path, tls_port)
     try:
-        wait_healthy(server.base_url, proc=proc)
+        wait_healthy(healthy.format(port=port, tls_port=tls_port) if healthy else server.base_url, proc=proc)
         if workers > 1:
             wait_for_workers(server, workers)
         yield server

@@ -101,6 +101,26 @@ class Settings:
     port: int = option(
         8080, "server.port", "The TCP port (or `--port`).", env="OPENKMS_PORT", check=between(0, 65535), called="port"
     )
+    tls_port: int = option(
+        8443, "server.tls_port", "The HTTPS port (or `--tls-port`).", check=between(0, 65535), called="TLS port"
+    )
+    plain_http: bool = option(True, "server.http", "Also serve plain HTTP on `port` (false, or `--no-http`: off).")
+    production: bool = option(
+        False,
+        "server.production",
+        "A production node: HTTPS only, whatever `http` says, and an audit trail that fails closed "
+        "unless `[audit] mode` says otherwise.",
+    )
+    tls: bool = option(True, "tls.enabled", "Serve HTTPS on `tls_port` (false, or `--no-tls`: off).")
+    tls_cert_file: Path | None = option(
+        None,
+        "tls.cert_file",
+        "The server certificate (PEM, chain after it); without one, a local CA issues it. SIGHUP reloads.",
+        example="/etc/openkms/tls/server.pem",
+    )
+    tls_key_file: Path | None = option(
+        None, "tls.key_file", "Its private key (PEM, unencrypted).", example="/etc/openkms/tls/server-key.pem"
+    )
     workers: int = option(
         1,
         "server.workers",
@@ -239,11 +259,6 @@ class Settings:
         check=POSITIVE,
     )
     http_max_connections: int = option(1024, "http.max_connections", "Open connections, per worker.", check=POSITIVE)
-    production: bool = option(
-        False,
-        "server.production",
-        "A server that must not run with development defaults: the audit trail fails closed unless set otherwise.",
-    )
     audit_mode: str | None = option(
         None,
         "audit.mode",
@@ -292,6 +307,11 @@ class Settings:
         env="OPENKMS_ADMIN_ACCESS_KEY_SECRET",
         secret=True,
     )
+
+    @property
+    def serves_http(self) -> bool:
+        """Whether the plain-HTTP listener is on: a production node serves HTTPS only."""
+        return self.plain_http and not self.production
 
     @property
     def sqlite_path(self) -> Path:
@@ -356,6 +376,15 @@ def _check(s: Settings) -> None:
         raise SettingsError('[audit] mode = "off" is refused with [server] production = true')
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
+    if (s.tls_cert_file is None) != (s.tls_key_file is None):
+        raise SettingsError("[tls] give both cert_file and key_file, or neither (a local CA then issues one)")
+    if not s.tls and not s.serves_http:
+        raise SettingsError(
+            "HTTPS is off ([tls] enabled = false or --no-tls) and so is plain HTTP "
+            "(--no-http, [server] http = false or production = true): nothing to listen on"
+        )
+    if s.tls and s.serves_http and s.port == s.tls_port != 0:
+        raise SettingsError(f"the HTTP and HTTPS listeners cannot share port {s.port}")
     if bool(s.admin_access_key_id) != bool(s.admin_access_key_secret):
         raise SettingsError("set both OPENKMS_ADMIN_ACCESS_KEY_ID and OPENKMS_ADMIN_ACCESS_KEY_SECRET, or neither")
     if s.admin_access_key_secret and len(s.admin_access_key_secret) < MIN_ADMIN_SECRET_LENGTH:

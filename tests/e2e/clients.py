@@ -47,6 +47,11 @@ class Kms:
     access_key_id: str
     secret: str
     region: str = "cn-hangzhou"
+    ca: str | None = None  # the CA certificate to verify the server with: HTTPS, as README says
+
+    @property
+    def protocol(self) -> str:
+        return "http" if self.ca is None else "https"
 
     def __post_init__(self) -> None:
         if self.mode.startswith("new"):
@@ -54,8 +59,9 @@ class Kms:
                 access_key_id=self.access_key_id,
                 access_key_secret=self.secret,
                 endpoint=self.endpoint,
-                protocol="http",
+                protocol=self.protocol,
                 region_id=self.region,
+                ca=self.ca,
             )
             if self.mode == "new-v2":
                 cfg.signature_algorithm = "v2"
@@ -64,7 +70,7 @@ class Kms:
                 cfg.global_parameters = GlobalParameters(queries={"RegionId": self.region})
             self._new = NewClient(cfg)
         else:
-            self._old = AcsClient(self.access_key_id, self.secret, self.region)
+            self._old = AcsClient(self.access_key_id, self.secret, self.region, verify=self.ca)
 
     @property
     def sends_region(self) -> bool:
@@ -99,7 +105,7 @@ class Kms:
         module = importlib.import_module(f"aliyunsdkkms.request.v20160120.{action}Request")
         request = getattr(module, f"{action}Request")()
         request.set_endpoint(self.endpoint)
-        request.set_protocol_type("http")
+        request.set_protocol_type(self.protocol)
         for name, value in params.items():
             setter = getattr(request, _OLD_SETTERS.get(name, f"set_{name}"))
             if isinstance(value, dict):

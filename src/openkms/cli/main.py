@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p_serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     p_serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p_serve.add_argument("--tls-port", type=int, help="HTTPS port (default 8443)")
+    p_serve.add_argument("--no-http", action="store_true", help="no plain-HTTP listener: HTTPS only")
+    p_serve.add_argument("--no-tls", action="store_true", help="no HTTPS listener: plain HTTP only")
     p_serve.set_defaults(func=serve.run)
 
     p_ak = sub.add_parser("accesskey", help="manage AccessKey pairs")

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging.config
 import os
 import signal
 import socket
+import sys
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
 from openkms import bootstrap
+from openkms.cli import tls
 from openkms.cli.http_limits import HttpLimits, limited_protocol
-from openkms.settings import Settings
+from openkms.domain import errors
+from openkms.domain.ports import Clock
+from openkms.settings import Settings, SettingsError
+from openkms.system import SystemClock
+
+log = logging.getLogger("openkms")
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -40,8 +50,26 @@ DRAIN_SECONDS = 0.05
 STARTUP_FAILURE = 3  # uvicorn's status when the server could not start (port in use, app failed)
 
 
+@dataclass(frozen=True)
+class Listeners:
+    """Which of the sockets a server is given speak TLS (the last ``len - plain``), and what they
+    need to load their certificate. Pickled into each worker process with its uvicorn config."""
+
+    plain: int
+    settings: Settings  # the worker's TLS reads the certificate settings and opens the root key
+
+
+class ServeConfig(uvicorn.Config):
+    """uvicorn's configuration, plus the listeners: uvicorn applies one ``ssl`` to every socket."""
+
+    def __init__(self, app: Any, listeners: Listeners, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.listeners = listeners
+
+
 class DrainingServer(uvicorn.Server):
-    """uvicorn's server, with a shutdown that loses no request a client has already sent.
+    """uvicorn's server, serving plain and TLS sockets, with a shutdown that loses no request a
+    client has already sent.
 
     uvicorn stops by closing its listening socket, which resets every connection still waiting
     in the kernel's accept queue, and then closing each connection that has no request under
@@ -51,15 +79,83 @@ class DrainingServer(uvicorn.Server):
     uvicorn's own shutdown then waits for every request that was read.
     """
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config, clock: Clock | None = None) -> None:
+        super().__init__(config)
+        self.clock: Clock = clock or SystemClock()
+        self.tls: tls.ServerTls | None = None
+        self._tls_servers: list[asyncio.base_events.Server] = []
+        self._tls_check: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        listeners = getattr(self.config, "listeners", None)
+        if sockets is None or not isinstance(listeners, Listeners):
+            await super().startup(sockets)
+            return
+        plain, secure = sockets[: listeners.plain], sockets[listeners.plain :]
+        if secure:
+            try:  # before the application starts: a worker that cannot serve TLS does not start
+                self.tls = tls.ServerTls(listeners.settings, self.clock)
+            except (SettingsError, errors.KmsError, OSError) as exc:
+                log.error("cannot serve HTTPS: %s", exc.message if isinstance(exc, errors.KmsError) else exc)
+                sys.exit(STARTUP_FAILURE)
+        await super().startup(plain)
         loop = asyncio.get_running_loop()
-        queued: list[socket.socket] = []
+        for sock in secure:
+            assert self.tls is not None
+            server = await loop.create_server(
+                self._new_protocol,
+                sock=sock,
+                ssl=self.tls.context,
+                backlog=self.config.backlog,
+                ssl_handshake_timeout=self._handshake_timeout(),
+            )
+            self.servers.append(server)
+            self._tls_servers.append(server)
+        if self.tls is not None:
+            if threading.current_thread() is threading.main_thread():
+                loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+            self._tls_check = loop.create_task(self._check_certificate())
+
+    def _handshake_timeout(self) -> float:
+        """A handshake is bounded like a request head: the client's time, not the server's."""
+        factory = self.config.http
+        limits = getattr(factory, "limits", None)
+        return limits.request_timeout if isinstance(limits, HttpLimits) else 15.0
+
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: reloading the TLS certificate")
+        assert self.tls is not None
+        asyncio.get_running_loop().run_in_executor(None, self.tls.reload)
+
+    async def _check_certificate(self) -> None:
+        """Renews a generated certificate when it is due, and picks up another worker's renewal."""
+        assert self.tls is not None
+        while True:
+            await asyncio.sleep(tls.CHECK_SECONDS)
+            try:
+                await asyncio.to_thread(self.tls.refresh)
+            except Exception:
+                log.exception("TLS certificate check failed; will retry")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._tls_check is not None:
+            self._tls_check.cancel()
+        loop = asyncio.get_running_loop()
+        queued: list[tuple[socket.socket, Any]] = []
         for server in self.servers:
+            context = self.tls.context if server in self._tls_servers and self.tls else None
             for listener in server.sockets:
-                queued += _accept_queued(listener.fileno())
+                queued += [(conn, context) for conn in _accept_queued(listener.fileno())]
             server.close()
-        for conn in queued:
-            await loop.connect_accepted_socket(self._new_protocol, conn)
+        await asyncio.gather(
+            *(
+                loop.connect_accepted_socket(
+                    self._new_protocol, conn, ssl=context, ssl_handshake_timeout=1.0 if context else None
+                )
+                for conn, context in queued
+            ),
+            return_exceptions=True,  # a client that left during its handshake is its own loss
+        )
         await asyncio.sleep(DRAIN_SECONDS)
         await super().shutdown(sockets)
 
@@ -96,6 +192,22 @@ class DrainingWorker(multiprocess.Process):
         return self._server
 
 
+class Supervisor(multiprocess.Multiprocess):
+    """uvicorn's supervisor, except that SIGHUP asks each worker to reload its TLS certificate in
+    place (uvicorn's own answer, replacing every worker, would close their idle connections)."""
+
+    def handle_hup(self) -> None:
+        listeners = getattr(self.config, "listeners", None)
+        if not isinstance(listeners, Listeners) or not listeners.settings.tls:
+            super().handle_hup()
+            return
+        log.info("SIGHUP: the workers reload the TLS certificate")
+        for process in self.processes:
+            if process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGHUP)
+
+
 def _after_graceful_shutdown(_signum: int, _frame: object) -> None:
     """uvicorn re-raises the signal that stopped it once it has shut down gracefully, which would
     end the process as killed by SIGTERM (status 143); the shutdown was clean, so exit 0."""
@@ -112,25 +224,98 @@ def http_limits(settings: Settings) -> HttpLimits:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = Settings.load(
-        config_file=args.config, data_dir=args.data_dir, host=args.host, port=args.port, workers=args.workers
-    )
-    # The log is set up before uvicorn does so (with the same configuration) for the lines of the
-    # start itself: the orphan report below.
-    logging.config.dictConfig(log_config(settings.log_level))
-    issued = bootstrap.prepare(settings)
-    if issued is not None:
-        bootstrap.print_new_admin(issued, settings.data_dir)
-    bootstrap.report_orphans(settings)  # once per node, not once per worker
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, made before the workers (which share it) start; as uvicorn binds."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def listen(settings: Settings) -> tuple[list[socket.socket], list[str]] | None:
+    """The sockets (plain first, then TLS) and their URLs; None, with the reason logged, when a
+    port cannot be had."""
+    wanted = [("http", settings.port)] if settings.serves_http else []
+    if settings.tls:
+        wanted.append(("https", settings.tls_port))
+    sockets: list[socket.socket] = []
+    try:
+        for _, port in wanted:
+            sockets.append(bind(settings.host, port))
+    except OSError as exc:
+        log.error("cannot listen on %s port %d: %s", settings.host, wanted[len(sockets)][1], exc.strerror or exc)
+        for sock in sockets:
+            sock.close()
+        return None
+    return sockets, [url(scheme, sock) for (scheme, _), sock in zip(wanted, sockets, strict=True)]
+
+
+def _environment_for_workers(settings: Settings) -> None:
     # Worker processes rebuild their settings from the environment.
     os.environ["OPENKMS_DATA_DIR"] = str(settings.data_dir)
     # Each worker chooses its replay protection by how many processes share the node.
     os.environ["OPENKMS_WORKERS"] = str(settings.workers)
     if settings.config_file:
         os.environ["OPENKMS_CONFIG"] = str(settings.config_file)
-    config = uvicorn.Config(
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(
+        config_file=args.config,
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        tls_port=args.tls_port,
+        plain_http=False if args.no_http else None,
+        tls=False if args.no_tls else None,
+    )
+
+
+def announce(settings: Settings, urls: list[str], first_start: bool) -> None:
+    """Every start logs where it listens; the first also tells the operator, with the CA to trust."""
+    trust = f" (clients verify it with {tls.tls_dir(settings) / tls.CA_FILE})" if not settings.tls_cert_file else ""
+    lines = [f"{u}{trust if u.startswith('https') else ''}" for u in urls]
+    for line in lines:
+        log.info("listening on %s", line)
+    if first_start:
+        sys.stdout.write("".join(f"openkms: listening on {line}\n" for line in lines))
+        sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    # The log is set up before uvicorn does so (with the same configuration) for the lines of the
+    # start itself: the orphan report below.
+    logging.config.dictConfig(log_config(settings.log_level))
+    if settings.tls and settings.tls_cert_file is not None:
+        tls.configured(settings)  # a wrong path or key is told before anything is created
+    issued = bootstrap.prepare(settings)
+    if issued is not None:
+        bootstrap.print_new_admin(issued, settings.data_dir)
+    bootstrap.report_orphans(settings)  # once per node, not once per worker
+    if settings.tls:
+        tls.prepare(settings, SystemClock())  # the certificate checked (or issued) once, before any worker
+    bound = listen(settings)
+    if bound is None:
+        return STARTUP_FAILURE
+    sockets, urls = bound
+    announce(settings, urls, first_start=issued is not None)
+    _environment_for_workers(settings)
+    config = ServeConfig(
         "openkms.asgi:create_app",
+        Listeners(plain=1 if settings.serves_http else 0, settings=settings),
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -146,8 +331,8 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         # uvicorn's supervisor creates its workers through this module-level name (uvicorn is pinned).
         multiprocess.Process = DrainingWorker  # type: ignore[misc]
-        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Supervisor(config, sockets=sockets).run()
         return 0
     server = DrainingServer(config)
-    server.run()
+    server.run(sockets=sockets)
     return 0 if server.started else STARTUP_FAILURE
