@@ -111,6 +111,14 @@ class Settings:
         "A production node: HTTPS only, whatever `http` says, and an audit trail that fails closed "
         "unless `[audit] mode` says otherwise.",
     )
+    trusted_proxies: str = option(
+        "",
+        "server.trusted_proxies",
+        "Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed "
+        "(comma-separated, `*` for any); none by default: they would choose acs:SourceIp, "
+        "acs:SecureTransport and the audit trail's sourceIpAddress.",
+        example="10.0.0.5,10.0.0.6",
+    )
     tls: bool = option(True, "tls.enabled", "Serve HTTPS on `tls_port` (false, or `--no-tls`: off).")
     tls_cert_file: Path | None = option(
         None,

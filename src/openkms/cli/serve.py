@@ -323,6 +323,10 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         log_config=log_config(settings.log_level),
         server_header=False,
+        # uvicorn believes X-Forwarded-* from 127.0.0.1 by default: any local process could then
+        # pick the source address and the transport policies condition on and the trail records.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         timeout_graceful_shutdown=30,
         http=limited_protocol(http_limits(settings)),
     )
