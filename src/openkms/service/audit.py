@@ -26,6 +26,7 @@ from openkms.domain.audit import AuditEvent, EventRW, EventType, UserIdentity, e
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
 from openkms.domain.ports import AuditSink, Clock, IdGenerator
+from openkms.domain.secrets import Secret
 
 SOURCES = {"kms": audit.KMS_SOURCE, "ram": audit.RAM_SOURCE, "actiontrail": "actiontrail.aliyuncs.com"}
 SERVICE_NAMES = {"kms": "Kms", "ram": "Ram", "actiontrail": "Actiontrail"}
@@ -182,6 +183,18 @@ class AuditRecorder:
 
     def background(self, name: str, key: Key, parameters: Mapping[str, Any]) -> None:
         """Record a change openkms made by itself to ``key`` (rotation, purge, material expiry)."""
+        self._service_event(name, key.region, key.account_uid, {"KeyId": key.id, **parameters},
+                            {audit.KEY_RESOURCE: (key.id,)})  # fmt: skip
+
+    def background_secret(self, name: str, secret: Secret) -> None:
+        """Record a change openkms made by itself to a secret (its purge after the recovery window)."""
+        self._service_event(name, secret.region, secret.account_uid, {"SecretName": secret.name},
+                            {audit.SECRET_RESOURCE: (secret.name,)})  # fmt: skip
+
+    def _service_event(
+        self, name: str, region: str, account_uid: str, parameters: Mapping[str, Any],
+        resources: Mapping[str, tuple[str, ...]],
+    ) -> None:  # fmt: skip
         self._sink.record(
             AuditEvent(
                 event_id=self._ids.new_id(),
@@ -190,13 +203,13 @@ class AuditRecorder:
                 event_type=EventType.SERVICE_EVENT,
                 event_rw=EventRW.WRITE,
                 event_time=event_time(self._clock.now()),
-                acs_region=key.region,
+                acs_region=region,
                 request_id=self._ids.new_id().upper(),
                 api_version="2016-01-20",
                 user_identity=SYSTEM,
-                request_parameters=redact({"KeyId": key.id, **parameters}, self._sink.keyed_hash),
-                recipient_account_id=key.account_uid,
+                request_parameters=redact(parameters, self._sink.keyed_hash),
+                recipient_account_id=account_uid,
                 service_name="Kms",
-                referenced_resources={audit.KEY_RESOURCE: (key.id,)},
+                referenced_resources=resources,
             )
         )
