@@ -38,7 +38,8 @@ def test_create_then_get_the_value(kms: Kms) -> None:
     name = _name()
     made = _create(kms, name, Description="the orders database")
     assert made["SecretName"] == name
-    assert made["Arn"].startswith("acs:kms:cn-hangzhou:") and made["Arn"].endswith(f":secret/{name}")
+    assert made["Arn"].startswith("acs:kms:cn-hangzhou:")
+    assert made["Arn"].endswith(f":secret/{name}")
     assert made["VersionId"] == "v1"
     got = kms.call("GetSecretValue", SecretName=name)
     assert (got["SecretData"], got["SecretDataType"], got["VersionId"]) == ("s3cret-v1", "text", "v1")
@@ -182,8 +183,9 @@ def test_policy_round_trip(kms: Kms) -> None:
     _create(kms, name)
     default = json.loads(kms.call("GetSecretPolicy", SecretName=name, PolicyName="default")["Policy"])
     assert default["Version"] == "1"
-    policy = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Principal": {"RAM": ["acs:ram::1:user/x"]},
-                                                       "Action": ["kms:GetSecretValue"], "Resource": ["*"]}]})  # fmt: skip
+    statement = {"Effect": "Allow", "Principal": {"RAM": ["acs:ram::1:user/x"]}, "Action": ["kms:GetSecretValue"],
+                 "Resource": ["*"]}  # fmt: skip
+    policy = json.dumps({"Version": "1", "Statement": [statement]})
     kms.call("SetSecretPolicy", SecretName=name, PolicyName="default", Policy=policy)
     assert json.loads(kms.call("GetSecretPolicy", SecretName=name)["Policy"]) == json.loads(policy)
 
@@ -242,9 +244,14 @@ def test_a_disabled_key_makes_reads_fail_until_enabled(kms: Kms) -> None:
         ({"EncryptionKeyId": "00000000-0000-0000-0000-000000000000"}, "Forbidden.KeyNotFound"),
         ({"EnableAutomaticRotation": "true", "RotationInterval": "7d"}, "InvalidParameter"),  # Generic
         (
-            {"SecretType": "Rds", "ExtendedConfig": "{}", "EnableAutomaticRotation": "true", "RotationInterval": "1h"},
+            {
+                "SecretType": "Rds",
+                "ExtendedConfig": {"a": "b"},
+                "EnableAutomaticRotation": "true",
+                "RotationInterval": "1h",
+            },
             "InvalidParameter",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_create_refusals(kms: Kms, params: dict[str, Any], code: str) -> None:
