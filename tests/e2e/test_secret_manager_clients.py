@@ -1,0 +1,90 @@
+"""Alibaba's caching Secrets Manager client (alibabacloud-secretsmanager-client-v2, as installed
+from PyPI) against openkms, changing only its endpoint: over HTTP with ``add_config``, and over
+HTTPS with the generated CA; a rotated value is seen after ``refresh_now``."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alibabacloud_secretsmanager_client_v2.secret_manager_cache_client import SecretManagerCacheClient
+from alibabacloud_secretsmanager_client_v2.secret_manager_cache_client_builder import (
+    SecretManagerCacheClientBuilder,
+)
+from alibabacloud_secretsmanager_client_v2.service.default_secret_manager_client_builder import (
+    DefaultSecretManagerClientBuilder,
+)
+from alibabacloud_tea_openapi.models import Config
+
+from tests.e2e.clients import Kms
+from tests.servers import InProcessServer, inprocess_server
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    with inprocess_server(Path(tmp_path_factory.mktemp("sm-tls")) / "data", tls=True) as srv:
+        yield srv
+
+
+def _cache_client(
+    endpoint: str, ak: str, secret: str, protocol: str, ca: str | None = None
+) -> SecretManagerCacheClient:
+    config = Config(access_key_id=ak, access_key_secret=secret, endpoint=endpoint, protocol=protocol,
+                    region_id="cn-hangzhou", ca=ca)  # fmt: skip
+    inner = DefaultSecretManagerClientBuilder.standard().add_config(config).build()
+    client: SecretManagerCacheClient = SecretManagerCacheClientBuilder.new_cache_client_builder(inner).build()
+    return client
+
+
+def _seed(kms: Kms, name: str) -> None:
+    kms.call("CreateSecret", SecretName=name, VersionId="v1", SecretData='{"password":"one"}')
+    kms.call("CreateSecret", SecretName=f"{name}-bin", VersionId="v1", SecretDataType="binary",
+             SecretData=base64.b64encode(b"\x00\x01binary").decode())  # fmt: skip
+
+
+def test_the_cache_client_reads_over_http_and_sees_a_rotation(server: InProcessServer) -> None:
+    ak, secret, _ = server.new_account()
+    kms = Kms("new-v3", server.endpoint, ak, secret)
+    name = f"app-{os.urandom(4).hex()}"
+    _seed(kms, name)
+    client = _cache_client(server.endpoint, ak, secret, "http")
+    try:
+        info = client.get_secret_info(name)
+        assert (info.secret_value, info.secret_data_type, info.version_id) == ('{"password":"one"}', "text", "v1")
+        assert client.get_secret_value(name) == '{"password":"one"}'
+        # get_binary_value itself fails inside the client (bytebuffer refuses bytes, a bug of the
+        # client with every bytebuffer release): what it would decode is checked instead.
+        binary = client.get_secret_info(f"{name}-bin")
+        assert binary.secret_data_type == "binary"
+        assert base64.b64decode(binary.secret_value) == b"\x00\x01binary"
+        kms.call("PutSecretValue", SecretName=name, VersionId="v2", SecretData='{"password":"two"}')
+        assert client.get_secret_value(name) == '{"password":"one"}'  # cached until refreshed
+        assert client.refresh_now(name)
+        assert client.get_secret_value(name) == '{"password":"two"}'
+    finally:
+        client.close()
+
+
+def test_an_unknown_secret_is_raised_with_its_code(server: InProcessServer) -> None:
+    ak, secret, _ = server.new_account()
+    client = _cache_client(server.endpoint, ak, secret, "http")
+    try:
+        with pytest.raises(Exception, match=r"Forbidden\.ResourceNotFound"):
+            client.get_secret_value("no-such-secret")
+    finally:
+        client.close()
+
+
+def test_the_cache_client_reads_over_https_with_the_generated_ca(tls_server: InProcessServer) -> None:
+    ak, secret, _ = tls_server.new_account()
+    kms = Kms("new-v3", tls_server.endpoint, ak, secret)
+    name = f"app-{os.urandom(4).hex()}"
+    _seed(kms, name)
+    client = _cache_client(tls_server.tls_endpoint, ak, secret, "https", str(tls_server.ca_file))
+    try:
+        assert client.get_secret_value(name) == '{"password":"one"}'
+    finally:
+        client.close()
