@@ -5,7 +5,10 @@ HTTPS with the generated CA; a rotated value is seen after ``refresh_now``."""
 from __future__ import annotations
 
 import base64
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,3 +91,53 @@ def test_the_cache_client_reads_over_https_with_the_generated_ca(tls_server: InP
         assert client.get_secret_value(name) == '{"password":"one"}'
     finally:
         client.close()
+
+
+# --- aliyun-secret-manager-client: its own virtual environment ------------------------------------
+
+# The older client pins cryptography<=38.0.3, protobuf<=3.20.2 and typing-extensions<=4.1.1, which
+# would downgrade what openkms itself runs on; it is installed from PyPI into a venv of its own,
+# kept between runs, and driven through a small script there.
+SM1 = "aliyun-secret-manager-client==0.1.5"
+SM1_VENV = Path(os.environ.get("OPENKMS_TEST_SM1_VENV", Path.home() / ".cache" / "openkms-tests" / "sm1-0.1.5"))
+SM1_SCRIPT = """
+import json, sys
+from alibaba_cloud_secretsmanager_client.model.region_info import RegionInfo
+from alibaba_cloud_secretsmanager_client.secret_manager_cache_client_builder import SecretManagerCacheClientBuilder
+from alibaba_cloud_secretsmanager_client.service.default_secret_manager_client_builder import (
+    DefaultSecretManagerClientBuilder,
+)
+endpoint, ak, secret, name = sys.argv[1:5]
+inner = (DefaultSecretManagerClientBuilder.standard().with_access_key(ak, secret)
+         .add_region_info(RegionInfo("cn-hangzhou", endpoint=endpoint)).build())
+client = SecretManagerCacheClientBuilder.new_cache_client_builder(inner).build()
+info = client.get_secret_info(name)
+print(json.dumps({"value": info.secret_value, "type": info.secret_data_type, "version": info.version_id}))
+client.close()
+"""
+
+
+@pytest.fixture(scope="module")
+def sm1_python() -> Path:
+    python = SM1_VENV / "bin" / "python"
+    marker = SM1_VENV / f".installed-{SM1}"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(SM1_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", SM1], check=True, timeout=600)
+        marker.touch()
+    return python
+
+
+def test_the_older_client_reads_over_the_https_listener(tls_server: InProcessServer, sm1_python: Path) -> None:
+    """It always speaks HTTPS and does not verify the certificate (verify=False in its source)."""
+    ak, secret, _ = tls_server.new_account()
+    kms = Kms("new-v3", tls_server.endpoint, ak, secret)
+    name = f"app-{os.urandom(4).hex()}"
+    _seed(kms, name)
+    run = subprocess.run(
+        [str(sm1_python), "-c", SM1_SCRIPT, tls_server.tls_endpoint, ak, secret, name],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"value": '{"password":"one"}', "type": "text",
+                                                               "version": "v1"}  # fmt: skip
