@@ -292,3 +292,24 @@ def test_batch_get_secret_value(kms: Kms) -> None:
                                                          {"SecretName": "missing"}])  # fmt: skip
     assert {v["SecretName"]: v["SecretData"] for v in body["SecretValues"]} == {first: "one", second: "two"}
     assert [(e["SecretName"], e["Code"]) for e in body["Errors"]] == [("missing", "Forbidden.ResourceNotFound")]
+
+
+def test_tags_on_secrets_through_the_tag_actions(kms: Kms) -> None:
+    name = _name()
+    _create(kms, name)
+    kms.call("TagResource", SecretName=name, Tags=json.dumps([{"TagKey": "team", "TagValue": "db"}]))
+    listed = kms.call("DescribeSecret", SecretName=name, FetchTags="true")["Tags"]["Tag"]
+    assert [(t["TagKey"], t["TagValue"]) for t in listed] == [("team", "db")]
+    kms.call("UntagResource", SecretName=name, TagKeys='["team"]')
+    assert kms.call("DescribeSecret", SecretName=name, FetchTags="true")["Tags"].get("Tag", []) == []
+    kms.call("TagResources", ResourceType="secret", ResourceId=[name], Tag=[{"Key": "env", "Value": "prod"}])
+    rows = kms.call("ListTagResources", ResourceType="secret", ResourceId=[name])["TagResources"]["TagResource"]
+    assert [(r["ResourceId"], r["ResourceType"], r["TagKey"]) for r in rows] == [(name, "secret", "env")]
+    assert kms.call("DescribeSecret", SecretName=name, FetchTags="true")["Tags"]["Tag"] == [
+        {"TagKey": "env", "TagValue": "prod"}
+    ]
+    kms.call("UntagResources", ResourceType="secret", ResourceId=[name], All=True)
+    assert (
+        kms.call("ListTagResources", ResourceType="secret", ResourceId=[name])["TagResources"].get("TagResource", [])
+        == []
+    )

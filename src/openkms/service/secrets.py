@@ -343,6 +343,38 @@ class SecretService:
 
         return self._change(caller, ref, _RESTORE, False, change)
 
+    # --- tags (the TagResource family with SecretName / ResourceType=secret) -------------------
+
+    def tag(self, caller: Caller, refs: Sequence[str], new: Sequence[Tag], act: Action) -> None:
+        """Upsert tags on every secret named; all are checked before any is changed."""
+        now = self._now()
+        with self._store.write() as uow:
+            found = [self._secret(uow, caller, ref, act) for ref in refs]
+            for secret in found:
+                merged = {t.key: t for t in (*secret.tags, *new)}
+                if len(merged) > s.MAX_TAGS_PER_SECRET:
+                    raise errors.LimitExceeded(f"A secret carries at most {s.MAX_TAGS_PER_SECRET} tags.")
+                uow.secrets.save(replace(secret, tags=tuple(merged.values()), updated_at=now))
+
+    def untag(self, caller: Caller, refs: Sequence[str], tag_keys: Sequence[str] | None, act: Action) -> None:
+        """Remove the named tag keys, or every tag when ``tag_keys`` is None."""
+        now = self._now()
+        with self._store.write() as uow:
+            found = [self._secret(uow, caller, ref, act) for ref in refs]
+            for secret in found:
+                kept = () if tag_keys is None else tuple(t for t in secret.tags if t.key not in set(tag_keys))
+                uow.secrets.save(replace(secret, tags=kept, updated_at=now))
+
+    def tagged(self, caller: Caller, refs: Sequence[str], act: Action) -> list[Secret]:
+        """The secrets named (or, when none is, every secret of the caller's region) with their
+        tags, for ListResourceTags and ListTagResources."""
+        with self._store.read() as uow:
+            if refs:
+                return [self._secret(uow, caller, ref, act, live=False) for ref in refs]
+            self._resolver.authorize(caller, act, secrets_of(caller))
+            now = self._now()
+            return [x for x in uow.secrets.list_in_region(caller.account_uid, caller.region) if not s.is_gone(x, now)]
+
     # --- policy -------------------------------------------------------------------------------
 
     def get_policy(self, caller: Caller, ref: str, name: str | None) -> str:
