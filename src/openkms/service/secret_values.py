@@ -99,6 +99,7 @@ class SecretValues:
             )  # fmt: skip
             key = keys.rotate(key, version_id, now)
             with self._store.write() as uow:
+                uow.keys.count(caller.account_uid, caller.region)  # takes the scope lock before looking
                 winner = _service_key(uow, caller.account_uid, caller.region)
                 if winner is not None:
                     return winner
