@@ -204,6 +204,9 @@ def test_delete_restore_and_purge(kms: Kms, server: InProcessServer) -> None:
     server.clock.advance(7 * DAY + 1)
     report = server.services.scheduler.run_once()
     assert any(p.endswith(f"/{name}") for p in report.secrets_purged)
+    trail = b"".join(p.read_bytes() for p in (server.data_dir / "audit").rglob("*") if p.is_file())
+    purge = [line for line in trail.splitlines() if b'"eventName":"DeleteSecret"' in line and name.encode() in line]
+    assert any(b'"eventType":"AliyunServiceEvent"' in line for line in purge)  # the scheduler's own event
     assert _refused(kms, "DescribeSecret", SecretName=name).code == "Forbidden.ResourceNotFound"
     _create(kms, name, "reborn")  # the name is free again
     assert kms.call("GetSecretValue", SecretName=name)["SecretData"] == "reborn"
