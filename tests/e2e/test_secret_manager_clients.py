@@ -119,13 +119,7 @@ client.close()
 
 @pytest.fixture(scope="module")
 def sm1_python() -> Path:
-    python = SM1_VENV / "bin" / "python"
-    marker = SM1_VENV / f".installed-{SM1}"
-    if not marker.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(SM1_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", SM1], check=True, timeout=600)
-        marker.touch()
-    return python
+    return _venv(SM1_VENV, SM1)
 
 
 def test_the_older_client_reads_over_the_https_listener(tls_server: InProcessServer, sm1_python: Path) -> None:
@@ -141,3 +135,56 @@ def test_the_older_client_reads_over_the_https_listener(tls_server: InProcessSer
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {"value": '{"password":"one"}', "type": "text",
                                                                "version": "v1"}  # fmt: skip
+
+
+# --- alibabacloud-kms-python-sdk: TransferClient and Client, also a venv of its own -------------
+
+# It pins alibabacloud-kms20160120<3 and protobuf<3.20, older than the 3.3.1 the tests use.
+KC = "alibabacloud-kms-python-sdk==1.1.3"
+KC_VENV = Path(os.environ.get("OPENKMS_TEST_KC_VENV", Path.home() / ".cache" / "openkms-tests" / "kc-1.1.3"))
+KC_SCRIPT = """
+import json, sys
+from alibabacloud_kms20160120 import models as m
+from alibabacloud_kms_kms20160120.client import Client
+from alibabacloud_kms_kms20160120.transfer_client import TransferClient
+from alibabacloud_tea_openapi.models import Config
+endpoint, ak, secret, name = sys.argv[1:5]
+def config():
+    return Config(access_key_id=ak, access_key_secret=secret, endpoint=endpoint, protocol="http",
+                  region_id="cn-hangzhou")
+client = Client(open_api_config=config())
+client.create_secret(m.CreateSecretRequest(secret_name=name, version_id="v1", secret_data="one"))
+client.put_secret_value(m.PutSecretValueRequest(secret_name=name, version_id="v2", secret_data="two"))
+described = client.describe_secret(m.DescribeSecretRequest(secret_name=name)).body
+shared = client.get_secret_value_by_shared_endpoint(m.GetSecretValueRequest(secret_name=name)).body
+transfer = TransferClient(config=config()).get_secret_value(
+    m.GetSecretValueRequest(secret_name=name, version_stage="ACSPrevious")).body
+print(json.dumps({"arn": described.arn, "shared": [shared.version_id, shared.secret_data],
+                  "transfer": [transfer.version_id, transfer.secret_data]}))
+"""
+
+
+def _venv(path: Path, requirement: str) -> Path:
+    python = path / "bin" / "python"
+    marker = path / f".installed-{requirement}"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", requirement], check=True, timeout=600)
+        marker.touch()
+    return python
+
+
+def test_the_kms_python_sdk_reads_and_manages_secrets(server: InProcessServer) -> None:
+    """TransferClient.get_secret_value, Client.get_secret_value_by_shared_endpoint and Client's
+    typed management wrappers, pointed at openkms by their endpoint only."""
+    python = _venv(KC_VENV, KC)
+    ak, secret, uid = server.new_account()
+    name = f"kc-{os.urandom(4).hex()}"
+    run = subprocess.run([str(python), "-c", KC_SCRIPT, server.endpoint, ak, secret, name],
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {
+        "arn": f"acs:kms:cn-hangzhou:{uid}:secret/{name}",
+        "shared": ["v2", "two"],
+        "transfer": ["v1", "one"],
+    }
