@@ -66,3 +66,22 @@ def test_a_secret_policy_deny_wins_over_a_ram_allow(account: Account) -> None:
     status, body = call(client, "GetSecretValue", {"SecretName": "guarded"})
     assert (status, body["Code"]) == (403, "Forbidden.RAM")
     assert call(client, "DescribeSecret", {"SecretName": "guarded"})[0] == 200
+
+
+def test_a_listing_shows_the_secrets_a_user_may_list(account: Account) -> None:
+    arn = _secret(account, "listed-one")
+    _secret(account, "listed-other")
+    client = account.user("lister", _policy({"Effect": "Allow", "Action": "kms:ListSecrets", "Resource": arn}))
+    status, body = call(client, "ListSecrets", {"PageSize": "100"})
+    assert status == 200, body
+    assert [s["SecretName"] for s in body["SecretList"]["Secret"]] == ["listed-one"]
+    nobody = account.user("no-lister", None)
+    assert call(nobody, "ListSecrets", {})[1]["Code"] == "Forbidden.RAM"
+
+
+def test_dry_run_checks_everything_and_reveals_nothing(account: Account) -> None:
+    _secret(account, "dry")
+    reader = account.user("dry-reader", _policy({"Effect": "Allow", "Action": "kms:GetSecretValue", "Resource": "*"}))
+    status, body = call(reader, "GetSecretValue", {"SecretName": "dry", "DryRun": "true"})
+    assert (status, body["Code"]) == (400, "DryRunOperationError")
+    assert "SecretData" not in body
