@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from openkms.domain.secrets import DAY
+from tests.audit_support import events
 from tests.e2e.clients import ApiError, Kms
 from tests.servers import InProcessServer
 
@@ -315,3 +316,15 @@ def test_tags_on_secrets_through_the_tag_actions(kms: Kms) -> None:
         kms.call("ListTagResources", ResourceType="secret", ResourceId=[name])["TagResources"].get("TagResource", [])
         == []
     )
+
+
+def test_the_audit_event_names_the_secret_and_its_key(kms: Kms, server: InProcessServer) -> None:
+    key_id = kms.call("CreateKey")["KeyMetadata"]["KeyId"]
+    name = _name()
+    _create(kms, name, EncryptionKeyId=key_id)
+    kms.call("GetSecretValue", SecretName=name)
+    found = events(server.data_dir / "audit")
+    mine = [e for e in found if e["eventName"] == "GetSecretValue" and e["requestParameters"].get("SecretName") == name]
+    assert mine[-1]["referencedResources"] == {"ACS::KMS::Key": [key_id], "ACS::KMS::Secret": [name]}
+    assert "SecretData" not in mine[-1]["responseElements"]
+    assert mine[-1]["responseElements"]["VersionId"] == "v1"

@@ -41,6 +41,7 @@ class Noted:
 
     keys: list[tuple[str, str]] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # secret names (always the caller's account)
 
     def main_action(self) -> Action | None:
         """What a console request is named after: the first change it made, else the first read."""
@@ -65,6 +66,12 @@ def note_key(key: Key) -> None:
     noted = _noted.get()
     if noted is not None and (key.account_uid, key.id) not in noted.keys:
         noted.keys.append((key.account_uid, key.id))
+
+
+def note_secret(name: str) -> None:
+    noted = _noted.get()
+    if noted is not None and name not in noted.secrets:
+        noted.secrets.append(name)
 
 
 def note_action(action: Action) -> None:
@@ -138,6 +145,16 @@ def _writes(name: str, service: str) -> bool:
         return False
 
 
+def _referenced(keys: list[tuple[str, str]], secrets: list[str]) -> dict[str, tuple[str, ...]]:
+    """ActionTrail's referencedResources: the keys and the secrets a request acted on."""
+    out: dict[str, tuple[str, ...]] = {}
+    if keys:
+        out[audit.KEY_RESOURCE] = tuple(k for _, k in keys)
+    if secrets:
+        out[audit.SECRET_RESOURCE] = tuple(secrets)
+    return out
+
+
 class AuditRecorder:
     def __init__(self, sink: AuditSink, clock: Clock, ids: IdGenerator) -> None:
         self._sink = sink
@@ -177,7 +194,7 @@ class AuditRecorder:
                 response_elements=redact(facts.response, hashed),
                 recipient_account_id=recipient,
                 service_name=SERVICE_NAMES.get(facts.service, ""),
-                referenced_resources={audit.KEY_RESOURCE: tuple(k for _, k in keys)} if keys else {},
+                referenced_resources=_referenced(keys, facts.noted.secrets),
             )
         )
 

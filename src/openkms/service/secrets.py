@@ -20,6 +20,7 @@ from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, Store, UnitOfWork
 from openkms.domain.secrets import Secret, SecretType, SecretVersion
 from openkms.domain.tags import Tag
+from openkms.service.audit import note_secret
 from openkms.service.resolve import KeyResolver
 from openkms.service.secret_values import Sealed, SecretValues
 
@@ -81,6 +82,7 @@ class SecretService:
         """The secret ``ref`` names, once the caller may perform ``act`` on it; a secret past its
         recovery window is gone, purged or not; one inside it only when ``live`` is False."""
         name = s.name_from_ref(ref, caller.region, caller.account_uid)
+        note_secret(name)  # the audit event names the secret, whether the action is allowed or not
         secret = uow.secrets.get(caller.account_uid, caller.region, name)
         if secret is not None and s.is_gone(secret, self._now()):
             secret = None
@@ -111,6 +113,7 @@ class SecretService:
 
     def create_secret(self, caller: Caller, req: CreateSecretRequest) -> tuple[Secret, SecretVersion]:
         raw = self._check_create(req)
+        note_secret(req.name)
         self._resolver.authorize(caller, _CREATE, _resource(caller, req.name, None))
         key, key_version = self._values.for_writing(caller, req.key_ref)
         now = self._now()
