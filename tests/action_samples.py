@@ -23,11 +23,13 @@ from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
 from openkms.domain.ram.identities import PolicyType, RotateStrategy
 from openkms.domain.rotation import DAY
+from openkms.domain.secrets import DataType, SecretType
 from openkms.domain.specs import KeyUsage, Origin
 from openkms.domain.tags import Tag
 from openkms.service.container import Services
 from openkms.service.keys import CreateKeyRequest
 from openkms.service.ram_users import UserFields
+from openkms.service.secrets import CreateSecretRequest
 from openkms.system import ManualClock
 from tests.nodes import wrap_for_import
 
@@ -87,6 +89,18 @@ class Samples:
         name = f"alias/sample-{os.urandom(6).hex()}"
         self.services.aliases.create_alias(self.caller, name, key_id)
         return name
+
+    def _secret(self, secret_type: SecretType = SecretType.GENERIC) -> str:
+        name = f"sample-{os.urandom(6).hex()}"
+        config = None if secret_type is SecretType.GENERIC else json.dumps({"SecretSubType": "SingleUser"})
+        request = CreateSecretRequest(name, "v1", "sample-value", secret_type=secret_type, extended_config=config)
+        self.services.secrets.create_secret(self.caller, request)
+        return name
+
+    def _second_version(self) -> tuple[str, str]:
+        name = self._secret()
+        self.services.secrets.put_secret_value(self.caller, name, "v2", "second", DataType.TEXT, ["custom"])
+        return name, "v2"
 
     def params(self, action: str) -> Params:
         """Parameters of a request for ``action`` that succeeds (KeyError: no sample yet)."""
@@ -154,6 +168,17 @@ def _untag_batch(s: Samples) -> Params:
     key_id = s._aes()
     s.services.tags.tag(s.caller, [key_id], [Tag("team", "a")])
     return {"ResourceType": "key", "ResourceId.1": key_id, "TagKey.1": "team"}
+
+
+def _stage_removed(s: Samples) -> Params:
+    name, version_id = s._second_version()
+    return {"SecretName": name, "VersionStage": "custom", "RemoveFromVersion": version_id}
+
+
+def _deleted_secret(s: Samples) -> Params:
+    name = s._secret()
+    s.services.secrets.delete_secret(s.caller, name, False, 7)
+    return {"SecretName": name}
 
 
 def _update_alias(s: Samples) -> Params:
@@ -232,12 +257,35 @@ _SAMPLES: dict[str, Callable[[Samples], Params]] = {
     "DescribeAccountKmsStatus": lambda s: {},
     "OpenKmsService": lambda s: {},  # answers ServiceAlreadyOpened: a self-hosted KMS is always open
     "GetRandomPassword": lambda s: {"PasswordLength": "16"},
+    # Secrets Manager
+    "CreateSecret": lambda s: {"SecretName": f"new-{os.urandom(6).hex()}", "VersionId": "v1", "SecretData": "x"},
+    "GetSecretValue": lambda s: {"SecretName": s._secret()},
+    "BatchGetSecretValue": lambda s: {"SecretsList": json.dumps([{"SecretName": s._secret()}])},
+    "PutSecretValue": lambda s: {"SecretName": s._secret(), "VersionId": "v2", "SecretData": "y"},
+    "UpdateSecretVersionStage": _stage_removed,
+    "DescribeSecret": lambda s: {"SecretName": s._secret()},
+    "ListSecrets": lambda s: {},
+    "ListSecretVersionIds": lambda s: {"SecretName": s._secret()},
+    "UpdateSecret": lambda s: {"SecretName": s._secret(), "Description": "new"},
+    "UpdateSecretRotationPolicy": lambda s: {
+        "SecretName": s._secret(SecretType.RDS),
+        "EnableAutomaticRotation": "true",
+        "RotationInterval": "7d",
+    },
+    "RotateSecret": lambda s: {"SecretName": s._secret(SecretType.RDS), "VersionId": "v2"},
+    "DeleteSecret": lambda s: {"SecretName": s._secret(), "RecoveryWindowInDays": "7"},
+    "RestoreSecret": _deleted_secret,
+    "GetSecretPolicy": lambda s: {"SecretName": s._secret(), "PolicyName": "default"},
+    "SetSecretPolicy": lambda s: {"SecretName": s._secret(), "PolicyName": "default", "Policy": _POLICY},
     # ActionTrail 2020-07-06 (its own table, selected by Version): the last seven days' events
     "LookupEvents": lambda s: {},
 }
 
 # Actions whose successful call is an error response by design.
-EXPECTED_ERRORS = {"OpenKmsService": "Forbidden.Opened"}
+EXPECTED_ERRORS = {
+    "OpenKmsService": "Forbidden.Opened",
+    "RotateSecret": "Rejected.UnsupportedOperation",  # no rotator for any type yet
+}
 
 
 # --- RAM 2015-05-01 -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
 from openkms.crypto.public import SoftwarePublicKeyCrypto
 from openkms.crypto.sealing import AesGcmSealer, decode_root_key, encode_root_key, new_root_key
 from openkms.crypto.software import SoftwareBackend
+from openkms.crypto.symmetric import AesGcmDataCipher
 from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
 from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
@@ -49,6 +50,8 @@ from openkms.service.ram_users import RamUserService
 from openkms.service.reconcile import Reconciler, log_report
 from openkms.service.resolve import KeyResolver
 from openkms.service.scheduler import Scheduler
+from openkms.service.secret_values import SecretValues
+from openkms.service.secrets import SecretService
 from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
@@ -345,6 +348,7 @@ def build(
         identity=identity,
         importing=importing,
         account=AccountService(regions, resolver),
+        secrets=_secret_service(store, resolver, backends, clock, ids),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, clock, trail),
@@ -368,6 +372,14 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
+    )
+
+
+def _secret_service(
+    store: Store, resolver: KeyResolver, backends: Backends, clock: Clock, ids: IdGenerator
+) -> SecretService:
+    return SecretService(
+        store, resolver, SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, ids), clock
     )
 
 

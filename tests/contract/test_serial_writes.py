@@ -22,10 +22,12 @@ from openkms.domain import errors
 from openkms.domain.identity import Caller
 from openkms.domain.listing import Page
 from openkms.domain.rotation import DAY
+from openkms.domain.secrets import DataType
 from openkms.domain.specs import Origin
 from openkms.domain.states import KeyState
 from openkms.service.container import Services
 from openkms.service.keys import CreateKeyRequest
+from openkms.service.secrets import CreateSecretRequest
 from tests.nodes import Cluster, errs, oks, race, two_nodes, wrap_for_import
 from tests.stores import ADAPTERS
 
@@ -158,3 +160,51 @@ def test_the_loser_of_two_create_alias_calls_gets_alias_already_exists(cluster: 
                         partial(b.aliases.create_alias, me, name, key.id))  # fmt: skip
         assert oks(outcomes) == 1, f"trial {n}: {outcomes}"
         assert errs(outcomes) == ["AliasAlreadyExists"], f"trial {n}: {outcomes}"
+
+
+def test_two_puts_of_new_versions_leave_exactly_one_current(cluster: Cluster) -> None:
+    """Each Put moves ACSCurrent: whatever the order, one version holds it and the other is its
+    ACSPrevious, and neither Put is lost."""
+    a, b = cluster.nodes
+    me = cluster.caller
+    for n in range(TRIALS // 2):
+        name = f"race-{n}"
+        a.secrets.create_secret(me, CreateSecretRequest(name, "v1", "one"))
+        outcomes = race(
+            lambda nm=name: a.secrets.put_secret_value(me, nm, "va", "a", DataType.TEXT),
+            lambda nm=name: b.secrets.put_secret_value(me, nm, "vb", "b", DataType.TEXT),
+        )
+        assert oks(outcomes) == 2, f"trial {n}: {outcomes}"
+        _, versions, _ = a.secrets.list_version_ids(me, name, True, ALL)
+        stages = {v.version_id: v.stages for v in versions}
+        holders = [vid for vid, st in stages.items() if "ACSCurrent" in st]
+        assert len(holders) == 1, f"trial {n}: {stages}"
+        assert sorted(stages[{"va": "vb", "vb": "va"}[holders[0]]]) == ["ACSPrevious"], f"trial {n}: {stages}"
+
+
+def test_two_creates_of_one_name_one_wins(cluster: Cluster) -> None:
+    a, b = cluster.nodes
+    me = cluster.caller
+    for n in range(TRIALS // 2):
+        name = f"one-name-{n}"
+        outcomes = race(
+            lambda nm=name: a.secrets.create_secret(me, CreateSecretRequest(nm, "v1", "a")),
+            lambda nm=name: b.secrets.create_secret(me, CreateSecretRequest(nm, "v1", "b")),
+        )
+        assert oks(outcomes) == 1, f"trial {n}: {outcomes}"
+        assert errs(outcomes) == ["SecretAlreadyExists"], f"trial {n}: {outcomes}"
+
+
+def test_first_secrets_of_an_account_share_one_service_key(cluster: Cluster) -> None:
+    """Both nodes may make the service-managed key for the first secrets at once; one key is kept."""
+    a, b = cluster.nodes
+    for n in range(TRIALS // 4):
+        issued = a.identity.create_access_key(new_account=True)
+        me = Caller(issued.access_key.account_uid, "cn-hangzhou", issued.access_key.id)
+        outcomes = race(
+            lambda me=me, n=n: a.secrets.create_secret(me, CreateSecretRequest(f"first-a-{n}", "v1", "a")),
+            lambda me=me, n=n: b.secrets.create_secret(me, CreateSecretRequest(f"first-b-{n}", "v1", "b")),
+        )
+        assert oks(outcomes) == 2, f"trial {n}: {outcomes}"
+        keys = {a.secrets.describe_secret(me, f"first-{x}-{n}").encryption_key_id for x in "ab"}
+        assert len(keys) == 1, f"trial {n}: {keys}"

@@ -17,6 +17,7 @@ from alibabacloud_tea_openapi.utils_models import GlobalParameters
 from alibabacloud_tea_util.models import RuntimeOptions
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
+from aliyunsdkcore.request import CommonRequest
 
 MODES = ("new-v3", "new-v2", "old")
 
@@ -102,18 +103,26 @@ class Kms:
         return body
 
     def _call_old(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        module = importlib.import_module(f"aliyunsdkkms.request.v20160120.{action}Request")
-        request = getattr(module, f"{action}Request")()
-        request.set_endpoint(self.endpoint)
-        request.set_protocol_type(self.protocol)
-        for name, value in params.items():
-            setter = getattr(request, _OLD_SETTERS.get(name, f"set_{name}"))
-            if isinstance(value, dict):
-                setter(json.dumps(value))
-            elif isinstance(value, bool):
-                setter(str(value))
-            else:
-                setter(value)
+        try:
+            module = importlib.import_module(f"aliyunsdkkms.request.v20160120.{action}Request")
+        except ModuleNotFoundError:  # an action newer than the old SDK (BatchGetSecretValue): its CommonRequest
+            request: Any = CommonRequest(domain=self.endpoint, version="2016-01-20", action_name=action)
+            request.set_method("POST")
+            request.set_protocol_type(self.protocol)
+            for name, value in params.items():
+                request.add_query_param(name, value if isinstance(value, str) else json.dumps(value))
+        else:
+            request = getattr(module, f"{action}Request")()
+            request.set_endpoint(self.endpoint)
+            request.set_protocol_type(self.protocol)
+            for name, value in params.items():
+                setter = getattr(request, _OLD_SETTERS.get(name, f"set_{name}"))
+                if isinstance(value, dict):
+                    setter(json.dumps(value))
+                elif isinstance(value, bool):
+                    setter(str(value))
+                else:
+                    setter(value)
         try:
             raw = self._old.do_action_with_exception(request)
         except ServerException as exc:

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from openkms.bootstrap import load_root_key
 from openkms.crypto.sealing import AesGcmSealer
-from openkms.crypto.software import material_aad
+from openkms.crypto.software import SoftwareBackend, material_aad
+from openkms.domain import ciphertext, context
+from openkms.service.secret_values import _binding
 from tests.e2e.clients import MODES, ApiError, Kms
 from tests.servers import InProcessServer, inprocess_server
 
@@ -73,6 +75,43 @@ def _more_secrets(kms: Kms, mode: str, key_id: str, canary: str) -> dict[str, by
     return {k: v for k, v in found.items() if v}
 
 
+def _secret_values(kms: Kms, mode: str, key_id: str, canary: str) -> dict[str, bytes]:
+    """Secrets Manager's values: text and binary, under the caller's key and the service-managed
+    one, put and read back."""
+    text, binary = f"{canary} secret {mode}", f"{canary} binary {mode}".encode()
+    name = f"at-rest-{mode}"
+    kms.call("CreateSecret", SecretName=name, VersionId="v1", SecretData=text, EncryptionKeyId=key_id)
+    kms.call("PutSecretValue", SecretName=name, VersionId="v2", SecretData=f"{text} two")
+    assert kms.call("GetSecretValue", SecretName=name, VersionStage="ACSPrevious")["SecretData"] == text
+    kms.call("CreateSecret", SecretName=f"{name}-bin", VersionId="v1", SecretDataType="binary",
+             SecretData=base64.b64encode(binary).decode())  # fmt: skip
+    assert base64.b64decode(kms.call("GetSecretValue", SecretName=f"{name}-bin")["SecretData"]) == binary
+    return {f"{mode} secret value": text.encode(), f"{mode} second secret value": f"{text} two".encode(),
+            f"{mode} binary secret value": binary}  # fmt: skip
+
+
+def _secret_data_keys(server: InProcessServer, sealer: AesGcmSealer) -> dict[str, bytes]:
+    """Each secret version's data key, opened under its CMK's material: it must not be at rest either."""
+    backend = SoftwareBackend(sealer, pool_size=0)
+    found: dict[str, bytes] = {}
+    with server.runtime.store.read() as uow:
+        for account in uow.accounts.list_all():
+            for secret in uow.secrets.list_in_region(account.uid, "cn-hangzhou"):
+                key = uow.keys.get(secret.account_uid, secret.region, secret.encryption_key_id)
+                assert key is not None
+                for version in uow.secrets.versions(secret):
+                    env = ciphertext.unpack(version.sealed_data_key)
+                    key_version = uow.versions.get(env.version_id)
+                    assert key_version is not None
+                    bound = context.canonical(_binding(account.uid, secret.region, secret.name, version.version_id))
+                    aad = ciphertext.associated_data(env.version_id, bound)
+                    found[f"data key of {secret.name}/{version.version_id}"] = backend.decrypt(
+                        key.spec_info, key_version, aad, env.salt, env.nonce, env.sealed
+                    )
+    assert len(found) == 3 * len(MODES)
+    return found
+
+
 def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="openkms")
     canary = f"at-rest canary {uuid.uuid4().hex} ✓"
@@ -110,6 +149,7 @@ def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, ca
             "RandomPassword"
         ].encode()
         secrets.update(_more_secrets(kms, mode, key_ids[-4], canary))
+        secrets.update(_secret_values(kms, mode, key_ids[-4], canary))
 
     # Rotate every rotating key once, so that more than one version of each holds material.
     server.clock.advance(8 * 86_400)
@@ -127,6 +167,7 @@ def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, ca
                 secrets[f"material of {key_id}/{version.id}"] = material
     assert len(version_ids) == len(key_ids) + 3 * len(MODES)
     secrets["root key"] = load_root_key(server.runtime.settings)[0]
+    secrets.update(_secret_data_keys(server, sealer))
 
     files = database_files(server.data_dir)
     names = {p.name for p in files}

@@ -60,7 +60,8 @@ def test_tag_resource_refusals(kms: Kms) -> None:
         ("TagResource", {"KeyId": kid, "Tags": tags_json({"a#b": "v"})}, (400, "InvalidParameter")),
         ("TagResource", {"KeyId": kid, "Tags": tags_json({"k": "v" * 257})}, (400, "InvalidParameter")),
         ("TagResource", {"KeyId": str(uuid.uuid4()), "Tags": tags_json({"a": "b"})}, (404, "Forbidden.KeyNotFound")),
-        ("TagResource", {"SecretName": "s", "Tags": tags_json({"a": "b"})}, (400, "Rejected.UnsupportedOperation")),
+        ("TagResource", {"SecretName": "s", "Tags": tags_json({"a": "b"})}, (404, "Forbidden.ResourceNotFound")),
+        ("TagResource", {"CertificateId": "c", "Tags": tags_json({"a": "b"})}, (400, "Rejected.UnsupportedOperation")),
         ("UntagResource", {"KeyId": kid}, (400, "MissingParameter")),
         ("UntagResource", {"KeyId": kid, "TagKeys": '["a"'}, (400, "InvalidParameter")),
         ("UntagResource", {"KeyId": kid, "TagKeys": "[1]"}, (400, "InvalidParameter")),
@@ -120,7 +121,12 @@ def test_batch_refusals_and_limits(kms: Kms) -> None:
     ids51 = [kid] * 51
     tags21 = [{"Key": f"k{i}", "Value": "v"} for i in range(21)]
     cases: list[tuple[str, dict[str, Any], tuple[int, str]]] = [
-        ("TagResources", {"ResourceType": "secret", "ResourceId": [kid], "Tag": tag}, (400, "InvalidParameter")),
+        ("TagResources", {"ResourceType": "cert", "ResourceId": [kid], "Tag": tag}, (400, "InvalidParameter")),
+        (
+            "TagResources",
+            {"ResourceType": "secret", "ResourceId": [kid], "Tag": tag},
+            (404, "Forbidden.ResourceNotFound"),
+        ),
         ("TagResources", {"ResourceId": [kid], "Tag": tag}, (400, "MissingParameter")),
         ("TagResources", {"ResourceType": "key", "Tag": tag}, (400, "MissingParameter")),
         ("TagResources", {"ResourceType": "key", "ResourceId": [kid]}, (400, "MissingParameter")),
@@ -132,14 +138,14 @@ def test_batch_refusals_and_limits(kms: Kms) -> None:
             (400, "InvalidParameter"),
         ),
         ("UntagResources", {"ResourceType": "key", "ResourceId": [kid]}, (400, "MissingParameter")),
-        ("UntagResources", {"ResourceType": "secret", "ResourceId": [kid], "All": True}, (400, "InvalidParameter")),
+        ("UntagResources", {"ResourceType": "cert", "ResourceId": [kid], "All": True}, (400, "InvalidParameter")),
         ("UntagResources", {"ResourceType": "key", "ResourceId": ids51, "All": True}, (400, "InvalidParameter")),
         (
             "UntagResources",
             {"ResourceType": "key", "ResourceId": [kid], "TagKey": [f"k{i}" for i in range(21)]},
             (400, "InvalidParameter"),
         ),
-        ("ListTagResources", {"ResourceType": "secret"}, (400, "InvalidParameter")),
+        ("ListTagResources", {"ResourceType": "cert"}, (400, "InvalidParameter")),
         ("ListTagResources", {"ResourceType": "key", "ResourceId": ids51}, (400, "InvalidParameter")),
         ("ListTagResources", {"ResourceType": "key", "Tag": tags21}, (400, "InvalidParameter")),
         ("ListTagResources", {"ResourceType": "key", "NextToken": "not-a-token"}, (400, "InvalidParameter")),

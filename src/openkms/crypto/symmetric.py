@@ -51,3 +51,15 @@ def encrypt_message(cipher: Cipher, material: bytes, aad: bytes, plaintext: byte
 def decrypt_message(cipher: Cipher, material: bytes, aad: bytes, salt: bytes, nonce: bytes, sealed: bytes) -> bytes:
     key = derive_message_key(cipher, material, salt)
     return aead_decrypt(cipher, key, nonce, sealed, aad)
+
+
+class AesGcmDataCipher:
+    """The DataCipher port: AES-GCM with a caller-held data key of 16, 24 or 32 bytes and a random
+    96-bit nonce per value (each data key encrypts one value)."""
+
+    def seal(self, data_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(NONCE_LEN)
+        return nonce + aead_encrypt(Cipher.AES_GCM, data_key, nonce, plaintext, aad)
+
+    def open(self, data_key: bytes, sealed: bytes, aad: bytes) -> bytes:
+        return aead_decrypt(Cipher.AES_GCM, data_key, sealed[:NONCE_LEN], sealed[NONCE_LEN:], aad)

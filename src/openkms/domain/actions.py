@@ -21,6 +21,7 @@ class Target(StrEnum):
     CONTAINER = "container"  # no key: the account's keys in a region (CreateKey, ListKeys, ...)
     RAM = "ram"  # a RAM user or policy
     TRAIL = "trail"  # the account's audit trail (ActionTrail)
+    SECRET = "secret"  # noqa: S105 (a target: a secret, or the account's secrets in a region)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,18 @@ _ALL = (
     Action("DescribeAccountKmsStatus", False, C),
     Action("OpenKmsService", True, C),
     Action("GetRandomPassword", False, C),
-)
+    # Secrets Manager (a secret's key is reached for its use: GenerateDataKey / Decrypt)
+    *(
+        Action(name, writes, Target.SECRET)
+        for name, writes in (
+            ("CreateSecret", True), ("GetSecretValue", False), ("BatchGetSecretValue", False),
+            ("PutSecretValue", True), ("UpdateSecretVersionStage", True), ("DescribeSecret", False),
+            ("ListSecrets", False), ("ListSecretVersionIds", False), ("UpdateSecret", True),
+            ("UpdateSecretRotationPolicy", True), ("RotateSecret", True), ("DeleteSecret", True),
+            ("RestoreSecret", True), ("GetSecretPolicy", False), ("SetSecretPolicy", True),
+        )
+    ),
+)  # fmt: skip
 
 R = Target.RAM
 _RAM = tuple(

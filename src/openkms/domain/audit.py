@@ -28,6 +28,7 @@ RAM_SOURCE = "ram.aliyuncs.com"
 EVENT_VERSION = 1  # ActionTrail's event format version
 KEY_RESOURCE = "ACS::KMS::Key"
 ALIAS_RESOURCE = "ACS::KMS::Alias"
+SECRET_RESOURCE = "ACS::KMS::Secret"  # noqa: S105 (a resource type)
 
 
 class EventType(StrEnum):
@@ -155,14 +156,18 @@ _KEEP = """
     SourceEncryptionAlgorithm SourceKeyId SourceKeyVersionId Status Tag Tag.N.Key Tag.N.Value TagKey
     TagKeys TagValue Tags TokenExpireTime TotalCount UpdateDate User UserAccessKeyId UserId UserName
     Users Version VersionId WrappingAlgorithm WrappingKeySpec
+    Code CreateTime EncryptionKeyId Errors FetchExtendedConfig FetchTags ForceDeleteWithoutRecovery
+    HttpStatus IncludeDeprecated Message MoveToVersion OwingService PlannedDeleteTime
+    RecoveryWindowInDays RemoveFromVersion SecretDataType SecretList SecretType SecretValues
+    SecretsList UpdateTime VersionIds VersionStage VersionStages
 """
 _HASH = """
     CiphertextBlob DestinationEncryptionContext Digest Email EncryptedKeyMaterial EncryptionContext
     ExportedDataKey ImportToken MobilePhone PublicKey PublicKeyBlob SourceEncryptionContext Value
 """
 _DROP = """
-    AccessKeySecret DataKey NewPassword Password Pin Plaintext PrivateKey RandomPassword SecretData
-    Signature
+    AccessKeySecret CustomData DataKey ExtendedConfig NewPassword Password Pin Plaintext PrivateKey
+    RandomPassword SecretData Signature
 """
 
 # Parameter name (indices as N: "Tag.1.Key" is "Tag.N.Key") -> what the trail holds of its value.

@@ -23,6 +23,9 @@ class Resource:
     path: str  # "key/<id>", "alias/<name>", or "key" for the account's keys as a whole
     key: Key | None = None  # the key itself, when the resource is one (its tags are conditions)
     service: str = "kms"
+    # A resource's own policy other than a key's (a secret's: SetSecretPolicy), combined with the
+    # caller's RAM policies as a key's policy is.
+    policy: str | None = None
 
     @property
     def arn(self) -> str:
@@ -35,6 +38,16 @@ def key_resource(key: Key) -> Resource:
 
 def alias_resource(caller: Caller, name: str) -> Resource:
     return Resource(caller.region, caller.account_uid, name)  # alias names start with "alias/"
+
+
+def secret_resource(account_uid: str, region: str, name: str, policy: str | None = None) -> Resource:
+    """``acs:kms:<region>:<account>:secret/<name>`` with the secret's policy, when it has one."""
+    return Resource(region, account_uid, f"secret/{name}", policy=policy)
+
+
+def secrets_of(caller: Caller) -> Resource:
+    """The caller's secrets in its region as a whole: what CreateSecret and ListSecrets act on."""
+    return Resource(caller.region, caller.account_uid, "secret")
 
 
 SYSTEM_ACCOUNT = "system"

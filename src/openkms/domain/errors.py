@@ -150,6 +150,50 @@ class AliasNotAllowed(KmsError):
         super().__init__("Alias is not valid for this api.")
 
 
+# --- secrets ------------------------------------------------------------------------------------
+
+
+class SecretNotFound(NotFound):
+    parameter = "SecretName"
+
+    def __init__(self) -> None:
+        super().__init__("The specified secret is not found.")
+
+
+class SecretVersionNotFound(NotFound):
+    parameter = "VersionId"
+
+    def __init__(self) -> None:
+        super().__init__("The specified secret version or version stage is not found.")
+
+
+class SecretAlreadyExists(KmsError):
+    """Alibaba answers 409 Rejected.ResourceExist: a state of the region, hence kind STATE."""
+
+    kind = ErrorKind.STATE
+    parameter = "SecretName"
+
+    def __init__(self) -> None:
+        super().__init__("The secret already exists (or waits for its purge) in this region.")
+
+
+class SecretVersionConflict(KmsError):
+    """A VersionId given again with different data, stages or data type."""
+
+    kind = ErrorKind.STATE
+    parameter = "VersionId"
+
+    def __init__(self) -> None:
+        super().__init__("The VersionId already exists with different data.")
+
+
+class SecretPendingDeletion(KmsError):
+    kind = ErrorKind.STATE
+
+    def __init__(self) -> None:
+        super().__init__("The request was rejected because the secret is scheduled for deletion.")
+
+
 # --- key state ----------------------------------------------------------------------------------
 
 

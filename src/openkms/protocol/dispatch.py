@@ -13,6 +13,7 @@ from openkms.protocol.actions import (
     importing,
     keys,
     ram,
+    secrets,
     tags,
     versions,
 )
@@ -40,6 +41,7 @@ ACTIONS: dict[str, Handler] = merge(
     aliases.ACTIONS,
     tags.ACTIONS,
     account.ACTIONS,
+    secrets.ACTIONS,
 )
 
 # RAM 2015-05-01: a table of its own, since some names are KMS's too (CreatePolicy, ListPolicies).

@@ -132,6 +132,12 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.AliasNotFound: (404, "Forbidden.AliasNotFound"),
     d.AliasAlreadyExists: (400, "AliasAlreadyExists"),
     d.AliasNotAllowed: (400, "Unsupported.Alias"),
+    # secrets
+    d.SecretNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.SecretVersionNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.SecretAlreadyExists: (409, "Rejected.ResourceExist"),
+    d.SecretVersionConflict: (409, "Rejected.ResourceExist"),
+    d.SecretPendingDeletion: (409, "Rejected.PendingDeletion"),
     # state
     d.RejectedDisabled: (409, "Rejected.Disabled"),
     d.RejectedPendingDeletion: (409, "Rejected.PendingDeletion"),

@@ -26,6 +26,7 @@ from openkms.domain.audit import AuditEvent, EventRW, EventType, UserIdentity, e
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
 from openkms.domain.ports import AuditSink, Clock, IdGenerator
+from openkms.domain.secrets import Secret
 
 SOURCES = {"kms": audit.KMS_SOURCE, "ram": audit.RAM_SOURCE, "actiontrail": "actiontrail.aliyuncs.com"}
 SERVICE_NAMES = {"kms": "Kms", "ram": "Ram", "actiontrail": "Actiontrail"}
@@ -40,6 +41,7 @@ class Noted:
 
     keys: list[tuple[str, str]] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # secret names (always the caller's account)
 
     def main_action(self) -> Action | None:
         """What a console request is named after: the first change it made, else the first read."""
@@ -64,6 +66,12 @@ def note_key(key: Key) -> None:
     noted = _noted.get()
     if noted is not None and (key.account_uid, key.id) not in noted.keys:
         noted.keys.append((key.account_uid, key.id))
+
+
+def note_secret(name: str) -> None:
+    noted = _noted.get()
+    if noted is not None and name not in noted.secrets:
+        noted.secrets.append(name)
 
 
 def note_action(action: Action) -> None:
@@ -137,6 +145,16 @@ def _writes(name: str, service: str) -> bool:
         return False
 
 
+def _referenced(keys: list[tuple[str, str]], secrets: list[str]) -> dict[str, tuple[str, ...]]:
+    """ActionTrail's referencedResources: the keys and the secrets a request acted on."""
+    out: dict[str, tuple[str, ...]] = {}
+    if keys:
+        out[audit.KEY_RESOURCE] = tuple(k for _, k in keys)
+    if secrets:
+        out[audit.SECRET_RESOURCE] = tuple(secrets)
+    return out
+
+
 class AuditRecorder:
     def __init__(self, sink: AuditSink, clock: Clock, ids: IdGenerator) -> None:
         self._sink = sink
@@ -176,12 +194,24 @@ class AuditRecorder:
                 response_elements=redact(facts.response, hashed),
                 recipient_account_id=recipient,
                 service_name=SERVICE_NAMES.get(facts.service, ""),
-                referenced_resources={audit.KEY_RESOURCE: tuple(k for _, k in keys)} if keys else {},
+                referenced_resources=_referenced(keys, facts.noted.secrets),
             )
         )
 
     def background(self, name: str, key: Key, parameters: Mapping[str, Any]) -> None:
         """Record a change openkms made by itself to ``key`` (rotation, purge, material expiry)."""
+        self._service_event(name, key.region, key.account_uid, {"KeyId": key.id, **parameters},
+                            {audit.KEY_RESOURCE: (key.id,)})  # fmt: skip
+
+    def background_secret(self, name: str, secret: Secret) -> None:
+        """Record a change openkms made by itself to a secret (its purge after the recovery window)."""
+        self._service_event(name, secret.region, secret.account_uid, {"SecretName": secret.name},
+                            {audit.SECRET_RESOURCE: (secret.name,)})  # fmt: skip
+
+    def _service_event(
+        self, name: str, region: str, account_uid: str, parameters: Mapping[str, Any],
+        resources: Mapping[str, tuple[str, ...]],
+    ) -> None:  # fmt: skip
         self._sink.record(
             AuditEvent(
                 event_id=self._ids.new_id(),
@@ -190,13 +220,13 @@ class AuditRecorder:
                 event_type=EventType.SERVICE_EVENT,
                 event_rw=EventRW.WRITE,
                 event_time=event_time(self._clock.now()),
-                acs_region=key.region,
+                acs_region=region,
                 request_id=self._ids.new_id().upper(),
                 api_version="2016-01-20",
                 user_identity=SYSTEM,
-                request_parameters=redact({"KeyId": key.id, **parameters}, self._sink.keyed_hash),
-                recipient_account_id=key.account_uid,
+                request_parameters=redact(parameters, self._sink.keyed_hash),
+                recipient_account_id=account_uid,
                 service_name="Kms",
-                referenced_resources={audit.KEY_RESOURCE: (key.id,)},
+                referenced_resources=resources,
             )
         )

@@ -113,14 +113,13 @@ class PolicyAuthorizer:
         if not same_account and (key is None or not action.cross_account):
             raise self._denied(caller, action, resource, Decision.IMPLICIT_DENY, RESOURCE_BASED)
         user = _ROOT if caller.is_root else self._policies(caller)
-        key_policy = (
-            None if key is None else _key_policy(key.policy or default_policy(key.account_uid), key.account_uid)
-        )
+        policy_text = resource.policy if key is None else key.policy or default_policy(key.account_uid)
+        key_policy = None if policy_text is None else _key_policy(policy_text, resource.account_uid)
         tested = user.condition_keys | (key_policy.condition_keys if key_policy is not None else frozenset())
         context = self._context(caller, key, conditions, tested)
         memo = (
             caller.account_uid, caller.user_name, user.generation, action.ram_name, resource.arn,
-            None if key is None else (key.account_uid, key.policy), tuple(sorted(context.items())),
+            policy_text, tuple(sorted(context.items())),
         )  # fmt: skip
         outcome = self._decisions.get(memo)
         if outcome is None:

@@ -21,6 +21,7 @@ from openkms.service.ram_policies import RamPolicyService
 from openkms.service.ram_users import RamUserService
 from openkms.service.reconcile import Reconciler
 from openkms.service.scheduler import Scheduler
+from openkms.service.secrets import SecretService
 from openkms.service.tags import TagService
 from openkms.service.versions import VersionService
 
@@ -36,6 +37,7 @@ class Services:
     identity: IdentityService
     importing: ImportService
     account: AccountService
+    secrets: SecretService
     scheduler: Scheduler
     ram_users: RamUserService
     ram_policies: RamPolicyService

@@ -27,6 +27,7 @@ ROTATED = "RotateKey"
 PURGED = "DeleteKey"
 MATERIAL_EXPIRED = "ExpireKeyMaterial"
 TOKEN_EXPIRED = "ExpireImportToken"  # noqa: S105 (an event name)
+SECRET_PURGED = "DeleteSecret"  # noqa: S105 (an event name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class SchedulerReport:
     purged: tuple[str, ...]
     materials_expired: tuple[str, ...] = ()
     tokens_purged: int = 0
+    secrets_purged: tuple[str, ...] = ()  # "<account>/<region>/<name>"
 
 
 class Scheduler:
@@ -89,7 +91,27 @@ class Scheduler:
             self._record(MATERIAL_EXPIRED, key, {})
         for key, token_id in tokens:
             self._record(TOKEN_EXPIRED, key, {"ImportToken": token_id})
-        return SchedulerReport(tuple(rotated), tuple(purged), tuple(k.id for k in expired), len(tokens))
+        secrets = self._purge_secrets(now)
+        return SchedulerReport(tuple(rotated), tuple(purged), tuple(k.id for k in expired), len(tokens), secrets)
+
+    def _purge_secrets(self, now: int) -> tuple[str, ...]:
+        """Secrets past their recovery window, each in a write of its own that checks again."""
+        with self._store.read() as uow:
+            candidates = uow.secrets.past_deletion(now)
+        purged: list[str] = []
+        for secret in candidates:
+            with self._store.write() as uow:
+                current = uow.secrets.get(secret.account_uid, secret.region, secret.name)
+                gone = current is not None and current.delete_at is not None and current.delete_at <= now
+                if current is not None and gone:
+                    uow.secrets.purge(current)
+            if gone:
+                purged.append(f"{secret.account_uid}/{secret.region}/{secret.name}")
+                try:
+                    self._audit.background_secret(SECRET_PURGED, secret)
+                except errors.AuditUnavailable:
+                    log.error("audit: the purge of secret %s could not be recorded", secret.name)
+        return tuple(purged)
 
     def _record(self, name: str, key: Key, parameters: dict[str, str | None]) -> None:
         try:

@@ -80,10 +80,15 @@ class TagService:
             for t in by_key.get(k.id, [])
             if not wanted or any(w.key == t.key and (not w.value or w.value == t.value) for w in wanted)
         ]
-        start = _decode_token(next_token)
-        page = rows[start : start + PAGE_ROWS]
-        more = start + PAGE_ROWS < len(rows)
-        return page, (str(start + PAGE_ROWS) if more else "")
+        return page_rows(rows, next_token)
+
+
+def page_rows(rows: list[TagResourceRow], next_token: str | None) -> tuple[list[TagResourceRow], str]:
+    """One page of ListTagResources' rows from ``next_token``, and the token of the next page."""
+    start = _decode_token(next_token)
+    page = rows[start : start + PAGE_ROWS]
+    more = start + PAGE_ROWS < len(rows)
+    return page, (str(start + PAGE_ROWS) if more else "")
 
 
 def _decode_token(token: str | None) -> int:

@@ -201,3 +201,43 @@ logon_failures = Table(
     Column("first_at", Integer, nullable=False),
     Column("blocked_until", Integer, nullable=False),
 )
+
+# --- Secrets Manager: secrets and their versions (values only encrypted) --------------------------
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("name", String(192), primary_key=True),
+    Column("secret_type", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("encryption_key_id", String(36), nullable=False),
+    Column("service_key", Boolean, nullable=False),
+    Column("extended_config", Text),
+    Column("created_at", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+    Column("rotation_enabled", Boolean, nullable=False),
+    Column("rotation_interval", Integer),
+    Column("last_rotation_at", Integer),
+    Column("next_rotation_at", Integer),
+    Column("delete_at", Integer),
+    Column("policy", Text),
+    Column("dkms_instance_id", String(64), nullable=False),
+    Column("tags", Text, nullable=False),  # JSON [[key, value], ...]
+    Index("ix_secrets_delete_at", "delete_at"),
+)
+
+secret_versions = Table(
+    "secret_versions",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("secret_name", String(192), primary_key=True),
+    Column("version_id", String(64), primary_key=True),
+    Column("created_at", Integer, nullable=False),
+    Column("data_type", String(8), nullable=False),
+    Column("stages", Text, nullable=False),  # JSON list of stage names
+    Column("sealed_data_key", LargeBinary, nullable=False),
+    Column("sealed_value", LargeBinary, nullable=False),
+)

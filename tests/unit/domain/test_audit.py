@@ -164,3 +164,15 @@ def test_a_lone_surrogate_from_a_malformed_request_is_escaped_and_still_hashes()
     assert text.encode()  # a line is UTF-8
     assert json.loads(text)["requestParameters"]["Description"] == "a\udcffb"
     assert redact({"CiphertextBlob": "\ud800"}, keyed)["CiphertextBlob"].startswith("hmac-sha256:")
+
+
+def test_secret_values_and_extended_config_never_reach_the_trail() -> None:
+    request = {"SecretName": "db", "VersionId": "v1", "SecretData": "pw", "ExtendedConfig": '{"p":1}',
+               "VersionStages": '["ACSCurrent"]', "SecretType": "Rds", "EncryptionKeyId": "k"}  # fmt: skip
+    assert redact(request, keyed) == {"SecretName": "db", "VersionId": "v1", "VersionStages": '["ACSCurrent"]',
+                                      "SecretType": "Rds", "EncryptionKeyId": "k"}  # fmt: skip
+    answer = {"SecretValues": [{"SecretName": "db", "SecretData": "pw"}], "Errors": [{"SecretName": "x", "Code": "c"}]}
+    assert redact(answer, keyed) == {
+        "SecretValues": [{"SecretName": "db"}],
+        "Errors": [{"SecretName": "x", "Code": "c"}],
+    }

@@ -20,11 +20,15 @@ SERVED = [
     "OpenKmsService", "ReEncrypt", "ScheduleKeyDeletion", "SetDeletionProtection", "SetKeyPolicy", "TagResource",
     "TagResources", "UntagResource", "UntagResources", "UpdateAlias", "UpdateKeyDescription",
     "UpdateRotationPolicy",
+    # Secrets Manager
+    "BatchGetSecretValue", "CreateSecret", "DeleteSecret", "DescribeSecret", "GetSecretPolicy", "GetSecretValue",
+    "ListSecretVersionIds", "ListSecrets", "PutSecretValue", "RestoreSecret", "RotateSecret", "SetSecretPolicy",
+    "UpdateSecret", "UpdateSecretRotationPolicy", "UpdateSecretVersionStage",
 ]  # fmt: skip
 
 
 def test_the_served_actions_are_pinned() -> None:
-    assert sorted(ACTIONS) == SERVED
+    assert sorted(ACTIONS) == sorted(SERVED)
 
 
 def test_every_served_action_is_declared_in_the_catalogue() -> None:

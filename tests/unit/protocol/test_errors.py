@@ -23,6 +23,9 @@ SPEC_STATUS = {
     "Forbidden.KeyNotFound": 404,
     "Forbidden.KeyVersionNotFound": 404,
     "Forbidden.AliasNotFound": 404,
+    # Secrets Manager (docs/shared spec: secrets-and-instance-gateway.md section 3, the API reference)
+    "Forbidden.ResourceNotFound": 404,
+    "Rejected.ResourceExist": 409,
     "Forbidden.AccessKey": 403,
     "Forbidden.RAM": 403,
     # RAM 2015-05-01 (docs/reference/ram-2015-05-01.md section 4): the code names the entity

@@ -25,6 +25,7 @@ from openkms.domain.states import KeyState
 from openkms.protocol.app import Response
 from openkms.protocol.dispatch import ACTIONS
 from openkms.service.keys import CreateKeyRequest
+from openkms.service.secrets import CreateSecretRequest
 from tests.inproc import Inproc, inproc_runtime
 
 SEED = 20160120
@@ -95,6 +96,25 @@ PARAMS: dict[str, tuple[str, ...]] = {
         "PasswordLength", "ExcludeCharacters", "ExcludeLowercase", "ExcludeUppercase", "ExcludeNumbers",
         "ExcludePunctuation", "RequireEachIncludedType",
     ),
+    "CreateSecret": (
+        "SecretName", "VersionId", "SecretData", "SecretDataType", "EncryptionKeyId", "SecretType",
+        "ExtendedConfig", "EnableAutomaticRotation", "RotationInterval", "Description", "Tags", "Policy",
+        "DKMSInstanceId",
+    ),
+    "GetSecretValue": ("SecretName", "VersionId", "VersionStage", "FetchExtendedConfig", "DryRun"),
+    "BatchGetSecretValue": ("SecretsList", "FetchExtendedConfig"),
+    "PutSecretValue": ("SecretName", "VersionId", "SecretData", "SecretDataType", "VersionStages"),
+    "UpdateSecretVersionStage": ("SecretName", "VersionStage", "MoveToVersion", "RemoveFromVersion"),
+    "DescribeSecret": ("SecretName", "FetchTags"),
+    "ListSecrets": ("PageNumber", "PageSize", "Filters", "FetchTags"),
+    "ListSecretVersionIds": ("SecretName", "IncludeDeprecated", "PageNumber", "PageSize"),
+    "UpdateSecret": ("SecretName", "Description", "ExtendedConfig"),
+    "UpdateSecretRotationPolicy": ("SecretName", "EnableAutomaticRotation", "RotationInterval"),
+    "RotateSecret": ("SecretName", "VersionId"),
+    "DeleteSecret": ("SecretName", "RecoveryWindowInDays", "ForceDeleteWithoutRecovery"),
+    "RestoreSecret": ("SecretName",),
+    "GetSecretPolicy": ("SecretName", "PolicyName"),
+    "SetSecretPolicy": ("SecretName", "PolicyName", "Policy"),
 }  # fmt: skip
 COMMON = ("RegionId", "EncryptionContext.a", "Format", "SignatureType", "Unknown", "ResourceId.²", "Tag.x.Key")
 
@@ -118,7 +138,8 @@ ODD = [
 SM2_VALUES = {"EC_SM2", "SM2PKE", "SM2DSA"}
 REF_PARAMS = {
     "KeyId", "DestinationKeyId", "SourceKeyId", "KeyVersionId", "SourceKeyVersionId", "CiphertextBlob",
-    "ImportToken", "PublicKeyBlob", "ProtectedResourceArn", "ResourceId.1", "ResourceId.2",
+    "ImportToken", "PublicKeyBlob", "ProtectedResourceArn", "ResourceId.1", "ResourceId.2", "SecretName",
+    "EncryptionKeyId", "VersionId", "MoveToVersion", "RemoveFromVersion",
 }  # fmt: skip
 
 
@@ -162,7 +183,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         refs: list[str] = []
         for key in (aes, rsa_enc, rsa_dec, ec, external):
             refs += [key.id, key.arn(), key.primary_version_id or ""]
+        secret = s.secrets.create_secret(caller, CreateSecretRequest("fuzz", "v1", "value", key_ref=aes.id))[0]
         refs += [
+            "fuzz",
+            secret.arn(),
+            "v1",
+            "ACSCurrent",
             "alias/fuzz",
             f"acs:kms:cn-hangzhou:{rt.account_uid}:alias/fuzz",
             "alias/nope",

@@ -23,6 +23,8 @@ from openkms.storage.sql.logon import FAILURES, SESSION
 from openkms.storage.sql.mapping import Convert, Mapper
 from openkms.storage.sql.ram import ATTACHMENT, POLICY, USER
 from openkms.storage.sql.ram import VERSION as POLICY_VERSION
+from openkms.storage.sql.secrets import SECRET
+from openkms.storage.sql.secrets import VERSION as SECRET_VERSION
 from openkms.storage.sql.tags import TAG
 from openkms.storage.sql.tokens import TOKEN
 from openkms.storage.sql.versions import VERSION
@@ -38,7 +40,7 @@ def test_every_column_of_each_table_is_a_field_of_its_dataclass() -> None:
     table, less the columns a repository supplies itself (a tag's key id)."""
     supplied = {"tags": {"key_id"}}
     for mapper in (KEY, VERSION, ALIAS, TAG, TOKEN, ACCOUNT, ACCESS_KEY, USER, POLICY, POLICY_VERSION, ATTACHMENT,
-                   SESSION, FAILURES):  # fmt: skip
+                   SESSION, FAILURES, SECRET, SECRET_VERSION):  # fmt: skip
         table = mapper.columns[0].table
         assert isinstance(table, Table)
         mapped = {c.name for c in mapper.columns}
@@ -144,3 +146,13 @@ def test_fields_must_be_positional() -> None:
 def test_a_field_without_a_column_is_refused() -> None:
     with pytest.raises(KeyError, match="key_versions has no column for account_uid, region, spec"):
         Mapper(Key, schema.key_versions)
+
+
+def test_a_secret_row_keeps_its_tags_and_a_version_its_stages() -> None:
+    from openkms.domain.secrets import DataType, Secret, SecretType, SecretVersion
+
+    secret = Secret("1", "cn-hangzhou", "db", SecretType.RDS, "d", "k", True, '{"a":1}', 1, 2,
+                    tags=(Tag("team", "a"),))  # fmt: skip
+    assert SECRET.from_row(list(SECRET.to_params(secret).values())) == secret
+    version = SecretVersion("1", "cn-hangzhou", "db", "v1", 1, DataType.BINARY, ("ACSCurrent", "x"), b"k", b"v")
+    assert SECRET_VERSION.from_row(list(SECRET_VERSION.to_params(version).values())) == version

@@ -25,6 +25,7 @@ from openkms.storage.sql.keys import SqlKeys
 from openkms.storage.sql.logon import SqlConsoleSessions, SqlLogOnFailures
 from openkms.storage.sql.ram import SqlAttachments, SqlPolicies, SqlUsers
 from openkms.storage.sql.scopes import Scopes
+from openkms.storage.sql.secrets import SqlSecrets
 from openkms.storage.sql.tags import SqlTags
 from openkms.storage.sql.tokens import SqlImportTokens
 from openkms.storage.sql.versions import SqlVersions
@@ -52,6 +53,7 @@ class SqlUnitOfWork:
         self.attachments = SqlAttachments(db, scopes)
         self.console_sessions = SqlConsoleSessions(db)
         self.logon_failures = SqlLogOnFailures(db, scopes)
+        self.secrets = SqlSecrets(db, scopes)
 
 
 class SqlStore:
