@@ -50,12 +50,13 @@ from openkms.service.reconcile import Reconciler, log_report
 from openkms.service.resolve import KeyResolver
 from openkms.service.scheduler import Scheduler
 from openkms.service.tags import TagService
+from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, open_store
 from openkms.storage.locks import FileLock
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
-from openkms.system import SystemClock, UuidGenerator
+from openkms.system import CLOCK_MARKER, OffsetClock, SharedOffsetClock, SystemClock, UuidGenerator
 
 log = logging.getLogger("openkms")
 
@@ -144,6 +145,7 @@ class Runtime:
     # Signs the web console's session cookies; derived from the root key so every worker agrees.
     console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    control: DevControl | None = None  # the test control API's, when it is on
 
     def close(self) -> None:
         self.audit.close()  # seals what it recorded
@@ -319,9 +321,9 @@ def build(
     authorizer: Authorizer | None = None,
 ) -> Runtime:
     make_data_dir(settings)
-    clock = clock or SystemClock()
-    ids = ids or UuidGenerator()
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
+    movable = _movable_clock(settings, clock, store)
+    clock, ids = movable or clock or SystemClock(), ids or UuidGenerator()
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
     stores = key_stores(settings, sealer, software, clock)
@@ -368,7 +370,18 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
+        control=None if movable is None else DevControl(store, movable, services, recorder.keyed_hash),
     )
+
+
+def _movable_clock(settings: Settings, given: Clock | None, store: Store) -> OffsetClock | None:
+    """The clock the control API moves, when it is on: a test's own ``OffsetClock``, else one
+    whose offset is kept in the store for every worker."""
+    if not settings.control_api_on:
+        return None
+    if isinstance(given, OffsetClock):
+        return given
+    return SharedOffsetClock(store, settings.data_dir / CLOCK_MARKER) if given is None else None
 
 
 def _key_limits(settings: Settings) -> Limits:
