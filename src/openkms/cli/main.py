@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from openkms import __version__
-from openkms.cli import admin, audit, hsm, importing, ram, serve
+from openkms.cli import admin, audit, dev_control, hsm, importing, ram, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_commands(sub)
     hsm.add_commands(sub)
     audit.add_commands(sub)
+    dev_control.add_commands(sub)
     return parser
 
 
