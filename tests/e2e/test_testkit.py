@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from alibabacloud_kms20160120 import models
+from darabonba.policy.retry import RetryOptions
 
 from openkms.cli.remote import ControlClient, RemoteError
 from openkms.domain.faults import PRESETS
@@ -168,3 +169,13 @@ def test_control_calls_are_signed_by_the_administrator(openkms: OpenKms) -> None
     assert control_error(wrong.call, "GET", "/clock").code == "SignatureDoesNotMatch"
     unknown = control_error(openkms.control.call, "GET", "/weather")
     assert (unknown.status, unknown.code) == (404, "InvalidControl.NotFound")
+
+
+def test_the_sdks_own_retry_gets_past_a_throttle(openkms: OpenKms) -> None:
+    retry = RetryOptions(
+        {"retryable": True, "retryCondition": [{"errorCode": ["Rejected.Throttling"], "maxAttempts": 3}]}
+    )
+    client = openkms.client(retry_options=retry)
+    openkms.faults.add(action="ListKeys", preset="throttle", count=2)
+    assert client.list_keys(models.ListKeysRequest()).body.total_count == 0
+    assert [r["Code"] for r in openkms.requests()] == ["Rejected.Throttling", "Rejected.Throttling", "-"]
