@@ -326,8 +326,7 @@ def build(
     clock, ids = movable or clock or SystemClock(), ids or UuidGenerator()
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
-    stores = key_stores(settings, sealer, software, clock)
-    backends = Backends(stores, default_hsm=settings.default_hsm_keystore)
+    backends = Backends(key_stores(settings, sealer, software, clock), default_hsm=settings.default_hsm_keystore)
     public = SoftwarePublicKeyCrypto()
     resolver = KeyResolver(authorizer or PolicyAuthorizer(store, clock))
     identity = IdentityService(store, sealer, clock)
@@ -335,8 +334,9 @@ def build(
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
     ram_limits = _ram_limits(settings)
-    trail = audit_trail(settings, store, sealer, clock)
-    recorder = AuditRecorder(trail, clock, ids)
+    audit_clock = clock if movable is None else SystemClock()  # a test clock moves back: a chain's times must not
+    trail = audit_trail(settings, store, sealer, audit_clock)
+    recorder = AuditRecorder(trail, audit_clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
@@ -349,7 +349,7 @@ def build(
         account=AccountService(regions, resolver),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
-        audit_search=_audit_search(settings, resolver, clock, trail),
+        audit_search=_audit_search(settings, resolver, audit_clock, trail),
         ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
         ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
         access=AccessService(store, resolver, clock),

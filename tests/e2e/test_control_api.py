@@ -91,6 +91,9 @@ def test_every_control_call_is_an_audit_event(controlled: InProcessServer) -> No
         "AdvanceClock", "OpenKmsControl", controlled.access_key_id,
     )  # fmt: skip
     assert any(e["eventName"] == "Reset" and e.get("errorCode") == "SignatureDoesNotMatch" for e in trail.values())
+    # The trail keeps real time, moved clock or not: a chain's times never run backwards.
+    when = datetime.strptime(event["eventTime"][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    assert abs(when - time.time()) < 60
 
 
 def test_serve_dev_prints_the_well_known_pair_and_throws_its_data_away(tmp_path: Path) -> None:
