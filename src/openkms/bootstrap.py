@@ -56,7 +56,15 @@ from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, open_store
 from openkms.storage.locks import FileLock
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
-from openkms.system import CLOCK_MARKER, OffsetClock, SharedOffsetClock, SystemClock, UuidGenerator
+from openkms.system import (
+    CLOCK_OFFSET,
+    FAULT_RULES,
+    OffsetClock,
+    SharedOffsetClock,
+    SharedValue,
+    SystemClock,
+    UuidGenerator,
+)
 
 log = logging.getLogger("openkms")
 
@@ -370,8 +378,17 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
-        control=None if movable is None else DevControl(store, movable, services, recorder.keyed_hash),
+        control=None if movable is None else _control(settings, store, movable, services, recorder),
     )
+
+
+def _control(
+    settings: Settings, store: Store, clock: OffsetClock, services: Services, recorder: AuditRecorder
+) -> DevControl:
+    """The control API's state; its fault rules shared by the workers as the clock's offset is,
+    unless a test runs the server on a clock of its own (one process)."""
+    shared = SharedValue(store, FAULT_RULES, settings.data_dir) if isinstance(clock, SharedOffsetClock) else None
+    return DevControl(store, clock, services, recorder.keyed_hash, shared)
 
 
 def _movable_clock(settings: Settings, given: Clock | None, store: Store) -> OffsetClock | None:
@@ -381,7 +398,7 @@ def _movable_clock(settings: Settings, given: Clock | None, store: Store) -> Off
         return None
     if isinstance(given, OffsetClock):
         return given
-    return SharedOffsetClock(store, settings.data_dir / CLOCK_MARKER) if given is None else None
+    return SharedOffsetClock(SharedValue(store, CLOCK_OFFSET, settings.data_dir)) if given is None else None
 
 
 def _key_limits(settings: Settings) -> Limits:

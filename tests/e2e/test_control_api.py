@@ -19,7 +19,7 @@ from openkms.service.ram_users import UserFields
 from openkms.settings import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET, Settings, SettingsError
 from openkms.testing import OpenKms
 from tests.audit_support import events
-from tests.e2e.clients import Kms
+from tests.e2e.clients import ApiError, Kms
 from tests.servers import (
     InProcessServer,
     clean_env,
@@ -126,7 +126,7 @@ def test_serve_dev_prints_the_well_known_pair_and_throws_its_data_away(tmp_path:
     assert not made.exists()
 
 
-def test_the_clock_is_one_for_every_worker(tmp_path: Path) -> None:
+def test_the_clock_and_the_faults_are_every_workers(tmp_path: Path) -> None:
     with process_server(tmp_path / "data", "--dev", "--no-tls", workers=2) as srv:
         admin = ControlClient(srv.endpoint, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET)
         admin.call("POST", "/clock/advance", {"Seconds": 30 * 86_400})
@@ -135,6 +135,17 @@ def test_the_clock_is_one_for_every_worker(tmp_path: Path) -> None:
             created = kms.call("CreateKey")["KeyMetadata"]["CreationDate"]
             when = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
             assert when > time.time() + 29 * 86_400
+        # Fault rules too, and their counts: three refusals in all, whichever worker answers.
+        admin.call("POST", "/faults", {"Action": "ListKeys", "Preset": "unavailable", "Count": 3})
+        codes = []
+        for _ in range(5):
+            kms = Kms("new-v3", srv.endpoint, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET)
+            try:
+                kms.call("ListKeys")
+                codes.append("-")
+            except ApiError as exc:
+                codes.append(exc.code)
+        assert codes == ["ServiceUnavailable"] * 3 + ["-"] * 2
 
 
 def test_serve_dev_is_refused_in_production(tmp_path: Path) -> None:

@@ -58,6 +58,20 @@ class FaultRule:
         return out
 
 
+def stored_rule(data: dict[str, Any]) -> FaultRule:
+    """A rule as ``to_json`` wrote it (the shared copy every worker reads): checked when added."""
+    error = data.get("Error")
+    return FaultRule(
+        data["Id"],
+        data["Action"],
+        data["Account"],
+        data["Probability"],
+        data["Count"],
+        data["Delay"],
+        None if error is None else FaultError(error["HttpStatus"], error["Code"], error["Message"]),
+    )
+
+
 class BadRule(ValueError):
     """A rule the control API refuses; the message says which field and why."""
 

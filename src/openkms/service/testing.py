@@ -8,7 +8,7 @@ the clock's offset is in the store, so every worker and node agrees on it.
 
 from __future__ import annotations
 
-import itertools
+import json
 import random
 import threading
 from collections import deque
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from openkms.domain.audit import KeyedHash, redact
-from openkms.domain.faults import FaultRule, rule_from
+from openkms.domain.faults import FaultRule, rule_from, stored_rule
 from openkms.domain.ports import Store
 from openkms.service.container import Services
 from openkms.service.identity import Credential
@@ -61,38 +61,65 @@ class RecordedRequest:
         }
 
 
-class Faults:
-    """The rules, first added first tried; a rule with a count fires that many times."""
+class SharedBytes(Protocol):
+    """A value every worker of the server reads (``system.SharedValue``)."""
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def get(self, fresh: bool = False) -> bytes | None: ...
+    def set(self, value: bytes) -> None: ...
+
+
+class Faults:
+    """The rules, first added first tried; a rule with a count fires that many times. With
+    ``shared``, the rules are every worker's: read again when another worker changed them."""
+
+    def __init__(self, shared: SharedBytes | None = None, rng: random.Random | None = None) -> None:
         self._rules: list[FaultRule] = []
-        self._ids = itertools.count(1)
+        self._shared = shared
+        self._raw: bytes | None = None  # what the rules were read from
         self._lock = threading.Lock()
         self._rng = rng or random.Random()  # noqa: S311 (chance, not secrecy)
 
+    def _sync(self, fresh: bool = False) -> None:
+        if self._shared is None:
+            return
+        raw = self._shared.get(fresh)
+        if raw != self._raw:
+            self._rules = [stored_rule(r) for r in json.loads(raw)] if raw else []
+            self._raw = raw
+
+    def _publish(self) -> None:
+        if self._shared is not None:
+            self._raw = json.dumps([r.to_json() for r in self._rules]).encode()
+            self._shared.set(self._raw)
+
     def add(self, body: dict[str, Any]) -> FaultRule:
         with self._lock:
-            rule = rule_from(f"fault-{next(self._ids)}", body)
+            self._sync(fresh=True)
+            number = 1 + max((int(r.id.rpartition("-")[2]) for r in self._rules), default=0)
+            rule = rule_from(f"fault-{number}", body)
             self._rules.append(rule)
+            self._publish()
         return rule
 
     def rules(self) -> list[FaultRule]:
         with self._lock:
+            self._sync()
             return list(self._rules)
 
     def clear(self) -> None:
         with self._lock:
-            self._rules.clear()
+            self._rules = []
+            self._publish()
 
     def pick(self, action: str, account: str) -> FaultRule | None:
         """The rule that fires for this request, its count taken down; None for most requests."""
-        if not self._rules:  # the common case, without the lock
-            return None
         with self._lock:
+            self._sync()
             for i, rule in enumerate(self._rules):
                 if rule.applies(action, account) and self._rng.random() < rule.probability:
                     if rule.count is not None:
                         self._rules[i] = FaultRule(*_fields(rule, count=rule.count - 1))
+                        self._publish()
                     return rule
         return None
 
@@ -127,9 +154,10 @@ class DevControl:
         clock: MovableClock,
         services: Services,
         keyed_hash: KeyedHash,
+        shared_faults: SharedBytes | None = None,
     ) -> None:
         self.clock = clock
-        self.faults = Faults()
+        self.faults = Faults(shared_faults)
         self.requests = RequestLog(keyed_hash)
         self._store = store
         self._identity = services.identity
