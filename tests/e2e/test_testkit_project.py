@@ -36,3 +36,18 @@ def test_readmes_example_passes_in_a_project_of_its_own(tmp_path: Path, mode: st
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_the_example_projects_tests_pass() -> None:
+    example = README.parent / "examples" / "envelope"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=example,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
