@@ -22,6 +22,8 @@ from starlette.routing import Mount, Route
 from openkms import bootstrap
 from openkms.console.app import MAX_FORM_BYTES, ConsoleConfig, create_console
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
+from openkms.protocol.control import PREFIX as CONTROL_PREFIX
+from openkms.protocol.control import ControlApp, ControlHandler
 from openkms.settings import Settings
 
 log = logging.getLogger("openkms")
@@ -34,7 +36,10 @@ class OpenKmsApp:
     def __init__(self, runtime: bootstrap.Runtime, run_scheduler: bool = True) -> None:
         self.runtime = runtime
         self._run_scheduler = run_scheduler
-        handler = RpcHandler(runtime.services, runtime.nonces, runtime.auth_clock, runtime.settings.http_max_body_bytes)
+        control = runtime.control
+        handler = RpcHandler(
+            runtime.services, runtime.nonces, runtime.auth_clock, runtime.settings.http_max_body_bytes, control
+        )
         self._rpc = RpcApp(handler, offload=runtime.offload)
         console = create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
         self._site = Starlette(
@@ -44,10 +49,22 @@ class OpenKmsApp:
             ],
             lifespan=self._lifespan,
         )
+        # Dev mode or [testing] control_api: otherwise the path is not found, as any other.
+        self._control: ControlApp | None = None
+        if control is not None:
+            control_handler = ControlHandler(runtime.services, control, runtime.nonces, runtime.auth_clock)
+            self._control = ControlApp(control_handler, offload=runtime.offload)
+        # Another worker may have moved the test clock: read again before each request (a stat).
+        self._refresh = control.clock.refresh if control is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._refresh is not None and scope["type"] == "http":
+            self._refresh()
         if scope["type"] == "http" and scope["path"] == "/":
             await self._rpc(scope, receive, send)
+        elif self._control is not None and scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX + "/"):
+            # Beside the router, as "/" is: the signature covers the path as sent.
+            await self._control(scope, receive, send)
         else:
             await self._site(scope, receive, send)
 
@@ -80,6 +97,8 @@ class OpenKmsApp:
         while True:
             if self.runtime.scheduler_lock.try_acquire():
                 try:
+                    if self._refresh is not None:
+                        self._refresh()
                     report = await anyio.to_thread.run_sync(self.runtime.services.scheduler.run_once)
                     if report.rotated or report.purged:
                         log.info("scheduler: rotated %d keys, purged %d keys", len(report.rotated), len(report.purged))

@@ -53,12 +53,21 @@ from openkms.service.scheduler import Scheduler
 from openkms.service.secret_values import SecretValues
 from openkms.service.secrets import SecretService
 from openkms.service.tags import TagService
+from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, open_store
 from openkms.storage.locks import FileLock
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
-from openkms.system import SystemClock, UuidGenerator
+from openkms.system import (
+    CLOCK_OFFSET,
+    FAULT_RULES,
+    OffsetClock,
+    SharedOffsetClock,
+    SharedValue,
+    SystemClock,
+    UuidGenerator,
+)
 
 log = logging.getLogger("openkms")
 
@@ -147,6 +156,7 @@ class Runtime:
     # Signs the web console's session cookies; derived from the root key so every worker agrees.
     console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    control: DevControl | None = None  # the test control API's, when it is on
 
     def close(self) -> None:
         self.audit.close()  # seals what it recorded
@@ -322,22 +332,21 @@ def build(
     authorizer: Authorizer | None = None,
 ) -> Runtime:
     make_data_dir(settings)
-    clock = clock or SystemClock()
-    ids = ids or UuidGenerator()
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
+    movable = _movable_clock(settings, clock, store)
+    clock, ids = movable or clock or SystemClock(), ids or UuidGenerator()
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
-    stores = key_stores(settings, sealer, software, clock)
-    backends = Backends(stores, default_hsm=settings.default_hsm_keystore)
+    backends = Backends(key_stores(settings, sealer, software, clock), default_hsm=settings.default_hsm_keystore)
     public = SoftwarePublicKeyCrypto()
     resolver = KeyResolver(authorizer or PolicyAuthorizer(store, clock))
     identity = IdentityService(store, sealer, clock)
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public, clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    ram_limits = _ram_limits(settings)
-    trail = audit_trail(settings, store, sealer, clock)
-    recorder = AuditRecorder(trail, clock, ids)
+    audit_clock = clock if movable is None else SystemClock()  # a test clock moves back: a chain's times must not
+    trail = audit_trail(settings, store, sealer, audit_clock)
+    recorder = AuditRecorder(trail, audit_clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
@@ -351,9 +360,9 @@ def build(
         secrets=_secret_service(store, resolver, backends, clock, ids),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
         reconcile=Reconciler(store, backends, clock),
-        audit_search=_audit_search(settings, resolver, clock, trail),
-        ram_users=RamUserService(store, resolver, identity, clock, ram_limits),
-        ram_policies=RamPolicyService(store, resolver, clock, ram_limits),
+        audit_search=_audit_search(settings, resolver, audit_clock, trail),
+        ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
+        ram_policies=RamPolicyService(store, resolver, clock, _ram_limits(settings)),
         access=AccessService(store, resolver, clock),
         console_sessions=ConsoleSessionService(store),
         audit=recorder,
@@ -372,6 +381,7 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
+        control=None if movable is None else _control(settings, store, movable, services, recorder),
     )
 
 
@@ -381,6 +391,25 @@ def _secret_service(
     return SecretService(
         store, resolver, SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, ids), clock
     )
+
+
+def _control(
+    settings: Settings, store: Store, clock: OffsetClock, services: Services, recorder: AuditRecorder
+) -> DevControl:
+    """The control API's state; its fault rules shared by the workers as the clock's offset is,
+    unless a test runs the server on a clock of its own (one process)."""
+    shared = SharedValue(store, FAULT_RULES, settings.data_dir) if isinstance(clock, SharedOffsetClock) else None
+    return DevControl(store, clock, services, recorder.keyed_hash, shared)
+
+
+def _movable_clock(settings: Settings, given: Clock | None, store: Store) -> OffsetClock | None:
+    """The clock the control API moves, when it is on: a test's own ``OffsetClock``, else one
+    whose offset is kept in the store for every worker."""
+    if not settings.control_api_on:
+        return None
+    if isinstance(given, OffsetClock):
+        return given
+    return SharedOffsetClock(SharedValue(store, CLOCK_OFFSET, settings.data_dir)) if given is None else None
 
 
 def _key_limits(settings: Settings) -> Limits:

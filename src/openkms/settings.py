@@ -50,6 +50,12 @@ __all__ = [
     "SettingsError",
 ]
 
+# Dev mode's well-known administrator pair (README, "Testing with openkms"): public on purpose,
+# so it is refused with [server] production = true, as dev mode is.
+DEV_ACCESS_KEY_ID = "LTAI0penkmsDevAdmin00001"
+DEV_ACCESS_KEY_SECRET = "openkmsDevSecretNotForProduction"  # noqa: S105 (documented, dev mode only)
+DEV_UNLIMITED = 1_000_000_000  # dev mode's quotas: none a test could reach
+
 MIN_ADMIN_SECRET_LENGTH = 16  # generated secrets are 30 characters
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 URL_PARSER_MAX = 65535  # httptools.parse_url keeps offsets in 16 bits
@@ -301,6 +307,18 @@ class Settings:
     root_key: str | None = option(
         None, None, "The root key: 32 bytes, base64 or hex (see below).", env="OPENKMS_ROOT_KEY", secret=True
     )
+    dev: bool = option(
+        False,
+        "testing.dev",
+        "Dev mode (or `openkms serve --dev`): the well-known administrator pair, no quotas, plain HTTP, "
+        "the control API on. Refused with `[server] production`.",
+    )
+    control_api: bool = option(
+        False,
+        "testing.control_api",
+        "The test control API under `/_openkms/` (clock, faults, reset, requests) for administrator "
+        "keys; on in dev mode. Refused with `[server] production`.",
+    )
     admin_access_key_id: str | None = option(
         None,
         None,
@@ -343,7 +361,32 @@ class Settings:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         _check(s)
+        if s.dev:
+            s = _dev(s)
         return replace(s, data_dir=s.data_dir.expanduser().resolve())
+
+    @property
+    def control_api_on(self) -> bool:
+        return self.dev or self.control_api
+
+
+def _dev(s: Settings) -> Settings:
+    """What dev mode changes: a start without first-start choices (the pair is known, no CA is
+    issued) and no quota a test suite could run into."""
+    return replace(
+        s,
+        control_api=True,
+        tls=False,
+        plain_http=True,
+        admin_access_key_id=s.admin_access_key_id or DEV_ACCESS_KEY_ID,
+        admin_access_key_secret=s.admin_access_key_secret or DEV_ACCESS_KEY_SECRET,
+        keys_per_region=DEV_UNLIMITED,
+        aliases_per_region=DEV_UNLIMITED,
+        ram_users_per_account=DEV_UNLIMITED,
+        ram_custom_policies_per_account=DEV_UNLIMITED,
+        ram_system_policies_per_user=DEV_UNLIMITED,
+        ram_custom_policies_per_user=DEV_UNLIMITED,
+    )
 
 
 OPTIONS: tuple[Option, ...] = options_of(Settings)
@@ -382,6 +425,11 @@ def _check(s: Settings) -> None:
         raise SettingsError("[hsm] retry_seconds must be positive and retry_max_seconds at least as long")
     if s.production and (s.audit_mode or "").lower() == "off":
         raise SettingsError('[audit] mode = "off" is refused with [server] production = true')
+    if s.production and (s.dev or s.control_api):
+        raise SettingsError(
+            "dev mode and [testing] control_api are refused with [server] production = true: "
+            "they publish an administrator pair and let a caller move the clock"
+        )
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if (s.tls_cert_file is None) != (s.tls_key_file is None):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
+from pathlib import Path
+
+from openkms.domain.ports import Store
 
 
 class SystemClock:
@@ -58,3 +62,81 @@ class OffsetClock:
     def reset(self, offset: float = 0.0) -> None:
         with self._lock:
             self._offset = offset
+
+    def refresh(self) -> None:
+        """Nothing to read again: this offset is the process's own."""
+
+
+CLOCK_OFFSET = "test-clock-offset"  # the node value that holds a test server's clock offset
+FAULT_RULES = "test-fault-rules"  # and the one that holds its fault rules (JSON)
+STORE_REREAD_SECONDS = 1.0  # another node's change (same database, other data directory) shows within this
+
+
+class SharedValue:
+    """A node value that changes, read by every worker of a node (and every node of one database).
+
+    ``get`` is called once per request. Reading the store costs about 130 us on SQLite, as much
+    as an Encrypt; a stat of a marker file in the data directory costs about 2 us. So the store
+    is read again when the marker was replaced (a change by this node's workers: seen at once) or
+    a second after the last read (another node's)."""
+
+    def __init__(self, store: Store, name: str, data_dir: Path) -> None:
+        self._store = store
+        self._name = name
+        self._marker = data_dir / f"{name}.changed"
+        self._seen: tuple[int, int] = (0, 0)
+        self._read_at = 0.0
+        self._value: bytes | None = None
+        self._lock = threading.Lock()
+
+    def _stamp(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self._marker)
+        except FileNotFoundError:
+            return (0, 0)
+        return (st.st_ino, st.st_mtime_ns)
+
+    def get(self, fresh: bool = False) -> bytes | None:
+        """The value; ``fresh``: read from the store whatever the marker says."""
+        stamp = self._stamp()
+        if fresh or stamp != self._seen or time.monotonic() - self._read_at >= STORE_REREAD_SECONDS:
+            value = self._store.node_value(self._name)
+            with self._lock:
+                self._value, self._seen, self._read_at = value, stamp, time.monotonic()
+        return self._value
+
+    def set(self, value: bytes) -> None:
+        self._store.set_node_value(self._name, value)
+        with self._lock:
+            self._value = value
+        # A new file each time (a new inode), so a worker's stat sees the change even within
+        # one tick of the file system's timestamps.
+        temporary = self._marker.with_name(f"{self._marker.name}.{os.getpid()}.{threading.get_ident()}")
+        temporary.write_bytes(b"")
+        os.replace(temporary, self._marker)
+
+
+class SharedOffsetClock(OffsetClock):
+    """An ``OffsetClock`` whose offset is a ``SharedValue``: every worker agrees on the time a
+    test moved it to. ``refresh`` is called once per request, so a request sees one time."""
+
+    def __init__(self, shared: SharedValue) -> None:
+        super().__init__()
+        self._shared = shared
+        self.refresh()
+
+    def _read(self, fresh: bool = False) -> None:
+        raw = self._shared.get(fresh)
+        with self._lock:
+            self._offset = float(raw.decode()) if raw else 0.0
+
+    def refresh(self) -> None:
+        self._read()
+
+    def advance(self, seconds: float) -> None:
+        self._read(fresh=True)  # another node may have moved it
+        self.reset(self._offset + seconds)
+
+    def reset(self, offset: float = 0.0) -> None:
+        self._shared.set(repr(offset).encode())
+        super().reset(offset)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from openkms import __version__
-from openkms.cli import admin, audit, hsm, importing, ram, serve
+from openkms.cli import admin, audit, dev_control, hsm, importing, ram, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -25,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--tls-port", type=int, help="HTTPS port (default 8443)")
     p_serve.add_argument("--no-http", action="store_true", help="no plain-HTTP listener: HTTPS only")
     p_serve.add_argument("--no-tls", action="store_true", help="no HTTPS listener: plain HTTP only")
+    p_serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="dev mode: a throw-away data directory unless --data-dir, the well-known administrator pair, "
+        "no quotas, the control API (refused with [server] production = true)",
+    )
     p_serve.set_defaults(func=serve.run)
 
     p_ak = sub.add_parser("accesskey", help="manage AccessKey pairs")
@@ -54,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_commands(sub)
     hsm.add_commands(sub)
     audit.add_commands(sub)
+    dev_control.add_commands(sub)
     return parser
 
 

@@ -12,13 +12,14 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
 from openkms import bootstrap
-from openkms.cli import tls
+from openkms.cli import dev, tls
 from openkms.cli.http_limits import HttpLimits, limited_protocol
 from openkms.domain import errors
 from openkms.domain.ports import Clock
@@ -268,12 +269,15 @@ def _environment_for_workers(settings: Settings) -> None:
     os.environ["OPENKMS_WORKERS"] = str(settings.workers)
     if settings.config_file:
         os.environ["OPENKMS_CONFIG"] = str(settings.config_file)
+    if settings.dev:
+        os.environ["OPENKMS_TESTING_DEV"] = "true"
 
 
-def load_settings(args: argparse.Namespace) -> Settings:
+def load_settings(args: argparse.Namespace, dev_data_dir: Path | None = None) -> Settings:
     return Settings.load(
         config_file=args.config,
-        data_dir=args.data_dir,
+        dev=True if dev_data_dir is not None else None,
+        data_dir=dev_data_dir or args.data_dir,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -295,7 +299,13 @@ def announce(settings: Settings, urls: list[str], first_start: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
+    if not getattr(args, "dev", False):
+        return _serve(load_settings(args))
+    with dev.data_dir(args.data_dir) as directory:
+        return _serve(load_settings(args, directory))
+
+
+def _serve(settings: Settings) -> int:
     # The log is set up before uvicorn does so (with the same configuration) for the lines of the
     # start itself: the orphan report below.
     logging.config.dictConfig(log_config(settings.log_level))
@@ -304,7 +314,10 @@ def run(args: argparse.Namespace) -> int:
     issued = bootstrap.prepare(settings)
     if issued is not None:
         bootstrap.print_new_admin(issued, settings.data_dir)
-    bootstrap.report_orphans(settings)  # once per node, not once per worker
+    if settings.dev:
+        dev.announce(settings)
+    else:  # a dev server's tokens are its own, and its start should be quick
+        bootstrap.report_orphans(settings)  # once per node, not once per worker
     if settings.tls:
         tls.prepare(settings, SystemClock())  # the certificate checked (or issued) once, before any worker
     bound = listen(settings)

@@ -433,6 +433,15 @@ class Store(Protocol):
         writer of all workers and nodes wins."""
         ...
 
+    def set_node_value(self, name: str, value: bytes) -> None:
+        """Store ``value`` in place of any: a node-wide value that changes (the test clock's offset)."""
+        ...
+
+    def erase(self, keep_account_uid: str) -> None:
+        """The test control's reset: every row of the data gone but ``keep_account_uid``'s account
+        and its own AccessKeys (not its RAM users'); node values stay. One transaction."""
+        ...
+
     def ping(self) -> None:
         """Return if the database answers a query of its schema (the health check)."""
         ...

@@ -19,6 +19,7 @@ import anyio.to_thread
 from openkms import API_VERSION
 from openkms.domain import errors
 from openkms.domain.audit import EventType
+from openkms.domain.faults import FaultError
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.actions.context import Ctx, Handler
@@ -38,6 +39,7 @@ from openkms.protocol.request import RpcRequest, build_request
 from openkms.protocol.verify import Authenticator
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
+from openkms.service.testing import DevControl
 
 MAX_BODY_BYTES = 256 * 1024  # the default of [http] max_body_bytes
 access_log = logging.getLogger("openkms.access")
@@ -59,17 +61,33 @@ class Response:
     content_type: bytes
     body: bytes = field(repr=False)  # may carry a plaintext or a data key
     request_id: str
+    delay: float = 0.0  # seconds to wait before answering: an injected fault's
+
+
+class InjectedFault(Exception):
+    """A fault rule of the test control API fired: answered as the error it names."""
+
+    def __init__(self, error: FaultError, delay: float) -> None:
+        super().__init__(error.code)
+        self.delay = delay
+        self.wire = WireError(error.status, error.code, error.message, None, error.message)
 
 
 class RpcHandler:
     def __init__(
-        self, services: Services, nonces: NonceCache, auth_clock: Clock, max_body_bytes: int = MAX_BODY_BYTES
+        self,
+        services: Services,
+        nonces: NonceCache,
+        auth_clock: Clock,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        control: DevControl | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self._services = services
         self._auth = Authenticator(services.identity, nonces)
         self._auth_clock = auth_clock
         self._audit = services.audit
+        self._control = control  # the test control API's faults and request log, when it is on
 
     def handle(
         self,
@@ -88,6 +106,7 @@ class RpcHandler:
         host = _header(raw_headers, b"host")
         xml_root: str | None = None
         overrides = None
+        delay = 0.0
         try:
             if method not in ("GET", "POST"):
                 raise UnsupportedHttpMethod()
@@ -108,6 +127,7 @@ class RpcHandler:
             caller = Caller(cred.account_uid, region, cred.access_key_id, cred.user_name, client, secure)
             facts.caller, facts.region = caller, region
             self._audit.admit()  # fail-closed: refused here, before the action does anything
+            delay = self._inject(action, caller)
             with noting() as facts.noted:
                 result = handler(Ctx(caller, self._services, Params(req.params)))
             result["RequestId"] = facts.request_id
@@ -116,6 +136,8 @@ class RpcHandler:
             status, code = 200, "-"
         except errors.KmsError as exc:
             status, code, content_type, payload = self._failed(facts, to_wire(exc, overrides), host, xml_root, exc)
+        except InjectedFault as fault:
+            delay, (status, code, content_type, payload) = fault.delay, self._failed(facts, fault.wire, host, xml_root)
         except Exception:
             log.exception("request %s failed with an unexpected error", facts.request_id)
             status, code, content_type, payload = self._failed(facts, to_wire(RuntimeError()), host, xml_root)
@@ -124,7 +146,18 @@ class RpcHandler:
         except errors.AuditUnavailable as exc:  # fail-closed: an answer whose event is lost is not given
             status, code, content_type, payload = self._error(to_wire(exc), facts.request_id, host, xml_root)
         self._log(method, facts, status, code, started)
-        return Response(status, content_type, payload, facts.request_id)
+        return Response(status, content_type, payload, facts.request_id, delay)
+
+    def _inject(self, action: str, caller: Caller) -> float:
+        """The delay a fault rule adds (0 for most requests); raises the error a rule names."""
+        if self._control is None:
+            return 0.0
+        rule = self._control.faults.pick(action, caller.account_uid)
+        if rule is None:
+            return 0.0
+        if rule.error is not None:
+            raise InjectedFault(rule.error, rule.delay)
+        return rule.delay
 
     def _failed(
         self, facts: RequestFacts, wire: WireError, host: str, xml_root: str | None, exc: Exception | None = None
@@ -134,9 +167,13 @@ class RpcHandler:
         facts.error_code, facts.error_message = wire.code, wire.audit_message
         return self._error(wire, facts.request_id, host, xml_root)
 
-    @staticmethod
-    def _log(method: str, facts: RequestFacts, status: int, code: str, started: float) -> None:
+    def _log(self, method: str, facts: RequestFacts, status: int, code: str, started: float) -> None:
         caller = facts.caller
+        if self._control is not None:
+            self._control.requests.record(
+                self._services.clock.now(), facts.request_id, facts.event_name or "?", facts.access_key_id,
+                facts.parameters, status, code, (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
         access_log.info(
             "%s %s %s %d %s %.1fms ak=%s region=%s",
             facts.request_id,
@@ -233,6 +270,8 @@ class RpcApp:
             resp = await anyio.to_thread.run_sync(self._handler.handle, *args)
         else:
             resp = self._handler.handle(*args)
+        if resp.delay:
+            await anyio.sleep(resp.delay)
         await send(
             {
                 "type": "http.response.start",

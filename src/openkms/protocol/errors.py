@@ -94,6 +94,27 @@ class BodyTooLarge(ProtocolError):
         super().__init__(f"The request body is larger than {limit} bytes.")
 
 
+class NotAdministrator(ProtocolError):
+    """The test control API (``/_openkms/``) is the administrator's alone."""
+
+    kind = d.ErrorKind.FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__("The control API accepts only the administrator's own AccessKey.")
+
+
+class UnknownControl(ProtocolError):
+    kind = d.ErrorKind.NOT_FOUND
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(f"No control endpoint {method} {path}.")
+
+
+class InvalidControl(ProtocolError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The control request is not valid: {detail}.")
+
+
 @dataclass(frozen=True, slots=True)
 class WireError:
     status: int
@@ -165,6 +186,10 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.MalformedPolicyDocument: (400, "MalformedPolicyDocument"),
     # ActionTrail (2020-07-06): its documented code for a parameter value it refuses
     d.InvalidLookupParameter: (400, "InvalidParameterValue"),
+    # the test control API (/_openkms/), openkms's own codes
+    NotAdministrator: (403, "Forbidden.NotAdministrator"),
+    UnknownControl: (404, "InvalidControl.NotFound"),
+    InvalidControl: (400, "InvalidControl"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     # A token object removed outside openkms: the row is intact and a token backup restores the

@@ -28,8 +28,14 @@ from openkms.domain.keys import Key
 from openkms.domain.ports import AuditSink, Clock, IdGenerator
 from openkms.domain.secrets import Secret
 
-SOURCES = {"kms": audit.KMS_SOURCE, "ram": audit.RAM_SOURCE, "actiontrail": "actiontrail.aliyuncs.com"}
-SERVICE_NAMES = {"kms": "Kms", "ram": "Ram", "actiontrail": "Actiontrail"}
+# "openkms": the test control API (/_openkms/), which no cloud service has.
+SOURCES = {
+    "kms": audit.KMS_SOURCE,
+    "ram": audit.RAM_SOURCE,
+    "actiontrail": "actiontrail.aliyuncs.com",
+    "openkms": "openkms.control",
+}
+SERVICE_NAMES = {"kms": "Kms", "ram": "Ram", "actiontrail": "Actiontrail", "openkms": "OpenKmsControl"}
 API_VERSIONS = {"kms": "2016-01-20", "ram": "2015-05-01", "actiontrail": "2020-07-06"}
 SYSTEM = UserIdentity("system", user_name="kms.aliyuncs.com")  # ActionTrail's identity for a service's own act
 

@@ -69,6 +69,10 @@ SPEC_STATUS = {
     "InvalidParameterValue": 400,
     # openkms's own (the cloud documents no code for it): a body over [http] max_body_bytes.
     "RequestEntityTooLarge": 413,
+    # openkms's own: the test control API (/_openkms/), which is no Alibaba API.
+    "Forbidden.NotAdministrator": 403,
+    "InvalidControl.NotFound": 404,
+    "InvalidControl": 400,
 }
 
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
-from openkms.storage.schema import node_meta
+from openkms.storage.schema import access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
@@ -32,6 +32,16 @@ from openkms.storage.sql.versions import SqlVersions
 
 NODE_VALUE_GET = select(node_meta.c.value).where(node_meta.c.name == param("name"))
 NODE_VALUE_INSERT = insert(node_meta).values(name=param("name"), value=param("value"))
+NODE_VALUE_DELETE = delete(node_meta).where(node_meta.c.name == param("name"))
+# erase: children before parents; the kept account's own pairs (user_name "") stay with it, and so
+# does its RAM generation, which only rises: the authorizer caches policies by it.
+_KEPT = {node_meta.name, accounts.name, access_keys.name, ram_generations.name}
+ERASE = (
+    *(delete(t) for t in reversed(metadata.sorted_tables) if t.name not in _KEPT),
+    delete(ram_generations).where(ram_generations.c.account_uid != param("account")),
+    delete(access_keys).where(or_(access_keys.c.account_uid != param("account"), access_keys.c.user_name != "")),
+    delete(accounts).where(accounts.c.uid != param("account")),
+)
 
 FAILED = "The database failed."
 UNAVAILABLE = "The database is not available."
@@ -139,6 +149,16 @@ class SqlStore:
                 raise errors.BackendUnavailable(FAILED) from exc
             return stored
         return value
+
+    def set_node_value(self, name: str, value: bytes) -> None:
+        with self._failures(FAILED), self._transaction() as db:
+            db.run(NODE_VALUE_DELETE, name=name)
+            db.run(NODE_VALUE_INSERT, name=name, value=value)
+
+    def erase(self, keep_account_uid: str) -> None:
+        with self._failures(FAILED), self._transaction() as db:
+            for statement in ERASE:
+                db.run(statement, account=keep_account_uid)
 
     def ping(self) -> None:
         with self._failures(UNAVAILABLE), self.engine.connect() as conn:

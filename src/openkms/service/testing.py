@@ -1,0 +1,190 @@
+"""The test control API's use cases: the server's clock, fault rules, reset, the recent requests.
+
+Built only when dev mode or ``[testing] control_api`` is on. Only the administrator's own
+AccessKey may use it (``administrator``): it moves every account's time and erases every
+account's data. Fault rules and the request log are this process's (dev mode runs one worker);
+the clock's offset is in the store, so every worker and node agrees on it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from openkms.domain.audit import KeyedHash, redact
+from openkms.domain.faults import FaultRule, rule_from, stored_rule
+from openkms.domain.ports import Store
+from openkms.service.container import Services
+from openkms.service.identity import Credential
+from openkms.service.scheduler import SchedulerReport
+
+REQUEST_LOG_SIZE = 1000
+
+
+class MovableClock(Protocol):
+    """The services' clock in a test server: real time plus an offset the control API sets."""
+
+    @property
+    def offset(self) -> float: ...
+    def now(self) -> float: ...
+    def advance(self, seconds: float) -> None: ...
+    def reset(self, offset: float = 0.0) -> None: ...
+    def refresh(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    time: float
+    request_id: str
+    action: str
+    access_key_id: str
+    parameters: Mapping[str, Any] = field(repr=False)  # redacted as the audit trail's are
+    status: int
+    code: str
+    latency_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "Time": self.time,
+            "RequestId": self.request_id,
+            "Action": self.action,
+            "AccessKeyId": self.access_key_id,
+            "Parameters": dict(self.parameters),
+            "HttpStatus": self.status,
+            "Code": self.code,
+            "LatencyMs": round(self.latency_ms, 3),
+        }
+
+
+class SharedBytes(Protocol):
+    """A value every worker of the server reads (``system.SharedValue``)."""
+
+    def get(self, fresh: bool = False) -> bytes | None: ...
+    def set(self, value: bytes) -> None: ...
+
+
+class Faults:
+    """The rules, first added first tried; a rule with a count fires that many times. With
+    ``shared``, the rules are every worker's: read again when another worker changed them."""
+
+    def __init__(self, shared: SharedBytes | None = None, rng: random.Random | None = None) -> None:
+        self._rules: list[FaultRule] = []
+        self._shared = shared
+        self._raw: bytes | None = None  # what the rules were read from
+        self._lock = threading.Lock()
+        self._rng = rng or random.Random()  # noqa: S311 (chance, not secrecy)
+
+    def _sync(self, fresh: bool = False) -> None:
+        if self._shared is None:
+            return
+        raw = self._shared.get(fresh)
+        if raw != self._raw:
+            self._rules = [stored_rule(r) for r in json.loads(raw)] if raw else []
+            self._raw = raw
+
+    def _publish(self) -> None:
+        if self._shared is not None:
+            self._raw = json.dumps([r.to_json() for r in self._rules]).encode()
+            self._shared.set(self._raw)
+
+    def add(self, body: dict[str, Any]) -> FaultRule:
+        with self._lock:
+            self._sync(fresh=True)
+            number = 1 + max((int(r.id.rpartition("-")[2]) for r in self._rules), default=0)
+            rule = rule_from(f"fault-{number}", body)
+            self._rules.append(rule)
+            self._publish()
+        return rule
+
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            self._sync()
+            return list(self._rules)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sync(fresh=True)
+            if self._rules:  # a reset before every test: most find none, and skip the write
+                self._rules = []
+                self._publish()
+
+    def pick(self, action: str, account: str) -> FaultRule | None:
+        """The rule that fires for this request, its count taken down; None for most requests."""
+        with self._lock:
+            self._sync()
+            for i, rule in enumerate(self._rules):
+                if rule.applies(action, account) and self._rng.random() < rule.probability:
+                    if rule.count is not None:
+                        self._rules[i] = FaultRule(*_fields(rule, count=rule.count - 1))
+                        self._publish()
+                    return rule
+        return None
+
+
+def _fields(rule: FaultRule, count: int) -> tuple[Any, ...]:
+    return (rule.id, rule.action, rule.account, rule.probability, count, rule.delay, rule.error)
+
+
+class RequestLog:
+    def __init__(self, keyed_hash: KeyedHash, size: int = REQUEST_LOG_SIZE) -> None:
+        self._hash = keyed_hash
+        self._entries: deque[RecordedRequest] = deque(maxlen=size)
+
+    def record(self, time: float, request_id: str, action: str, access_key_id: str, parameters: Mapping[str, str],
+               status: int, code: str, latency_ms: float) -> None:  # fmt: skip
+        # Redacted now: the log must never hold a plaintext, even for a moment.
+        shown = redact(parameters, self._hash)
+        self._entries.append(RecordedRequest(time, request_id, action, access_key_id, shown, status, code, latency_ms))
+
+    def last(self, n: int) -> list[RecordedRequest]:
+        entries = list(self._entries)
+        return entries[-n:] if n > 0 else []
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class DevControl:
+    def __init__(
+        self,
+        store: Store,
+        clock: MovableClock,
+        services: Services,
+        keyed_hash: KeyedHash,
+        shared_faults: SharedBytes | None = None,
+    ) -> None:
+        self.clock = clock
+        self.faults = Faults(shared_faults)
+        self.requests = RequestLog(keyed_hash)
+        self._store = store
+        self._identity = services.identity
+        self._scheduler = services.scheduler
+
+    def is_administrator(self, cred: Credential) -> bool:
+        """The administrator account's own pair (not one of its RAM users')."""
+        return not cred.user_name and cred.account_uid == self._identity.account()
+
+    def advance(self, seconds: float) -> SchedulerReport:
+        """Moves the clock, then runs the background jobs at once: what fell due is done by the
+        time the call returns, not at the scheduler's next tick."""
+        self.clock.advance(seconds)
+        return self._scheduler.run_once()
+
+    def set_time(self, when: float) -> SchedulerReport:
+        self.clock.refresh()
+        self.clock.reset(self.clock.offset + when - self.clock.now())
+        return self._scheduler.run_once()
+
+    def reset(self) -> None:
+        """Every account's data gone but the administrator's own pairs; real time; no faults."""
+        self._store.erase(self._identity.account())
+        self.clock.refresh()
+        if self.clock.offset != 0.0:  # most tests leave the clock alone: no write then
+            self.clock.reset(0.0)
+        self.faults.clear()
+        self.requests.clear()
