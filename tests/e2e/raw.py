@@ -54,6 +54,15 @@ def post(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, dict[str, 
     return receive(conn)
 
 
+def call_body(srv: ProcessServer, body: bytes) -> tuple[int, dict[str, Any]]:
+    """A signed body sent as it is (a replay, when sent again) on a fresh connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    try:
+        return post(conn, body)
+    finally:
+        conn.close()
+
+
 def call(endpoint: str, access_key_id: str, secret: str, action: str, **params: str) -> tuple[int, dict[str, Any]]:
     """One signed call on a fresh connection."""
     host, port = endpoint.rsplit(":", 1)

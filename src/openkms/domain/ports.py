@@ -452,8 +452,10 @@ class Store(Protocol):
 
 
 class NonceCache(Protocol):
-    def claim(self, nonce: str, now: float) -> bool:
-        """Record ``nonce``; False if it was already seen within the replay window."""
+    def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:
+        """Record ``nonce``; False if it was already seen within the replay window, or if it may
+        have been and can no longer be told (``signed_at``, the request's own timestamp, before a
+        floor the store keeps after losing claims)."""
         ...
 
 

@@ -65,14 +65,16 @@ class Authenticator:
             raise IncompleteSignature("ACS4-HMAC-SHA256 is not supported; use V3 (the SDK default) or V1.")
         raise IncompleteSignature("The request carries no Signature parameter and no ACS3 Authorization header.")
 
-    def _check_time(self, value: str | None, name: str, now: float) -> None:
-        if abs(now - parse_timestamp(value, name)) > MAX_SKEW_SECONDS:
+    def _check_time(self, value: str | None, name: str, now: float) -> float:
+        signed_at = parse_timestamp(value, name)
+        if abs(now - signed_at) > MAX_SKEW_SECONDS:
             raise TimestampExpired()
+        return signed_at
 
-    def _finish(self, cred: Credential, nonce: str, now: float) -> Credential:
+    def _finish(self, cred: Credential, nonce: str, now: float, signed_at: float) -> Credential:
         if not cred.enabled:
             raise errors.AccessKeyDisabled()
-        if not self._nonces.claim(f"{cred.access_key_id}:{nonce}", now):
+        if not self._nonces.claim(f"{cred.access_key_id}:{nonce}", now, signed_at):
             raise NonceUsed()
         return cred
 
@@ -92,13 +94,13 @@ class Authenticator:
         nonce = p.get("SignatureNonce") or ""
         if not nonce:
             raise errors.MissingParameter("SignatureNonce")
-        self._check_time(p.get("Timestamp"), "Timestamp", now)
+        signed_at = self._check_time(p.get("Timestamp"), "Timestamp", now)
         cred = self._identity.credential(access_key_id)
         string_to_sign = signing.v1_string_to_sign(req.method, p)
         expected = signing.v1_signature(cred.secret, string_to_sign)
         if not hmac.compare_digest(expected.encode(), p.get("Signature", "").encode()):
             raise SignatureDoesNotMatch(string_to_sign)
-        return self._finish(cred, nonce, now)
+        return self._finish(cred, nonce, now, signed_at)
 
     def _v3(self, req: RpcRequest, authorization: str, now: float) -> Credential:
         match = _V3_AUTH.fullmatch(authorization)
@@ -118,7 +120,7 @@ class Authenticator:
         nonce = req.header("x-acs-signature-nonce") or ""
         if not nonce:
             raise errors.MissingParameter("x-acs-signature-nonce")
-        self._check_time(req.header("x-acs-date"), "x-acs-date", now)
+        signed_at = self._check_time(req.header("x-acs-date"), "x-acs-date", now)
         cred = self._identity.credential(access_key_id)
         payload_hash = signing.hash_hex(algorithm, req.body)
         claimed = req.header("x-acs-content-sha256")
@@ -129,4 +131,4 @@ class Authenticator:
         expected = signing.v3_signature(algorithm, cred.secret, string_to_sign)
         if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
             raise SignatureDoesNotMatch(string_to_sign)
-        return self._finish(cred, nonce, now)
+        return self._finish(cred, nonce, now, signed_at)

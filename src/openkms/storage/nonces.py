@@ -10,14 +10,25 @@ A node with several worker processes claims each nonce in the file with one atom
 (``ProcessNonceCache``) looks a nonce up in the file, keeps new claims in memory and writes them
 behind in batches: a lookup costs a fraction of a write, and memory holds one batch whatever the
 request rate, while the file holds the window (tens of millions of nonces at full speed).
+
+A batch not yet written is lost when the process is killed, and a request acknowledged just
+before could be replayed after the restart. So each such process marks that it runs (``_Runs``:
+a file under ``nonce-runs/`` it holds locked while it lives), and one that starts and finds the
+mark of a process that died without closing refuses every request signed before its own start
+(the *floor*): those are the only ones whose nonces it may have lost. Requests signed after the
+start are untouched; a client whose clock runs ahead of the server's by more than the restart took
+could still replay, which the README states.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from openkms.domain import errors
@@ -42,6 +53,25 @@ class _NonceFile:
             conn.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
             # Expired nonces are purged by range: without the index each purge reads the whole table.
             conn.execute("CREATE INDEX IF NOT EXISTS nonces_seen_at ON nonces (seen_at)")
+            conn.execute("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY CHECK (id = 1), signed_at REAL)")
+
+    def floor(self) -> float:
+        row = self.conn().execute("SELECT signed_at FROM floor WHERE id = 1").fetchone()
+        return float(row[0]) if row else 0.0
+
+    def raise_floor(self, to: float) -> None:
+        """Kept in the file, durably: the process that finds a dead one's mark is not always the
+        one that serves (``openkms serve`` opens the store once before its workers)."""
+        conn = self.conn()
+        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            conn.execute(
+                "INSERT INTO floor (id, signed_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET signed_at = max(floor.signed_at, excluded.signed_at)",
+                (to,),
+            )
+        finally:
+            conn.execute("PRAGMA synchronous=OFF")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -57,6 +87,56 @@ class _NonceFile:
         return conn
 
 
+class _Runs:
+    """The processes that have the node's write-behind nonce store open, each marked by a file in
+    ``directory`` that it holds under an exclusive flock while it lives (the kernel lets go of the
+    lock when the process dies, however it dies; a pid would be reused)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        self.died_unclosed = self._sweep(directory)
+        # Locked before it is visible under its name, so a process starting at the same moment
+        # never takes a live mark for a dead one.
+        temporary = directory / f".{uuid.uuid4().hex}"
+        self._fd = os.open(temporary, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.path = directory / f"{temporary.name[1:]}.run"
+        os.rename(temporary, self.path)
+        _fsync_dir(directory)
+
+    @staticmethod
+    def _sweep(directory: Path) -> bool:
+        """Remove the marks of dead processes; whether there was one."""
+        found = False
+        for mark in directory.glob("*.run"):
+            try:
+                fd = os.open(mark, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live process holds it
+            finally:
+                os.close(fd)
+            found = True
+            mark.unlink(missing_ok=True)
+        return found
+
+    def close(self) -> None:
+        """A clean stop: every claim is in the file, nothing to guard against."""
+        self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class SqliteNonceCache:
     """Every claim is an atomic insert in the shared file: exact across processes."""
 
@@ -65,7 +145,7 @@ class SqliteNonceCache:
         self._window = window
         self._claims = 0
 
-    def claim(self, nonce: str, now: float) -> bool:
+    def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:
         try:
             conn = self._file.conn()  # a thread's first claim opens its connection
             cur = conn.execute(
@@ -94,12 +174,27 @@ class ProcessNonceCache:
     def __init__(self, path: Path, window: float = WINDOW_SECONDS) -> None:
         self._file = _NonceFile(path)
         self._window = window
+        self._runs = _Runs(path.parent / "nonce-runs")
+        if self._runs.died_unclosed:
+            # Whole seconds: a V1 Timestamp has no fraction, and a request signed in the second the
+            # server started is after the crash (a restart takes longer than that).
+            self._file.raise_floor(float(int(time.time())))
+        # Requests signed before it are refused: a process died with claims unwritten.
+        self.floor = self._file.floor()
+        if self._runs.died_unclosed:
+            log.warning(
+                "a server process stopped without writing all its replay-protection nonces; requests signed "
+                "before %s are refused as possible replays (SignatureNonceUsed)",
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.floor)),
+            )
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
         self._flushed_at = time.monotonic()
         self._last_now = 0.0  # the claims' clock, which tests move: purges follow it, not wall time
 
-    def claim(self, nonce: str, now: float) -> bool:
+    def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:
+        if signed_at is not None and signed_at < self.floor:
+            return False
         with self._lock:
             oldest_valid = now - self._window
             seen = self._pending.get(nonce)
@@ -145,3 +240,5 @@ class ProcessNonceCache:
         with self._lock:
             if self._pending:
                 self._flush(self._last_now - self._window)
+            if not self._pending:  # all written: the next process has nothing to guard against
+                self._runs.close()

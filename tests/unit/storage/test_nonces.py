@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -226,3 +229,55 @@ def test_a_thread_that_cannot_open_the_file_is_backend_unavailable(
     thread.start()
     thread.join()
     assert [type(exc) for exc in raised] == [errors.BackendUnavailable]
+
+
+_OPEN_AND_END = """
+import os, signal, sys, time
+from pathlib import Path
+from openkms.storage.nonces import ProcessNonceCache
+cache = ProcessNonceCache(Path(sys.argv[1]))
+assert cache.claim("ak:before", time.time(), time.time())
+if sys.argv[2] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)  # the claim is still in memory, not written
+cache.close()
+"""
+
+
+def _run_and_end(path: Path, how: str) -> int:
+    return subprocess.run([sys.executable, "-c", _OPEN_AND_END, str(path), how], check=False).returncode
+
+
+def test_after_a_process_died_with_claims_unwritten_requests_signed_before_the_restart_are_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "nonces.sqlite3"
+    assert _run_and_end(path, "kill") == -9
+    signed_before = time.time() - 1  # V1 timestamps are whole seconds; the restart takes longer than one
+    restarted = ProcessNonceCache(path)
+    assert restarted.floor == int(restarted.floor) >= int(signed_before)
+    assert restarted.claim("ak:before", signed_before + 1, int(signed_before)) is False  # lost: refused as a replay
+    assert restarted.claim("ak:new", restarted.floor + 1, restarted.floor) is True  # signed in the restart's second
+    restarted.close()
+    again = ProcessNonceCache(path)  # the restarted process closed cleanly: the floor is kept, not raised
+    assert again.floor == restarted.floor
+    again.close()
+
+
+def test_after_a_clean_stop_there_is_no_floor(tmp_path: Path) -> None:
+    path = tmp_path / "nonces.sqlite3"
+    assert _run_and_end(path, "close") == 0
+    cache = ProcessNonceCache(path)
+    assert cache.floor == 0.0
+    assert cache.claim("ak:before", T0, T0) is False  # written at close: refused by the file itself
+    assert cache.claim("ak:other", T0, T0 - 60) is True
+    cache.close()
+
+
+def test_a_live_process_is_not_taken_for_a_dead_one(tmp_path: Path) -> None:
+    path = tmp_path / "nonces.sqlite3"
+    first = ProcessNonceCache(path)
+    second = ProcessNonceCache(path)  # e.g. `openkms accesskey` beside a running server
+    assert second.floor == 0.0
+    second.close()
+    first.close()
+    assert list((tmp_path / "nonce-runs").iterdir()) == []
