@@ -53,16 +53,7 @@ class RemoteClient:
         request = urllib.request.Request(  # noqa: S310 - the operator chose the endpoint
             self.url, data=body, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                data: dict[str, Any] = json.loads(response.read())
-                return data
-        except urllib.error.HTTPError as exc:
-            try:
-                err = json.loads(exc.read())
-            except ValueError:
-                raise RemoteError(exc.code, "Unknown", "the server's answer is not JSON") from None
-            raise RemoteError(exc.code, str(err.get("Code")), str(err.get("Message"))) from None
+        return _answer(request)
 
 
 def client_from(
