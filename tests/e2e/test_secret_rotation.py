@@ -74,6 +74,17 @@ def _verifier_matches(pg: psycopg.Connection[Any], role: str, password: str) -> 
     return scram_verifier(password, base64.b64decode(salt), int(iterations)) == stored
 
 
+@needs_postgres
+def test_the_verifier_is_the_one_postgresql_computes(pg: psycopg.Connection[Any], roles: tuple[str, str]) -> None:
+    """scram_verifier against PostgreSQL's own: the server hashes a clear password, and the same
+    salt and count must give the same verifier (else the checks above would check only themselves)."""
+    app, _ = roles
+    pg.execute("SET password_encryption = 'scram-sha-256'")
+    pg.execute(f"ALTER ROLE {app} PASSWORD 'known-Password-0123'")
+    assert _verifier_matches(pg, app, "known-Password-0123")
+    assert not _verifier_matches(pg, app, "known-Password-0124")
+
+
 def _rds(kms: Kms, app: str, admin: str, host: str | None = None, **params: Any) -> str:
     admin_secret, name = f"pg-admin-{_suffix()}", f"pg-app-{_suffix()}"
     kms.call("CreateSecret", SecretName=admin_secret, VersionId="a1",
