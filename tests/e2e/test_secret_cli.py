@@ -10,7 +10,7 @@ import pytest
 
 from openkms.cli.main import main
 from tests.e2e.clients import Kms
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, inprocess_server
 
 
 @pytest.fixture
@@ -83,3 +83,19 @@ def test_without_credentials_it_says_which_variables(
     code, _, err = _run(capsys, "list")
     assert code == 1
     assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET" in err
+
+
+def test_get_over_https_with_the_local_ca(
+    tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with inprocess_server(tmp_path_factory.mktemp("cli-tls") / "data", tls=True) as srv:
+        ak, secret, _ = srv.new_account()
+        Kms("new", srv.endpoint, ak, secret).call("CreateSecret", SecretName="api-token", VersionId="v1",
+                                                  SecretData="over-tls")  # fmt: skip
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", ak)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+        url = f"https://{srv.tls_endpoint}/"
+        assert _run(capsys, "get", "api-token", "--endpoint", url, "--ca-file", str(srv.ca_file)) == (0, "over-tls", "")
+        code, _, err = _run(capsys, "get", "api-token", "--endpoint", url)  # the local CA is not trusted by default
+        assert code == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in err
