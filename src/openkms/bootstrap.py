@@ -406,8 +406,10 @@ def _rotators(settings: Settings, store: Store, identity: IdentityService, clock
     }
     hosts = [h for h in settings.secret_rotation_hosts.split(",") if h.strip()]
     if hosts:
-        from openkms.rotators.postgres import PostgresRotator  # psycopg is the [postgres] extra's
-
+        try:
+            from openkms.rotators.postgres import PostgresRotator  # psycopg is the [postgres] extra's
+        except ImportError:
+            raise SettingsError("[secrets] rotation_hosts needs psycopg: pip install 'openkms[postgres]'") from None
         rotators[SecretType.RDS] = rotators[SecretType.POLARDB] = PostgresRotator(hosts)
     return rotators
 
