@@ -176,7 +176,12 @@ class SecretRotation:
             if secret.secret_type not in self._rotators:
                 continue
             version_id = self._ids.new_id()
-            after = self.rotate(Caller(secret.account_uid, secret.region), secret, version_id, scheduled=True)
+            try:
+                after = self.rotate(Caller(secret.account_uid, secret.region), secret, version_id, scheduled=True)
+            except Exception:  # one secret's unforeseen failure must not stop the others' rotations
+                log.exception("rotation of secret %s (account %s, %s) stopped", secret.name, secret.account_uid,
+                              secret.region)  # fmt: skip
+                continue
             if after is not secret:
                 done.append((after, version_id))
         return done
@@ -193,6 +198,8 @@ class SecretRotation:
                 if rotator is not None:
                     job, previous = self._job(Caller(secret.account_uid, secret.region), secret, s.PREVIOUS)
                     rotator.retire(job, previous)
+                after = r.retired(secret)
+            except errors.SecretVersionNotFound:  # no ACSPrevious any more: nothing left to retire
                 after = r.retired(secret)
             except errors.KmsError as exc:
                 log.warning("secret %s: the previous credential could not be retired: %s", secret.name, exc.message)
