@@ -216,3 +216,22 @@ def test_a_ram_rotation_for_a_missing_user_is_reported(kms: Kms) -> None:
     kms.call("RotateSecret", SecretName=name, VersionId="v2")
     assert kms.call("DescribeSecret", SecretName=name)["LastRotationError"] == "The RAM user ghost does not exist."
     assert _value(kms, name)[0] == "v1"
+
+
+def test_a_scheduled_rotation_another_runner_took_changes_nothing(kms: Kms, rotating: InProcessServer) -> None:
+    caller, user, pair = _ram_user(rotating, kms)
+    name = f"ram-{_suffix()}"
+    kms.call("CreateSecret", SecretName=name, VersionId="v1", SecretType="RAMCredentials", SecretData=json.dumps(pair),
+             ExtendedConfig={"SecretSubType": "RamUserAccessKey", "UserName": user},
+             EnableAutomaticRotation="true", RotationInterval="6h")  # fmt: skip
+    rotating.clock.advance(6 * HOUR + 1)
+    with rotating.runtime.store.read() as uow:
+        stale = uow.secrets.get(caller.account_uid, caller.region, name)  # due, as a second runner saw it
+    assert stale is not None
+    rotating.runtime.services.scheduler.run_once()
+    versions_before = kms.call("ListSecretVersionIds", SecretName=name, IncludeDeprecated="true")["TotalCount"]
+    rotation = rotating.runtime.services.secrets._rotation
+    assert rotation is not None
+    assert rotation.rotate(caller, stale, "late", scheduled=True) is stale
+    assert kms.call("ListSecretVersionIds", SecretName=name, IncludeDeprecated="true")["TotalCount"] == versions_before
+    assert len(rotating.runtime.services.ram_users.list_access_keys(caller, user)) == 2  # no third pair issued

@@ -101,24 +101,36 @@ class SecretRotation:
             if s.CURRENT in existing.stages:
                 return secret  # the same RotateSecret again: done already
             raise errors.SecretVersionConflict()
+        if scheduled and not self._claim(secret):
+            return secret  # another runner took it (before any rotator step: new_value may issue a credential)
         try:
             job, _ = self._job(caller, secret)
             pending = rotator.new_value(job)
-            if not self._stage_pending(caller, secret, version_id, pending, scheduled):
+            if not self._stage_pending(caller, secret, version_id, pending):
                 return secret
             rotator.apply(job, pending)
         except errors.KmsError as exc:  # a rotator's own failure, or the secret's key or admin secret refused
             return self._failed(secret, exc.message or type(exc).__name__)
         return self._succeeded(secret, version_id, rotator.grace)
 
-    def _stage_pending(self, caller: Caller, secret: Secret, version_id: str, value: str, scheduled: bool) -> bool:
+    def _claim(self, secret: Secret) -> bool:
+        """A scheduled rotation, taken by one runner: still due inside the write, then not due for the others."""
+        now = self._now()
+        with self._store.write() as uow:
+            found = uow.secrets.get(secret.account_uid, secret.region, secret.name)
+            if found is None or not r.is_due(found, now):
+                return False
+            uow.secrets.save(r.claimed(found, now))
+        return True
+
+    def _stage_pending(self, caller: Caller, secret: Secret, version_id: str, value: str) -> bool:
         key, key_version = self._values.for_writing(caller, None if secret.service_key else secret.encryption_key_id)
         sealed = self._values.seal(key, key_version, _where(secret, version_id), s.value_bytes(value, s.DataType.TEXT))
         now = self._now()
         with self._store.write() as uow:
             found = uow.secrets.get(secret.account_uid, secret.region, secret.name)
-            if found is None or found.delete_at is not None or (scheduled and not r.is_due(found, now)):
-                return False
+            if found is None or found.delete_at is not None:
+                return False  # deleted meanwhile
             versions = uow.secrets.versions(found)
             if any(v.version_id == version_id for v in versions):
                 raise errors.SecretVersionConflict()
@@ -129,7 +141,7 @@ class SecretRotation:
             )  # fmt: skip
             uow.secrets.add_version(new)
             self._apply(uow, found, [*versions, new], changes)
-            uow.secrets.save(r.claimed(found, now))
+            uow.secrets.save(replace(found, updated_at=now))
         return True
 
     def _apply(
