@@ -105,9 +105,22 @@ def _value(kms: Kms, name: str, **params: Any) -> tuple[str, dict[str, Any]]:
 
 
 @needs_postgres
+def _nowhere_at_rest(server: InProcessServer, password: bytes, logged: str) -> None:
+    """The new password only in the secret's version, encrypted: not in the database files, the
+    audit trail or the log."""
+    files = [p for p in server.data_dir.rglob("*") if p.is_file() and ".sqlite3" in p.name]
+    files += [p for p in (server.data_dir / "audit").rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert password not in path.read_bytes(), path
+    assert password.decode() not in logged
+
+
 def test_rotate_secret_sets_a_new_postgres_password(
-    kms: Kms, roles: tuple[str, str], pg: psycopg.Connection[Any]
-) -> None:
+    kms: Kms, roles: tuple[str, str], pg: psycopg.Connection[Any], rotating: InProcessServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG, logger="openkms")
     app, admin = roles
     name = _rds(kms, app, admin)
     answer = kms.call("RotateSecret", SecretName=name, VersionId="v2")
@@ -125,6 +138,7 @@ def test_rotate_secret_sets_a_new_postgres_password(
     again = kms.call("RotateSecret", SecretName=name, VersionId="v2")  # the same request again: done already
     assert again["VersionId"] == "v2"
     assert _value(kms, name)[1] == value
+    _nowhere_at_rest(rotating, value["AccountPassword"].encode(), caplog.text)
 
 
 @needs_postgres
