@@ -284,7 +284,7 @@ _SAMPLES: dict[str, Callable[[Samples], Params]] = {
 # Actions whose successful call is an error response by design.
 EXPECTED_ERRORS = {
     "OpenKmsService": "Forbidden.Opened",
-    "RotateSecret": "Rejected.UnsupportedOperation",  # no rotator for any type yet
+    "RotateSecret": "Rejected.UnsupportedOperation",  # Rds: no PostgreSQL server in [secrets] rotation_hosts
 }
 
 

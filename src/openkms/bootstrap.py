@@ -30,6 +30,8 @@ from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
 from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
 from openkms.domain.ram.identities import RamLimits
+from openkms.domain.secret_rotation import Rotator
+from openkms.domain.secrets import SecretType
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
@@ -46,10 +48,12 @@ from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService, Limits
 from openkms.service.ram_policies import RamPolicyService
+from openkms.service.ram_rotator import RamCredentialsRotator
 from openkms.service.ram_users import RamUserService
 from openkms.service.reconcile import Reconciler, log_report
 from openkms.service.resolve import KeyResolver
 from openkms.service.scheduler import Scheduler
+from openkms.service.secret_rotation import SecretRotation
 from openkms.service.secret_values import SecretValues
 from openkms.service.secrets import SecretService
 from openkms.service.tags import TagService
@@ -338,15 +342,15 @@ def build(
     regions = settings.catalogue()
     software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
     backends = Backends(key_stores(settings, sealer, software, clock), default_hsm=settings.default_hsm_keystore)
-    public = SoftwarePublicKeyCrypto()
     resolver = KeyResolver(authorizer or PolicyAuthorizer(store, clock))
     identity = IdentityService(store, sealer, clock)
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
-    asym = AsymmetricService(store, resolver, backends, public, clock)
+    asym = AsymmetricService(store, resolver, backends, public := SoftwarePublicKeyCrypto(), clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
     audit_clock = clock if movable is None else SystemClock()  # a test clock moves back: a chain's times must not
     trail = audit_trail(settings, store, sealer, audit_clock)
     recorder = AuditRecorder(trail, audit_clock, ids)
+    secrets, rotation = _secrets(settings, store, resolver, backends, identity, clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
         crypto=CryptoService(store, resolver, backends, public, asym, clock),
@@ -357,8 +361,8 @@ def build(
         identity=identity,
         importing=importing,
         account=AccountService(regions, resolver),
-        secrets=_secret_service(store, resolver, backends, clock, ids),
-        scheduler=Scheduler(store, clock, versions, importing, backends, recorder),
+        secrets=secrets,
+        scheduler=Scheduler(store, clock, versions, importing, backends, recorder, rotation),
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),
         ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
@@ -385,12 +389,29 @@ def build(
     )
 
 
-def _secret_service(
-    store: Store, resolver: KeyResolver, backends: Backends, clock: Clock, ids: IdGenerator
-) -> SecretService:
-    return SecretService(
-        store, resolver, SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, ids), clock
-    )
+def _secrets(
+    settings: Settings, store: Store, resolver: KeyResolver, backends: Backends, identity: IdentityService,
+    clock: Clock, ids: IdGenerator,
+) -> tuple[SecretService, SecretRotation]:  # fmt: skip
+    values = SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, ids)
+    rotation = SecretRotation(store, resolver, values, clock, ids, _rotators(settings, store, identity, clock))
+    return SecretService(store, resolver, values, clock, rotation), rotation
+
+
+def _rotators(settings: Settings, store: Store, identity: IdentityService, clock: Clock) -> dict[SecretType, Rotator]:
+    """RAMCredentials always (openkms's own AccessKeys); PostgreSQL accounts once servers are listed."""
+    grace = int(settings.secret_ram_grace_hours * 3_600)
+    rotators: dict[SecretType, Rotator] = {
+        SecretType.RAM_CREDENTIALS: RamCredentialsRotator(store, identity, clock, grace)
+    }
+    hosts = [h for h in settings.secret_rotation_hosts.split(",") if h.strip()]
+    if hosts:
+        try:
+            from openkms.rotators.postgres import PostgresRotator  # psycopg is the [postgres] extra's
+        except ImportError:
+            raise SettingsError("[secrets] rotation_hosts needs psycopg: pip install 'openkms[postgres]'") from None
+        rotators[SecretType.RDS] = rotators[SecretType.POLARDB] = PostgresRotator(hosts)
+    return rotators
 
 
 def _control(

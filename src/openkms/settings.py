@@ -221,6 +221,18 @@ class Settings:
         check=POSITIVE,
         called="the scheduler interval",
     )
+    secret_rotation_hosts: str = option(
+        "",
+        "secrets.rotation_hosts",
+        "PostgreSQL servers (host:port, comma-separated) the Rds/PolarDB rotator may connect to; empty: none.",
+        example="db.internal:5432",
+    )
+    secret_ram_grace_hours: float = option(
+        24.0,
+        "secrets.ram_grace_hours",
+        "Hours a rotated RAMCredentials AccessKey keeps working before it is disabled.",
+        check=at_least(0),
+    )
     default_region: str = option(
         DEFAULT_REGION, "regions.default", "The region of a request that names none.", env="OPENKMS_DEFAULT_REGION"
     )

@@ -26,7 +26,8 @@ def _version(secret: Secret, version_id: str, created_at: int, stages: tuple[str
 
 def test_a_secret_round_trips_every_field(store: Store) -> None:
     secret = _secret(rotation_enabled=True, rotation_interval=3600, last_rotation_at=5, next_rotation_at=3605,
-                     delete_at=99, policy="{}", dkms_instance_id="kst-1")  # fmt: skip
+                     delete_at=99, policy="{}", dkms_instance_id="kst-1", rotation_error="refused",
+                     retire_at=7)  # fmt: skip
     with store.write() as uow:
         uow.secrets.add(secret)
     with store.read() as uow:
@@ -80,3 +81,18 @@ def test_past_deletion_and_purge(store: Store) -> None:
         assert uow.secrets.get("1", "cn-hangzhou", "a") is None
         assert uow.secrets.versions(due) == []
         assert [v.version_id for v in uow.secrets.versions(later)] == ["v1"]
+
+
+def test_secrets_due_for_rotation_and_for_retirement(store: Store) -> None:
+    due = _secret("due", rotation_enabled=True, rotation_interval=3600, next_rotation_at=100, retire_at=50)
+    later = _secret("later", rotation_enabled=True, rotation_interval=3600, next_rotation_at=200, retire_at=150)
+    off = _secret("off", next_rotation_at=100)  # the policy was turned off: no longer due
+    deleted = _secret("deleted", rotation_enabled=True, next_rotation_at=100, retire_at=50, delete_at=999)
+    with store.write() as uow:
+        for secret in (due, later, off, deleted):
+            uow.secrets.add(secret)
+    with store.read() as uow:
+        assert [s.name for s in uow.secrets.due_for_rotation(100)] == ["due"]
+        assert [s.name for s in uow.secrets.to_retire(100)] == ["due"]
+        assert sorted(s.name for s in uow.secrets.due_for_rotation(200)) == ["due", "later"]
+        assert uow.secrets.to_retire(49) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from openkms.bootstrap import load_root_key
 from openkms.crypto.sealing import AesGcmSealer
 from openkms.crypto.software import SoftwareBackend, material_aad
 from openkms.domain import ciphertext, context
+from openkms.domain.identity import Caller
+from openkms.service.ram_users import UserFields
 from openkms.service.secret_values import _binding
 from tests.e2e.clients import MODES, ApiError, Kms
 from tests.servers import InProcessServer, inprocess_server
@@ -90,6 +93,23 @@ def _secret_values(kms: Kms, mode: str, key_id: str, canary: str) -> dict[str, b
             f"{mode} binary secret value": binary}  # fmt: skip
 
 
+def _rotated_credentials(server: InProcessServer, kms: Kms, account_uid: str) -> dict[str, bytes]:
+    """A RAMCredentials secret rotated once: the user's first pair and the one the rotator issued,
+    both held only in the secret's versions (encrypted) and the AccessKey rows (sealed)."""
+    caller = Caller(account_uid, "cn-hangzhou")
+    server.services.ram_users.create_user(caller, "rotated-app", UserFields())
+    first = server.services.ram_users.create_access_key(caller, "rotated-app")
+    pair = json.dumps({"AccessKeyId": first.access_key.id, "AccessKeySecret": first.secret})
+    kms.call("CreateSecret", SecretName="at-rest-ram", VersionId="v1", SecretType="RAMCredentials", SecretData=pair,
+             ExtendedConfig={"SecretSubType": "RamUserAccessKey", "UserName": "rotated-app"})  # fmt: skip
+    kms.call("RotateSecret", SecretName="at-rest-ram", VersionId="v2")
+    rotated = kms.call("GetSecretValue", SecretName="at-rest-ram")
+    assert rotated["VersionId"] == "v2"
+    new_secret = json.loads(rotated["SecretData"])["AccessKeySecret"]
+    return {"first rotated pair's secret": first.secret.encode(), "rotated pair's secret": new_secret.encode(),
+            "rotated secret value": rotated["SecretData"].encode()}  # fmt: skip
+
+
 def _secret_data_keys(server: InProcessServer, sealer: AesGcmSealer) -> dict[str, bytes]:
     """Each secret version's data key, opened under its CMK's material: it must not be at rest either."""
     backend = SoftwareBackend(sealer, pool_size=0)
@@ -108,7 +128,7 @@ def _secret_data_keys(server: InProcessServer, sealer: AesGcmSealer) -> dict[str
                     found[f"data key of {secret.name}/{version.version_id}"] = backend.decrypt(
                         key.spec_info, key_version, aad, env.salt, env.nonce, env.sealed
                     )
-    assert len(found) == 3 * len(MODES)
+    assert len(found) == 3 * len(MODES) + 2  # and the RAMCredentials secret's two versions
     return found
 
 
@@ -120,7 +140,7 @@ def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, ca
     key_ids: list[str] = []
 
     for mode in MODES:
-        ak, account_secret, _ = server.new_account()
+        ak, account_secret, account_uid = server.new_account()
         secrets[f"{mode} AccessKey secret"] = account_secret.encode()
         kms = Kms(mode, server.endpoint, ak, account_secret)
         for spec in ("Aliyun_AES_256", "Aliyun_AES_128", "Aliyun_SM4"):
@@ -150,6 +170,8 @@ def test_no_secret_in_the_database_files_or_the_logs(server: InProcessServer, ca
         ].encode()
         secrets.update(_more_secrets(kms, mode, key_ids[-4], canary))
         secrets.update(_secret_values(kms, mode, key_ids[-4], canary))
+        if mode == MODES[0]:
+            secrets.update(_rotated_credentials(server, kms, account_uid))
 
     # Rotate every rotating key once, so that more than one version of each holds material.
     server.clock.advance(8 * 86_400)

@@ -164,7 +164,7 @@ def test_a_managed_type_keeps_its_config_and_rotation_policy(kms: Kms) -> None:
     kms.call("UpdateSecretRotationPolicy", SecretName=name, EnableAutomaticRotation="false")
     assert kms.call("DescribeSecret", SecretName=name)["AutomaticRotation"] == "Disabled"
     refused = _refused(kms, "RotateSecret", SecretName=name, VersionId="v2")
-    assert refused.code == "Rejected.UnsupportedOperation"  # no rotator yet
+    assert refused.code == "Rejected.UnsupportedOperation"  # no [secrets] rotation_hosts here
     assert _refused(kms, "PutSecretValue", SecretName=name, VersionId="v2", SecretData="x").code == (
         "Rejected.UnsupportedOperation"
     )

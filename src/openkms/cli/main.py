@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from openkms import __version__
-from openkms.cli import admin, audit, dev_control, hsm, importing, ram, serve
+from openkms.cli import admin, audit, dev_control, hsm, importing, ram, secret, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     ram.add_commands(sub)
     importing.add_commands(sub)
+    secret.add_commands(sub)
     hsm.add_commands(sub)
     audit.add_commands(sub)
     dev_control.add_commands(sub)

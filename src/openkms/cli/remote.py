@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -22,6 +23,7 @@ class RemoteError(Exception):
         super().__init__(f"{code} (HTTP {status}): {message}")
         self.status = status
         self.code = code
+        self.message = message
 
 
 @dataclass
@@ -30,6 +32,7 @@ class RemoteClient:
     access_key_id: str
     secret: str = field(repr=False)
     region: str | None = None
+    ca_file: Path | None = None  # for an https endpoint whose certificate a local CA issued (DATA_DIR/tls/ca.pem)
 
     @property
     def url(self) -> str:
@@ -53,7 +56,8 @@ class RemoteClient:
         request = urllib.request.Request(  # noqa: S310 - the operator chose the endpoint
             self.url, data=body, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}
         )
-        return _answer(request)
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file is not None else None
+        return _answer(request, context)
 
 
 def client_from(
@@ -115,9 +119,9 @@ class ControlClient:
         return _answer(request)
 
 
-def _answer(request: urllib.request.Request) -> dict[str, Any]:
+def _answer(request: urllib.request.Request, context: ssl.SSLContext | None = None) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the caller's endpoint
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310 - the caller's endpoint
             data: dict[str, Any] = json.loads(response.read())
             return data
     except urllib.error.HTTPError as exc:

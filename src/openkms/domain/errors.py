@@ -465,6 +465,14 @@ class BackendUnavailable(KmsError):
         super().__init__(f"Service Unavailable Temporary. {detail}".strip())
 
 
+class SecretRotationFailed(BackendUnavailable):
+    """A rotator could not make or check a secret's new credential: the previous version stays
+    ACSCurrent. The message names what failed, never a credential."""
+
+    def __init__(self, detail: str) -> None:
+        KmsError.__init__(self, detail)
+
+
 class KeyObjectMissing(BackendUnavailable):
     """A key store no longer holds the object a reference names: it was destroyed outside
     openkms. Not an integrity failure of the data (the row is intact), and restoring the object

@@ -78,6 +78,8 @@ class Secret:
     policy: str | None = None
     dkms_instance_id: str = ""
     tags: tuple[Tag, ...] = ()
+    rotation_error: str | None = None  # why the last rotation failed; None once one succeeds
+    retire_at: int | None = None  # when the rotator retires the ACSPrevious credential
 
     def arn(self) -> str:
         return secret_arn(self.region, self.account_uid, self.name)

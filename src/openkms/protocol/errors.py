@@ -195,6 +195,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     # A token object removed outside openkms: the row is intact and a token backup restores the
     # key, so it is an unavailable key store (503), not an integrity failure (500).
     d.KeyObjectMissing: (503, "ServiceUnavailableTemporary"),
+    d.SecretRotationFailed: (503, "ServiceUnavailableTemporary"),
     d.AuditUnavailable: (503, "ServiceUnavailableTemporary"),
     d.IntegrityError: (500, "InternalFailure"),
 }

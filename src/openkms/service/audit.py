@@ -209,9 +209,10 @@ class AuditRecorder:
         self._service_event(name, key.region, key.account_uid, {"KeyId": key.id, **parameters},
                             {audit.KEY_RESOURCE: (key.id,)})  # fmt: skip
 
-    def background_secret(self, name: str, secret: Secret) -> None:
-        """Record a change openkms made by itself to a secret (its purge after the recovery window)."""
-        self._service_event(name, secret.region, secret.account_uid, {"SecretName": secret.name},
+    def background_secret(self, name: str, secret: Secret, parameters: Mapping[str, str] | None = None) -> None:
+        """Record a change openkms made by itself to a secret (its purge after the recovery window,
+        a scheduled rotation)."""
+        self._service_event(name, secret.region, secret.account_uid, {"SecretName": secret.name, **(parameters or {})},
                             {audit.SECRET_RESOURCE: (secret.name,)})  # fmt: skip
 
     def _service_event(

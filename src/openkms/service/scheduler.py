@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from openkms.domain import errors
 from openkms.domain.keys import Key
 from openkms.domain.ports import Clock, Store, UnitOfWork
+from openkms.domain.secrets import Secret
 from openkms.service.audit import AuditRecorder
 from openkms.service.backends import Backends
 from openkms.service.discards import Discards
 from openkms.service.importing import ImportService
+from openkms.service.secret_rotation import SecretRotation
 from openkms.service.versions import VersionService
 
 log = logging.getLogger("openkms.scheduler")
@@ -28,6 +30,8 @@ PURGED = "DeleteKey"
 MATERIAL_EXPIRED = "ExpireKeyMaterial"
 TOKEN_EXPIRED = "ExpireImportToken"  # noqa: S105 (an event name)
 SECRET_PURGED = "DeleteSecret"  # noqa: S105 (an event name)
+SECRET_ROTATED = "RotateSecret"  # noqa: S105 (an event name)
+SECRET_RETIRED = "RetireSecretCredential"  # noqa: S105 (an event name: the previous credential disabled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,7 @@ class SchedulerReport:
     materials_expired: tuple[str, ...] = ()
     tokens_purged: int = 0
     secrets_purged: tuple[str, ...] = ()  # "<account>/<region>/<name>"
+    secrets_rotated: tuple[str, ...] = ()  # "<account>/<region>/<name>", failed rotations included
 
 
 class Scheduler:
@@ -48,7 +53,9 @@ class Scheduler:
         importing: ImportService,
         backends: Backends,
         audit: AuditRecorder,
+        secret_rotation: SecretRotation | None = None,
     ) -> None:
+        self._secret_rotation = secret_rotation
         self._audit = audit
         self._backends = backends
         self._store = store
@@ -92,7 +99,29 @@ class Scheduler:
         for key, token_id in tokens:
             self._record(TOKEN_EXPIRED, key, {"ImportToken": token_id})
         secrets = self._purge_secrets(now)
-        return SchedulerReport(tuple(rotated), tuple(purged), tuple(k.id for k in expired), len(tokens), secrets)
+        rotated_secrets = self._rotate_secrets()
+        return SchedulerReport(
+            tuple(rotated), tuple(purged), tuple(k.id for k in expired), len(tokens), secrets, rotated_secrets
+        )
+
+    def _rotate_secrets(self) -> tuple[str, ...]:
+        """Managed secrets due for rotation, and previous credentials past their grace."""
+        if self._secret_rotation is None:
+            return ()
+        done: list[str] = []
+        for secret, version_id in self._secret_rotation.rotate_due():
+            done.append(f"{secret.account_uid}/{secret.region}/{secret.name}")
+            outcome = {"VersionId": version_id, "Result": "Failed" if secret.rotation_error else "Succeeded"}
+            self._record_secret(SECRET_ROTATED, secret, outcome)
+        for secret in self._secret_rotation.retire_due():
+            self._record_secret(SECRET_RETIRED, secret, {})
+        return tuple(done)
+
+    def _record_secret(self, name: str, secret: Secret, parameters: dict[str, str]) -> None:
+        try:
+            self._audit.background_secret(name, secret, parameters)
+        except errors.AuditUnavailable:
+            log.error("audit: the %s of secret %s could not be recorded", name, secret.name)
 
     def _purge_secrets(self, now: int) -> tuple[str, ...]:
         """Secrets past their recovery window, each in a write of its own that checks again."""
@@ -107,10 +136,7 @@ class Scheduler:
                     uow.secrets.purge(current)
             if gone:
                 purged.append(f"{secret.account_uid}/{secret.region}/{secret.name}")
-                try:
-                    self._audit.background_secret(SECRET_PURGED, secret)
-                except errors.AuditUnavailable:
-                    log.error("audit: the purge of secret %s could not be recorded", secret.name)
+                self._record_secret(SECRET_PURGED, secret, {})
         return tuple(purged)
 
     def _record(self, name: str, key: Key, parameters: dict[str, str | None]) -> None:

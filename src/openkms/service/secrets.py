@@ -22,6 +22,7 @@ from openkms.domain.secrets import Secret, SecretType, SecretVersion
 from openkms.domain.tags import Tag
 from openkms.service.audit import note_secret
 from openkms.service.resolve import KeyResolver
+from openkms.service.secret_rotation import SecretRotation
 from openkms.service.secret_values import Sealed, SecretValues
 
 _CREATE, _GET, _BATCH = action("CreateSecret"), action("GetSecretValue"), action("BatchGetSecretValue")
@@ -69,7 +70,11 @@ def _resource(caller: Caller, name: str, secret: Secret | None) -> Resource:
 
 
 class SecretService:
-    def __init__(self, store: Store, resolver: KeyResolver, values: SecretValues, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, resolver: KeyResolver, values: SecretValues, clock: Clock,
+        rotation: SecretRotation | None = None,
+    ) -> None:  # fmt: skip
+        self._rotation = rotation
         self._store = store
         self._resolver = resolver
         self._values = values
@@ -318,14 +323,14 @@ class SecretService:
         )
 
     def rotate_secret(self, caller: Caller, ref: str, version_id: str) -> Secret:
-        """No rotator is installed yet for any type: a Generic secret is rotated by PutSecretValue,
-        and a managed type's rotation is refused rather than pretended."""
+        """The type's rotator, now. Answered like the cloud's asynchronous rotation: the outcome
+        is the secret's (DescribeSecret's LastRotationError when it failed), not a refusal."""
         s.check_version_id(version_id)
         with self._store.read() as uow:
             secret = self._secret(uow, caller, ref, _ROTATE)
-        if secret.secret_type is SecretType.GENERIC:
-            raise errors.UnsupportedOperation("A Generic secret is rotated with PutSecretValue.")
-        raise errors.UnsupportedOperation(f"openkms has no rotator for {secret.secret_type.value} secrets yet.")
+        if self._rotation is None:
+            raise errors.UnsupportedOperation(f"openkms has no rotator for {secret.secret_type.value} secrets.")
+        return self._rotation.rotate(caller, secret, version_id)
 
     def delete_secret(self, caller: Caller, ref: str, force: bool, window_days: int | None) -> Secret:
         window = s.recovery_window(window_days) if not force else 0

@@ -225,7 +225,10 @@ secrets = Table(
     Column("policy", Text),
     Column("dkms_instance_id", String(64), nullable=False),
     Column("tags", Text, nullable=False),  # JSON [[key, value], ...]
+    Column("rotation_error", Text),
+    Column("retire_at", Integer),
     Index("ix_secrets_delete_at", "delete_at"),
+    Index("ix_secrets_next_rotation_at", "next_rotation_at"),
 )
 
 secret_versions = Table(

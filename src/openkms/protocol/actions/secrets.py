@@ -161,6 +161,8 @@ def describe_secret(ctx: Ctx) -> dict[str, Any]:
         "OwingService": "",
         **_rotation(secret),
     }
+    if secret.rotation_error is not None:  # openkms's own field: why the last rotation failed
+        out["LastRotationError"] = secret.rotation_error
     if ctx.p.flag("FetchTags"):
         out["Tags"] = _tags(secret)
     return out

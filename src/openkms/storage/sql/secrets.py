@@ -51,6 +51,10 @@ SECRET_UPDATE = (
 SECRET_LIST = select(*SECRET.columns).where(*_in_scope).order_by(S.created_at, S.name)
 SECRET_COUNT = select(func.count()).select_from(t.secrets).where(*_in_scope)
 SECRET_PAST_DELETION = select(*SECRET.columns).where(S.delete_at <= param("now"))
+SECRET_DUE = select(*SECRET.columns).where(
+    S.rotation_enabled.is_(True), S.next_rotation_at <= param("now"), S.delete_at.is_(None)
+)
+SECRET_TO_RETIRE = select(*SECRET.columns).where(S.retire_at <= param("now"), S.delete_at.is_(None))
 SECRET_DELETE = delete(t.secrets).where(*_named)
 VERSION_LIST = select(*VERSION.columns).where(*_of_secret).order_by(V.created_at, V.version_id)
 VERSION_INSERT = insert(t.secret_versions).values(VERSION.values())
@@ -91,6 +95,12 @@ class SqlSecrets:
 
     def past_deletion(self, now: int) -> list[Secret]:
         return self._db.all_as(SECRET_PAST_DELETION, SECRET.from_row, now=now)
+
+    def due_for_rotation(self, now: int) -> list[Secret]:
+        return self._db.all_as(SECRET_DUE, SECRET.from_row, now=now)
+
+    def to_retire(self, now: int) -> list[Secret]:
+        return self._db.all_as(SECRET_TO_RETIRE, SECRET.from_row, now=now)
 
     def purge(self, secret: Secret) -> None:
         self._scopes.lock(secret.account_uid, secret.region)
