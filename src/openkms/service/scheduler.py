@@ -74,7 +74,13 @@ class Scheduler:
             due = uow.keys.due_for_rotation(now)
         rotated: list[str] = []
         for key in due:
-            new = self._versions.rotate(key)
+            try:
+                new = self._versions.rotate(key)
+            except errors.BackendUnavailable as exc:
+                # One key store's hiccup (an HSM refusing a generation) must not stop the run: the
+                # other keys, the purges and expiries go on, and this key is due again next run.
+                log.warning("rotation of key %s skipped, tried again next run: %s", key.id, exc.message)
+                continue
             if new is not None:
                 rotated.append(key.id)
                 self._record(ROTATED, new, {"KeyVersionId": new.primary_version_id})
