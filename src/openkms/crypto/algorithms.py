@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers import algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from openkms.crypto import sm2
+from openkms.domain import errors
 from openkms.domain.ciphertext import TAG_LEN
 from openkms.domain.specs import SPECS, Cipher, KeyFamily
 
@@ -182,8 +183,9 @@ class Sm2Keys:
             return None
         return "EC_SM2 keys need the system's OpenSSL 3 libcrypto with SM2, which this machine lacks."
 
-    def from_token(self, attributes: Mapping[str, bytes]) -> Any:  # pragma: no cover - never in a token
-        raise NotImplementedError
+    def from_token(self, attributes: Mapping[str, bytes]) -> Any:
+        # SM2 keys live only in the software backend: no PKCS#11 token here holds one.
+        raise errors.UnsupportedOperation("EC_SM2 keys are not kept in a PKCS#11 token.")
 
 
 KEY_TYPES: dict[str, KeyType] = {

@@ -355,7 +355,7 @@ class Pkcs11Backend:
             def unwrap(template: dict[Any, Any]) -> Any:
                 try:
                     return keys.unwrap_secret(wrapping_key, wrapped, key_type, row, template)
-                except NotImplementedError:
+                except keys.UnwrapUnsupported:
                     raise errors.UnsupportedOperation(_cannot_unwrap(token.wrapping_algorithm)) from None
 
             try:

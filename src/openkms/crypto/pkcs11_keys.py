@@ -163,9 +163,13 @@ def fingerprint(version_key: Any) -> bytes:
         check_key.destroy()
 
 
+class UnwrapUnsupported(Exception):
+    """The token cannot unwrap with this mechanism or parameter (the caller names the algorithm)."""
+
+
 def unwrap_secret(wrapping_key: Any, wrapped: bytes, key_type: str, row: TokenMechanism, template: Any) -> Any:
     """Unwrap ``wrapped`` into a secret key object of ``key_type`` made from ``template``.
-    NotImplementedError when the token lacks the mechanism (or its parameter)."""
+    ``UnwrapUnsupported`` when the token lacks the mechanism (or its parameter)."""
     p = p11()
     mech, param = mechanism(row)
     try:
@@ -179,7 +183,7 @@ def unwrap_secret(wrapping_key: Any, wrapped: bytes, key_type: str, row: TokenMe
             template=template,
         )
     except (p.ArgumentsBad, p.MechanismParamInvalid, p.MechanismInvalid):
-        raise NotImplementedError from None
+        raise UnwrapUnsupported() from None
 
 
 def probe_template() -> dict[Any, Any]:

@@ -34,6 +34,7 @@ from openkms.domain.algorithms import (
     digest_bytes,
     max_plaintext,
 )
+from openkms.domain.errors import UnsupportedOperation
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import CryptoBackend
@@ -209,3 +210,8 @@ def test_import_unwraps_material_wrapped_by_the_command_line(subject: Subject, s
     subject.made.append(ref)
     version = KeyVersion(version_id, "key", 0, ref)
     assert subject.backend.decrypt(spec, version, b"", *subject.backend.encrypt(spec, version, b"", b"mine")) == b"mine"
+
+
+def test_an_sm2_key_is_never_read_from_a_token() -> None:
+    with pytest.raises(UnsupportedOperation):
+        KEY_TYPES["EC_SM2"].from_token({})

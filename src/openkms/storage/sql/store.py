@@ -8,6 +8,7 @@ same for every engine. Driver and SQLAlchemy errors leave as ``BackendUnavailabl
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Self
@@ -66,7 +67,7 @@ class SqlUnitOfWork:
         self.secrets = SqlSecrets(db, scopes)
 
 
-class SqlStore:
+class SqlStore(ABC):
     """A Store over an engine. Subclasses say how they are opened and how a write begins."""
 
     # How a write transaction locks a scope (scopes.py); None where the engine serialises writers itself.
@@ -86,9 +87,10 @@ class SqlStore:
         self._conflict: type[Exception] = driver.IntegrityError
 
     @classmethod
+    @abstractmethod
     def from_url(cls, url: str) -> Self:
-        """A store on a new engine for ``url``, not yet connected (the factory's table calls it)."""
-        raise NotImplementedError
+        """A store on a new engine for ``url``, not yet connected (the factory's table calls it):
+        each engine makes its own (SQLite's pragmas, PostgreSQL's pool)."""
 
     def _begin_write(self, conn: Connection) -> None:
         conn.begin()
