@@ -60,9 +60,10 @@ from openkms.service.tags import TagService
 from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
-from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, open_store
+from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, is_postgres, open_store
 from openkms.storage.locks import FileLock
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
+from openkms.storage.pg_nonces import PostgresNonceCache
 from openkms.system import (
     CLOCK_OFFSET,
     FAULT_RULES,
@@ -439,7 +440,7 @@ def _key_limits(settings: Settings) -> Limits:
 
 def _nonces(settings: Settings, closers: list[Callable[[], None]]) -> NonceCache:
     nonces = nonce_cache(settings)
-    if isinstance(nonces, ProcessNonceCache):
+    if isinstance(nonces, ProcessNonceCache | PostgresNonceCache):
         closers.append(nonces.close)
     return nonces
 
@@ -474,7 +475,10 @@ def report_orphans(settings: Settings) -> None:
 
 
 def nonce_cache(settings: Settings) -> NonceCache:
-    """Several workers must claim in the shared file; a single one can write its claims behind."""
+    """On PostgreSQL every node claims in the database's table. Otherwise, several workers must
+    claim in the node's shared file; a single one can write its claims behind."""
+    if settings.database_url and is_postgres(settings.database_url):
+        return PostgresNonceCache.from_url(settings.database_url, window=NONCE_MEMORY_SECONDS)
     path = settings.data_dir / "nonces.sqlite3"
     if settings.workers == 1:
         return ProcessNonceCache(path, window=NONCE_MEMORY_SECONDS)

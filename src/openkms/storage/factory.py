@@ -53,6 +53,14 @@ def open_store(database_url: str | None, sqlite_path: Path, run_migrations: bool
     return store
 
 
+def is_postgres(database_url: str) -> bool:
+    """Whether the URL names a PostgreSQL database (the nodes of a cluster share one)."""
+    try:
+        return make_url(database_url).get_backend_name() == "postgresql"
+    except (ArgumentError, ValueError):
+        return False  # open_store says what is wrong with it
+
+
 def _first_line(exc: BaseException | None) -> str:
     lines = str(exc).strip().splitlines()
     return (lines[0].strip() if lines else type(exc).__name__)[:_MAX_REASON]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -244,3 +246,29 @@ secret_versions = Table(
     Column("sealed_data_key", LargeBinary, nullable=False),
     Column("sealed_value", LargeBinary, nullable=False),
 )
+
+# --- several nodes on one database (PostgreSQL) ---------------------------------------------------
+
+# Replay protection shared by every node (storage/pg_nonces.py): one row per claimed nonce, dropped
+# a bucket (a minute of claims) at a time once the whole bucket is past the window.
+nonce_claims = Table(
+    "nonce_claims",
+    metadata,
+    Column("nonce", Text, primary_key=True),
+    Column("bucket", BigInteger, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Index("ix_nonce_claims_bucket", "bucket"),
+)
+
+# The one row of the post-crash floor: requests signed before ``signed_at`` are refused, and the
+# database server's start time it was raised for (a server restarted since may have lost claims).
+nonce_floor = Table(
+    "nonce_floor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("signed_at", Float, nullable=False),
+    Column("server_started", Float, nullable=False),
+)
+
+# What the control API's reset keeps: the cluster's coordination, not an account's data.
+CLUSTER_TABLES = (nonce_claims.name, nonce_floor.name)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
-from openkms.storage.schema import access_keys, accounts, metadata, node_meta, ram_generations
+from openkms.storage.schema import CLUSTER_TABLES, access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
@@ -36,7 +36,8 @@ NODE_VALUE_INSERT = insert(node_meta).values(name=param("name"), value=param("va
 NODE_VALUE_DELETE = delete(node_meta).where(node_meta.c.name == param("name"))
 # erase: children before parents; the kept account's own pairs (user_name "") stay with it, and so
 # does its RAM generation, which only rises: the authorizer caches policies by it.
-_KEPT = {node_meta.name, accounts.name, access_keys.name, ram_generations.name}
+# Kept by the control API's reset: the node's own values and the cluster's coordination.
+_KEPT = {node_meta.name, accounts.name, access_keys.name, ram_generations.name, *CLUSTER_TABLES}
 ERASE = (
     *(delete(t) for t in reversed(metadata.sorted_tables) if t.name not in _KEPT),
     delete(ram_generations).where(ram_generations.c.account_uid != param("account")),

@@ -1,0 +1,147 @@
+"""Replay protection for every node on one PostgreSQL database: a nonce claimed by any worker of
+any node is refused by all the others for as long as its timestamp is acceptable.
+
+A claim is one statement in its own transaction (``INSERT … ON CONFLICT … RETURNING``): a nonce
+seen within the window conflicts and returns no row, without leaving a dead tuple behind, and the
+same nonce claimed at once on two nodes has one winner (the primary key decides).
+
+The claims' connections commit with ``synchronous_commit = off`` (set on this pool's connections
+only; openkms's other writes keep the server's setting). What that gives up, and why the guarantee
+holds anyway:
+
+- A node killed (kill -9) after its claim committed loses nothing: the commit is done in the
+  server, visible to every other connection, whether or not its WAL has reached the disk yet.
+- Only a crash of the *database server* can lose claims: those of its last moments (at most three
+  ``wal_writer_delay``, 600 ms by default). A server that started again has a new
+  ``pg_postmaster_start_time()``; the first connection any worker opens afterwards sees that it
+  differs from the one recorded in ``nonce_floor`` and raises the floor to the start (durably, in
+  a transaction that does wait for its WAL). Every request signed before the database server
+  started is then refused as a possible replay: those are the only ones whose claims could be lost.
+  A clean restart of the server is treated the same (it cannot be told from a crash here); the
+  requests it refuses are those in flight when the server went away.
+
+Old claims are dropped a bucket (a minute of claims) at a time, once the whole bucket is older than
+the window: one indexed ``DELETE … WHERE bucket < …`` per minute per process, not one per claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from openkms.domain import errors
+
+log = logging.getLogger("openkms.nonces")
+BUCKET_SECONDS = 60
+_UNAVAILABLE = "The replay-protection store is not available."
+
+_CLAIM = (
+    "INSERT INTO nonce_claims (nonce, bucket, seen_at) VALUES (%(nonce)s, %(bucket)s, %(now)s) "
+    "ON CONFLICT (nonce) DO UPDATE SET bucket = excluded.bucket, seen_at = excluded.seen_at "
+    "WHERE nonce_claims.seen_at < %(oldest)s RETURNING 1"
+)
+_PURGE = "DELETE FROM nonce_claims WHERE bucket < %(bucket)s"
+_SERVER_STARTED = "SELECT extract(epoch FROM pg_postmaster_start_time())::float8"
+# The first connection ever: nothing was claimed before, so no floor.
+_FLOOR_FIRST = (
+    "INSERT INTO nonce_floor (id, signed_at, server_started) VALUES (1, 0, %(started)s) ON CONFLICT DO NOTHING"
+)
+_FLOOR_RAISE = (
+    "UPDATE nonce_floor SET signed_at = greatest(signed_at, %(floor)s), server_started = %(started)s "
+    "WHERE id = 1 AND server_started <> %(started)s RETURNING signed_at"
+)
+_FLOOR_READ = "SELECT signed_at FROM nonce_floor WHERE id = 1"
+
+
+class PostgresNonceCache:
+    def __init__(self, engine: Engine, window: float) -> None:
+        self._engine = engine
+        self._window = window
+        self._floor = 0.0
+        self._purged_bucket = 0
+        self._lock = threading.Lock()
+        driver: Any = engine.dialect.loaded_dbapi
+        self._driver_error: type[Exception] = driver.Error
+        self._disconnect: type[Exception] = driver.OperationalError
+        event.listen(engine, "connect", self._on_connect)
+
+    @classmethod
+    def from_url(cls, url: str, window: float, pool_size: int = 4) -> PostgresNonceCache:
+        """A pool of its own: autocommit (a claim is its own transaction: one round trip) and no
+        ping before each use (a dead connection is replaced and the claim tried once more)."""
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=pool_size * 4)
+        return cls(engine, window)
+
+    @property
+    def floor(self) -> float:
+        return self._floor
+
+    def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:
+        params = {"nonce": nonce, "bucket": int(now // BUCKET_SECONDS), "now": now, "oldest": now - self._window}
+        rows = self._run(_CLAIM, params, fetch=True)  # may open a connection, which reads the floor
+        if signed_at is not None and signed_at < self._floor:
+            return False
+        self._purge(now)
+        return bool(rows)
+
+    def _purge(self, now: float) -> None:
+        # Every row of a bucket below this one was seen before ``now - window``.
+        expired = int((now - self._window) // BUCKET_SECONDS)
+        with self._lock:
+            if expired <= self._purged_bucket:
+                return
+            self._purged_bucket = expired
+        self._run(_PURGE, {"bucket": expired}, fetch=False)
+
+    def _run(self, sql: str, params: dict[str, Any], fetch: bool) -> list[Any]:
+        for attempt in (1, 2):
+            try:
+                raw = self._engine.raw_connection()
+            except Exception as exc:  # SQLAlchemy wraps the driver's refusal to connect
+                raise errors.BackendUnavailable(_UNAVAILABLE) from exc
+            try:
+                with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+                    cur.execute(sql, params)
+                    return list(cur.fetchall()) if fetch else []
+            except self._disconnect as exc:
+                # A connection the server dropped (a restart): never used again; one more try
+                # on a new one, whose connect hook checks the floor first.
+                raw.invalidate()
+                if attempt == 2:
+                    raise errors.BackendUnavailable(_UNAVAILABLE) from exc
+            except self._driver_error as exc:
+                raise errors.BackendUnavailable(_UNAVAILABLE) from exc
+            finally:
+                raw.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _on_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        """Each new connection: raise the floor if the database server started since it was last
+        raised, read it, then let this connection's claims commit without waiting for the disk."""
+        with dbapi_conn.cursor() as cur:
+            cur.execute(_SERVER_STARTED)
+            started = float(cur.fetchone()[0])
+            cur.execute(_FLOOR_FIRST, {"started": started})
+            # Whole seconds, rounded up: a V1 Timestamp has none smaller, and a request signed in
+            # the second the server started may have been claimed just before it went down.
+            cur.execute(_FLOOR_RAISE, {"floor": float(math.ceil(started)), "started": started})
+            raised = cur.fetchone()
+            cur.execute(_FLOOR_READ)
+            self._floor = max(self._floor, float(cur.fetchone()[0]))
+            dbapi_conn.commit()  # the floor waits for the disk (a no-op where autocommit is on already)
+            cur.execute("SET synchronous_commit = off")
+            dbapi_conn.commit()
+        if raised is not None:
+            log.warning(
+                "the database server restarted and may have lost replay-protection nonces; requests signed "
+                "before %s are refused as possible replays (SignatureNonceUsed)",
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._floor)),
+            )
+
+    def close(self) -> None:
+        self._engine.dispose()
