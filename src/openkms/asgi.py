@@ -1,5 +1,5 @@
 """The application: the RPC API at "/", the web console at "/console", health at "/healthz"; the
-lifespan runs the scheduler.
+lifespan renews the scheduler's lease and, while this process holds it, runs the scheduler.
 
 "/" is dispatched before Starlette's router: it is the hot path and needs no routing.
 """
@@ -21,9 +21,12 @@ from starlette.routing import Mount, Route
 
 from openkms import bootstrap
 from openkms.console.app import MAX_FORM_BYTES, ConsoleConfig, create_console
+from openkms.domain import errors
+from openkms.domain.ports import Fence
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.protocol.control import PREFIX as CONTROL_PREFIX
 from openkms.protocol.control import ControlApp, ControlHandler
+from openkms.service.scheduler import SchedulerReport
 from openkms.settings import Settings
 
 log = logging.getLogger("openkms")
@@ -36,6 +39,7 @@ class OpenKmsApp:
     def __init__(self, runtime: bootstrap.Runtime, run_scheduler: bool = True) -> None:
         self.runtime = runtime
         self._run_scheduler = run_scheduler
+        self._fence: Fence | None = None  # while this process holds the scheduler's lease
         control = runtime.control
         handler = RpcHandler(
             runtime.services, runtime.nonces, runtime.auth_clock, runtime.settings.http_max_body_bytes, control
@@ -92,27 +96,56 @@ class OpenKmsApp:
             failing.append("nonce-store")
         return failing
 
+    async def _lease_loop(self) -> None:
+        """Take or renew the scheduler's lease every third of it; the fence while this process holds it."""
+        leases = self.runtime.leases
+        while True:
+            try:
+                fence = await anyio.to_thread.run_sync(leases.renew)
+            except Exception as exc:
+                log.warning("scheduler: cannot renew the lease, not leading: %s", exc)
+                fence = None
+            if (fence is None) != (self._fence is None):
+                if fence is None:
+                    log.info("scheduler: this process no longer leads the background jobs")
+                else:
+                    log.info(
+                        "scheduler: this process leads the background jobs (%s, epoch %d)", fence.holder, fence.epoch
+                    )
+            self._fence = fence
+            await asyncio.sleep(leases.lease_seconds / 3)
+
     async def _scheduler_loop(self) -> None:
         interval = self.runtime.settings.scheduler_interval
         while True:
-            if self.runtime.scheduler_lock.try_acquire():
+            fence = self._fence
+            if fence is not None:
                 try:
                     if self._refresh is not None:
                         self._refresh()
-                    report = await anyio.to_thread.run_sync(self.runtime.services.scheduler.run_once)
+                    report = await anyio.to_thread.run_sync(self._run_fenced, fence)
                     if report.rotated or report.purged:
                         log.info("scheduler: rotated %d keys, purged %d keys", len(report.rotated), len(report.purged))
+                except errors.LeaseLost:
+                    log.warning("scheduler: the lease was lost during a run; the new leader does the rest")
                 except Exception:
                     log.exception("scheduler run failed; will retry")
             await asyncio.sleep(interval)
 
+    def _run_fenced(self, fence: Fence) -> SchedulerReport:
+        """Every write of the run checks, in its transaction, that this process still leads."""
+        with self.runtime.store.fenced(fence):
+            return self.runtime.services.scheduler.run_once()
+
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Any) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._scheduler_loop()) if self._run_scheduler else None
+        tasks = [asyncio.create_task(self._lease_loop()), asyncio.create_task(self._scheduler_loop())]
+        if not self._run_scheduler:
+            tasks = []
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

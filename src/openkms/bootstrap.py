@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,9 +62,10 @@ from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, is_postgres, open_store
-from openkms.storage.locks import FileLock
+from openkms.storage.leases import SqlLeases
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.storage.pg_nonces import PostgresNonceCache
+from openkms.storage.sql import SqlStore
 from openkms.system import (
     CLOCK_OFFSET,
     FAULT_RULES,
@@ -78,6 +80,7 @@ log = logging.getLogger("openkms")
 
 ROOT_KEY_FILE = "root.key"
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
+NODE_ID_FILE = "node-id"
 HSM_DISABLED = (
     "openkms's own SoftHSM2 token is switched off ([hsm] auto_softhsm = false): configure a PKCS#11 key "
     "store ([[keystores]]) to use ProtectionLevel HSM."
@@ -155,7 +158,7 @@ class Runtime:
     nonces: NonceCache
     auth_clock: Clock
     offload: bool
-    scheduler_lock: FileLock
+    leases: SqlLeases  # the scheduler's lease and this node's heartbeat; live_nodes() for quotas
     root_key_in_file: bool
     audit: AuditSink  # the trail the services record into (Services.audit); closed last-but-one
     # Signs the web console's session cookies; derived from the root key so every worker agrees.
@@ -167,7 +170,7 @@ class Runtime:
         self.audit.close()  # seals what it recorded
         for close in self.closers:
             close()
-        self.scheduler_lock.release()
+        self.leases.release()
         self.store.close()
 
 
@@ -178,7 +181,7 @@ def make_data_dir(settings: Settings) -> None:
         raise SettingsError(f"cannot create the data directory {settings.data_dir}: {exc.strerror}") from None
 
 
-def open_database(settings: Settings) -> Store:
+def open_database(settings: Settings) -> SqlStore:
     """The store, or one line saying why the configured database cannot be used."""
     try:
         return open_store(settings.database_url, settings.sqlite_path)
@@ -311,11 +314,11 @@ def audit_keys(settings: Settings) -> AuditKeys:
 
 def _open_sealed_data(
     settings: Settings, first_start: bool
-) -> tuple[Sealer, bool, list[Callable[[], None]], Store, bytes]:
+) -> tuple[Sealer, bool, list[Callable[[], None]], SqlStore, bytes]:
     """(sealer, root key held in a file, closers, store, console key): the root of trust and the
     data it sealed, checked against each other; nothing is left open when either fails."""
     sealer, in_file, closers = open_root(settings, create=first_start)
-    store: Store | None = None
+    store: SqlStore | None = None
     try:
         store = open_database(settings)
         check_root_key(store, sealer, settings, in_file)
@@ -381,7 +384,7 @@ def build(
         nonces=_nonces(settings, closers),
         auth_clock=auth_clock or SystemClock(),
         offload=not store.calls_are_brief,
-        scheduler_lock=FileLock(settings.data_dir / "scheduler.lock"),
+        leases=SqlLeases(store.engine, node_id(settings), settings.scheduler_lease_seconds),
         root_key_in_file=in_file,
         audit=trail,
         console_key=session_key,
@@ -472,6 +475,14 @@ def report_orphans(settings: Settings) -> None:
         log.warning("could not compare the key stores' tokens with the database: %s", exc.message)
     finally:
         runtime.close()
+
+
+def node_id(settings: Settings) -> str:
+    """This node's name among the nodes on one database: made once, kept in the data directory
+    (a restarted node is the same node)."""
+    path = settings.data_dir / NODE_ID_FILE
+    _write_private(path, uuid.uuid4().hex[:16].encode())  # False: made before (or by another worker)
+    return path.read_text().strip()
 
 
 def nonce_cache(settings: Settings) -> NonceCache:

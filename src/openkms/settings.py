@@ -221,6 +221,13 @@ class Settings:
         check=POSITIVE,
         called="the scheduler interval",
     )
+    scheduler_lease_seconds: float = option(
+        15.0,
+        "scheduler.lease_seconds",
+        "Seconds a lease on the background jobs lasts (renewed every third); a dead leader is replaced within 1.34.",
+        check=at_least(1),
+        called="the scheduler lease",
+    )
     secret_rotation_hosts: str = option(
         "",
         "secrets.rotation_hosts",

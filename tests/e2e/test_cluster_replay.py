@@ -4,48 +4,16 @@ that accepted it was killed with SIGKILL, and by that node once it is back."""
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-from openkms.crypto.sealing import encode_root_key, new_root_key
 from tests.e2e import raw
-from tests.servers import ProcessServer, process_server
-from tests.stores import POSTGRES_ENV, POSTGRES_URL, database_url
+from tests.e2e.cluster import ADMIN_ID, ADMIN_SECRET, cluster_env, kill_node, needs_postgres
+from tests.servers import process_server
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
+pytestmark = needs_postgres
 
-ADMIN_ID = "LTAIclusterreplay0001"
-ADMIN_SECRET = "cluster-replay-secret-0123456789"
 REPLAYED = (400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 REQUESTS = 24  # on fresh connections: both workers of a node take some
-
-
-@contextmanager
-def cluster_env() -> Iterator[dict[str, str]]:
-    with database_url("postgres") as url:
-        assert url is not None
-        yield {
-            "OPENKMS_DATABASE_URL": url,
-            "OPENKMS_ROOT_KEY": encode_root_key(new_root_key()),
-            "OPENKMS_ADMIN_ACCESS_KEY_ID": ADMIN_ID,
-            "OPENKMS_ADMIN_ACCESS_KEY_SECRET": ADMIN_SECRET,
-            "OPENKMS_RSA_POOL_SIZE": "0",
-        }
-
-
-def kill_node(node: ProcessServer) -> None:
-    """SIGKILL to the supervisor and to each worker: nothing of the node closes anything."""
-    workers = node.worker_pids()
-    assert len(workers) == 2
-    node.proc.send_signal(signal.SIGKILL)
-    for pid in workers:
-        os.kill(pid, signal.SIGKILL)
-    node.proc.wait(10)
 
 
 def _refusal(answer: tuple[int, dict[str, str]]) -> tuple[int, str, str]:

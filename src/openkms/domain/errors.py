@@ -465,6 +465,14 @@ class BackendUnavailable(KmsError):
         super().__init__(f"Service Unavailable Temporary. {detail}".strip())
 
 
+class LeaseLost(BackendUnavailable):
+    """A write of the background jobs refused: this process no longer holds the scheduler's lease
+    (another took it while this one was paused). Nothing was written; the new holder does the job."""
+
+    def __init__(self) -> None:
+        super().__init__("This process no longer leads the background jobs.")
+
+
 class SecretRotationFailed(BackendUnavailable):
     """A rotator could not make or check a secret's new credential: the previous version stays
     ACSCurrent. The message names what failed, never a credential."""

@@ -458,6 +458,21 @@ class Store(Protocol):
         """Release the connections; the store is not used again."""
         ...
 
+    def fenced(self, fence: Fence) -> AbstractContextManager[None]:
+        """Every ``write`` begun in this context (this thread) first checks, in its own
+        transaction, that ``fence`` still holds its lease, and raises ``LeaseLost`` (nothing
+        written) if it does not: a holder paused past its lease cannot write after another took it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A lease held: its name, the holder and the epoch it was taken at (storage/leases.py)."""
+
+    lease: str
+    holder: str
+    epoch: int
+
 
 class NonceCache(Protocol):
     def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:

@@ -192,6 +192,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     InvalidControl: (400, "InvalidControl"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
+    d.LeaseLost: (503, "ServiceUnavailableTemporary"),  # the scheduler's: never a request's answer
     # A token object removed outside openkms: the row is intact and a token backup restores the
     # key, so it is an unavailable key store (503), not an integrity failure (500).
     d.KeyObjectMissing: (503, "ServiceUnavailableTemporary"),

@@ -270,5 +270,26 @@ nonce_floor = Table(
     Column("server_started", Float, nullable=False),
 )
 
+# One row per lease (``scheduler``: who runs the background jobs), judged by the database's clock
+# (storage/leases.py). ``epoch`` goes up each time the lease changes hands: the holder's writes
+# check it in their own transaction, so a former holder that was paused cannot write any more.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("valid_until", Float, nullable=False),
+)
+
+# One row per node (a data directory served by ``openkms serve``), its workers' last heartbeat by
+# the database's clock: the live nodes are those heard within a lease.
+cluster_nodes = Table(
+    "cluster_nodes",
+    metadata,
+    Column("node_id", String(64), primary_key=True),
+    Column("seen_at", Float, nullable=False),
+)
+
 # What the control API's reset keeps: the cluster's coordination, not an account's data.
-CLUSTER_TABLES = (nonce_claims.name, nonce_floor.name)
+CLUSTER_TABLES = (nonce_claims.name, nonce_floor.name, leases.name, cluster_nodes.name)

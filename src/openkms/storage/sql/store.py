@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar, Self
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select
@@ -18,9 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
+from openkms.domain.ports import Fence
 from openkms.storage.schema import CLUSTER_TABLES, access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.db import Db, Statements, param
+from openkms.storage.sql.fence import fence_check
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
 from openkms.storage.sql.keys import SqlKeys
 from openkms.storage.sql.logon import SqlConsoleSessions, SqlLogOnFailures
@@ -45,6 +48,9 @@ ERASE = (
     delete(accounts).where(accounts.c.uid != param("account")),
 )
 
+# The lease the writes of this context (a thread, a task) must still hold: the scheduler's.
+_FENCE: ContextVar[Fence | None] = ContextVar("openkms_fence", default=None)
+
 FAILED = "The database failed."
 UNAVAILABLE = "The database is not available."
 CONFLICT = "A concurrent change conflicted; retry the request."
@@ -68,6 +74,10 @@ class SqlUnitOfWork:
         self.secrets = SqlSecrets(db, scopes)
 
 
+def vars_of(fence: Fence) -> dict[str, object]:
+    return {"lease": fence.lease, "holder": fence.holder, "epoch": fence.epoch}
+
+
 class SqlStore(ABC):
     """A Store over an engine. Subclasses say how they are opened and how a write begins."""
 
@@ -86,6 +96,7 @@ class SqlStore(ABC):
         # PEP 249's IntegrityError: sqlite3.IntegrityError; psycopg.IntegrityError, the base of the
         # UniqueViolation and ForeignKeyViolation that PostgreSQL's refusals raise.
         self._conflict: type[Exception] = driver.IntegrityError
+        self._fence_check = fence_check(engine.dialect.name)
 
     @classmethod
     @abstractmethod
@@ -133,7 +144,18 @@ class SqlStore(ABC):
     @contextmanager
     def write(self) -> Iterator[SqlUnitOfWork]:
         with self._failures(FAILED), self._transaction() as db:
+            fence = _FENCE.get()
+            if fence is not None and db.one(self._fence_check, **vars_of(fence)) is None:
+                raise errors.LeaseLost()
             yield SqlUnitOfWork(db, self.scope_lock, writes=True)
+
+    @contextmanager
+    def fenced(self, fence: Fence) -> Iterator[None]:
+        token = _FENCE.set(fence)
+        try:
+            yield
+        finally:
+            _FENCE.reset(token)
 
     def node_value(self, name: str) -> bytes | None:
         with self._failures(FAILED), self.engine.connect() as conn:
