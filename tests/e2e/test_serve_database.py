@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import create_engine, make_url
+from sqlalchemy import text as sql
 
+from openkms.storage.factory import open_store
 from tests.servers import free_port, run_openkms
-from tests.stores import POSTGRES_ENV, POSTGRES_URL
+from tests.stores import POSTGRES_ENV, POSTGRES_URL, database_url
 
 PASSWORD = "s3cret-Pa55word"
 COMMANDS = [["serve", "--port", "0"], ["accesskey", "list"], ["accesskey", "create"]]
@@ -86,3 +88,24 @@ def test_a_postgresql_database_that_does_not_exist(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert_one_line(result.stderr, "cannot connect to the database", 'database "openkms_no_such_db" does not exist')
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
+def test_a_node_older_than_the_database_schema_refuses_to_start(tmp_path: Path) -> None:
+    """Another node, upgraded first, migrated the database to a revision this code does not know."""
+    with database_url("postgres") as url:
+        assert url is not None
+        open_store(url, tmp_path / "unused.sqlite3").close()
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sql("UPDATE alembic_version SET version_num = '9999'"))
+        engine.dispose()
+        result = run_openkms(
+            "serve", "--port", "0", "--data-dir", str(tmp_path / "data"), env={"OPENKMS_DATABASE_URL": url}
+        )
+    assert result.returncode == 2
+    assert_one_line(
+        result.stderr,
+        "the database schema is at revision 9999, newer than this openkms knows",
+        "upgrade openkms on this node before starting it",
+    )

@@ -49,7 +49,11 @@ def open_store(database_url: str | None, sqlite_path: Path, run_migrations: bool
         store.close()
         raise StoreOpenError(f"cannot {store.connect_verb} the database {shown}: {_reason(exc.orig, url)}") from None
     if run_migrations:
-        migrate.upgrade(store.engine)
+        try:
+            migrate.upgrade(store.engine)
+        except migrate.SchemaTooNew as exc:
+            store.close()
+            raise StoreOpenError(str(exc)) from None
     return store
 
 
