@@ -171,17 +171,17 @@ def _audit_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]])
 def _secret_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]]) -> list[Route]:
     # A secret's name may hold "/": the name is the rest of the path, and a change's name the last
     # segment of a POST (its page is the only GET).
-    secret = "/{region}/secrets/{name:path}"
+    one = "/{region}/secrets/{name:path}"
     return [
         Route("/{region}/secrets", page(secrets.secrets_list, event="kms:ListSecrets"), methods=["GET"]),
         Route("/{region}/secrets", page(secrets.create, event="kms:CreateSecret"), methods=["POST"]),
-        Route(secret, page(secret_detail.detail, event="kms:DescribeSecret"), methods=["GET"]),
-        Route(secret + "/reveal", page(secret_detail.reveal, event="kms:GetSecretValue"), methods=["POST"]),
+        Route(one, page(secret_detail.detail, event="kms:DescribeSecret"), methods=["GET"]),
+        Route(one + "/reveal", page(secret_detail.reveal, event="kms:GetSecretValue"), methods=["POST"]),
         *(
-            Route(f"{secret}/{name}", page(secret_detail.change(name), event=event), methods=["POST"])
+            Route(f"{one}/{name}", page(secret_detail.change(name), event=event), methods=["POST"])
             for name, event in secret_detail.CHANGES.items()
         ),
-        Route(secret + "/{action}", page(secret_detail.action), methods=["POST"]),
+        Route(one + "/{action}", page(secret_detail.action), methods=["POST"]),
     ]
 
 

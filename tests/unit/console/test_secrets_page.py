@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from openkms.console.app import ConsoleConfig, create_console
 from openkms.domain import secrets as s
+from openkms.domain.listing import Page
 from openkms.domain.ram.identities import PolicyType
 from openkms.domain.secrets import SecretType
 from openkms.service.keys import CreateKeyRequest
@@ -85,7 +86,8 @@ def test_the_list_filters_by_name_type_and_state_and_pages(rt: Inproc, client: C
     first = client.get(SECRETS)
     assert first.status_code == 200
     assert len(_names(first.text)) == 10
-    assert "12 secrets" in first.text and "Page 1 of 2" in first.text
+    assert "12 secrets" in first.text
+    assert "Page 1 of 2" in first.text
     assert len(_names(client.get(f"{SECRETS}?page=2").text)) == 2
     assert len(_names(client.get(f"{SECRETS}?page=9").text)) == 2  # past the end: the last page
 
@@ -93,7 +95,8 @@ def test_the_list_filters_by_name_type_and_state_and_pages(rt: Inproc, client: C
     assert _names(client.get(f"{SECRETS}?type=Redis").text) == ["cache"]
     assert _names(client.get(f"{SECRETS}?state=pending").text) == ["app/db-03"]
     active = client.get(f"{SECRETS}?state=active&q=app").text
-    assert "app/db-03" not in _names(active) and len(_names(active)) == 10
+    assert "app/db-03" not in _names(active)
+    assert len(_names(active)) == 10
 
     listed = _trail(rt, eventName="ListSecrets")[-1]
     assert (listed["eventType"], listed["eventRW"], listed["errorCode"]) == ("ConsoleOperation", "Read", "")
@@ -113,7 +116,8 @@ def test_create_secret_under_the_service_key_or_a_chosen_key(
 
     page = client.get(SECRETS).text
     assert f'<option value="{key.id}">{key.id} · alias/secrets</option>' in page
-    assert disabled.id not in page and signing.id not in page
+    assert disabled.id not in page
+    assert signing.id not in page
     assert '<option value="" selected>Service-managed key (default)</option>' in page
 
     caplog.set_level(logging.DEBUG)
@@ -124,7 +128,8 @@ def test_create_secret_under_the_service_key_or_a_chosen_key(
     assert made.status_code == 303
     assert made.headers["location"] == "/cn-hangzhou/secrets/app/db?done=created"
     secret = services.secrets.describe_secret(rt.caller, "app/db")
-    assert secret.service_key and secret.description == "The database"
+    assert secret.service_key
+    assert secret.description == "The database"
     assert [(t.key, t.value) for t in secret.tags] == [("team", "payroll")]
     assert services.secrets.get_secret_value(rt.caller, "app/db").data == VALUE
 
@@ -137,7 +142,8 @@ def test_create_secret_under_the_service_key_or_a_chosen_key(
     created = _trail(rt, eventName="CreateSecret")[-1]
     assert (created["eventType"], created["errorCode"]) == ("ConsoleOperation", "")
     assert created["referencedResources"]["ACS::KMS::Secret"] == ["app/api"]
-    assert VALUE not in json.dumps(_trail(rt)) and VALUE not in caplog.text
+    assert VALUE not in json.dumps(_trail(rt))
+    assert VALUE not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -164,16 +170,12 @@ def test_a_refused_create_says_why_next_to_its_field_and_never_echoes_the_value(
     refused = client.post(SECRETS, form)
     assert refused.status_code == status
     assert _error(refused.text, field) == message
-    assert 'id="description"' in refused.text and ">kept</textarea>" in refused.text  # what was typed stays
-    assert VALUE not in refused.text and "x" * 100 not in refused.text  # the value is never sent back
-    assert rt.runtime.services.secrets.list_secrets(rt.caller, s_page())[1] == 1
+    assert 'id="description"' in refused.text
+    assert ">kept</textarea>" in refused.text
+    assert VALUE not in refused.text
+    assert "x" * 100 not in refused.text
+    assert rt.runtime.services.secrets.list_secrets(rt.caller, Page(1, 100))[1] == 1
     assert _trail(rt, eventName="CreateSecret")[-1]["errorCode"] != ""
-
-
-def s_page() -> Any:
-    from openkms.domain.listing import Page
-
-    return Page(1, 100)
 
 
 def test_a_disabled_key_posted_anyway_is_refused_next_to_encryption_key(rt: Inproc, client: ConsoleClient) -> None:
@@ -195,7 +197,8 @@ def test_a_value_is_revealed_only_by_a_post_which_is_audited_and_never_cached(
     _make(rt, "app/db")
     page = f"{SECRETS}/app/db"
     shown = client.get(page)
-    assert shown.status_code == 200 and VALUE not in shown.text
+    assert shown.status_code == 200
+    assert VALUE not in shown.text
     assert _stages(shown.text) == {"v1": ["ACSCurrent"]}
     assert _trail(rt, eventName="DescribeSecret")[-1]["eventType"] == "ConsoleOperation"
 
@@ -208,13 +211,15 @@ def test_a_value_is_revealed_only_by_a_post_which_is_audited_and_never_cached(
     assert (event["eventType"], event["eventRW"], event["errorCode"]) == ("ConsoleOperation", "Read", "")
     assert event["referencedResources"]["ACS::KMS::Secret"] == ["app/db"]
     assert event["userIdentity"]["accessKeyId"] == rt.access_key_id
-    assert VALUE not in json.dumps(_trail(rt)) and VALUE not in caplog.text
+    assert VALUE not in json.dumps(_trail(rt))
+    assert VALUE not in caplog.text
     assert VALUE not in client.get(page).text  # the next page has it no more
 
     # Without the session's CSRF token: refused before anything is read.
     count = len(_trail(rt, eventName="GetSecretValue"))
     forged = client.post(f"{page}/reveal", {"csrf_token": "forged", "version_id": "v1"})
-    assert forged.status_code == 403 and VALUE not in forged.text
+    assert forged.status_code == 403
+    assert VALUE not in forged.text
     assert len(_trail(rt, eventName="GetSecretValue")) == count
 
 
@@ -222,21 +227,28 @@ def test_put_value_moves_the_stages_and_deprecated_versions_show_on_request(rt: 
     _make(rt, "app/db")
     page = f"{SECRETS}/app/db"
     put = _post(client, page, "put", secret_data=NEW_VALUE, data_type="text", version_id="v2")
-    assert put.status_code == 303 and put.headers["location"] == f"{page}?done=put"
+    assert put.status_code == 303
+    assert put.headers["location"] == f"{page}?done=put"
     shown = client.get(put.headers["location"]).text
     assert _stages(shown) == {"v1": ["ACSPrevious"], "v2": ["ACSCurrent"]}
-    assert "The new value was stored." in shown and NEW_VALUE not in shown
+    assert "The new value was stored." in shown
+    assert NEW_VALUE not in shown
     assert rt.runtime.services.secrets.get_secret_value(rt.caller, "app/db").data == NEW_VALUE
     assert _trail(rt, eventName="PutSecretValue")[-1]["eventRW"] == "Write"
 
     # A custom stage, then a third ACSCurrent: v1 has no stage left and is deprecated.
-    assert _post(client, page, "put", secret_data="c2VlZA==", data_type="binary", stages="test, canary").status_code == 303
+    assert (
+        _post(client, page, "put", secret_data="c2VlZA==", data_type="binary", stages="test, canary").status_code == 303
+    )
     assert _post(client, page, "put", secret_data="third", version_id="v4").status_code == 303
     stages = _stages(client.get(page).text)
-    assert stages["v4"] == ["ACSCurrent"] and stages["v2"] == ["ACSPrevious"] and "v1" not in stages
+    assert stages["v4"] == ["ACSCurrent"]
+    assert stages["v2"] == ["ACSPrevious"]
+    assert "v1" not in stages
     assert len(stages) == 3
     everything = client.get(f"{page}?deprecated=1").text
-    assert _stages(everything)["v1"] == [] and "Hide deprecated versions" in everything
+    assert _stages(everything)["v1"] == []
+    assert "Hide deprecated versions" in everything
 
 
 @pytest.mark.parametrize(
@@ -255,7 +267,8 @@ def test_a_refused_put_says_why_and_never_echoes_the_value(
     refused = _post(client, page, "put", **form)
     assert refused.status_code == status
     assert _error(refused.text, "put") == message
-    assert NEW_VALUE not in refused.text and "%%%" not in refused.text
+    assert NEW_VALUE not in refused.text
+    assert "%%%" not in refused.text
     assert _stages(refused.text) == {"v1": ["ACSCurrent"]}
 
 
@@ -290,7 +303,8 @@ def test_the_rotation_policy_of_a_managed_secret(rt: Inproc, client: ConsoleClie
     assert (secret.rotation_enabled, secret.rotation_interval) == (True, 7 * s.DAY)
     assert secret.next_rotation_at == secret.created_at + 7 * s.DAY
     shown = client.get(page).text
-    assert '<dd id="rotation-status">Enabled</dd>' in shown and '<dd id="rotation-interval">7 days</dd>' in shown
+    assert '<dd id="rotation-status">Enabled</dd>' in shown
+    assert '<dd id="rotation-interval">7 days</dd>' in shown
     assert _trail(rt, eventName="UpdateSecretRotationPolicy")[-1]["errorCode"] == ""
 
     assert _post(client, page, "rotation").status_code == 303  # unchecked: off, the interval kept
@@ -325,7 +339,8 @@ def test_delete_with_a_recovery_window_then_restore(rt: Inproc, client: ConsoleC
     assert _post(client, page, "delete", window_days="7").status_code == 303
     assert rt.runtime.services.secrets.describe_secret(rt.caller, "app/db").delete_at == now + 7 * s.DAY
     shown = client.get(page).text
-    assert "Pending deletion" in shown and "Restore" in shown
+    assert "Pending deletion" in shown
+    assert "Restore" in shown
     assert _names(client.get(f"{SECRETS}?state=pending").text) == ["app/db"]
 
     refused = _post(client, page, "reveal", version_id="v1")
@@ -337,14 +352,18 @@ def test_delete_with_a_recovery_window_then_restore(rt: Inproc, client: ConsoleC
     assert rt.runtime.services.secrets.describe_secret(rt.caller, "app/db").delete_at is None
     assert _trail(rt, eventName="RestoreSecret")[-1]["eventRW"] == "Write"
     again = _post(client, page, "restore")
-    assert (again.status_code, _error(again.text, "restore")) == (409, "Keystate modified failed. The secret is not scheduled for deletion.")
+    assert (again.status_code, _error(again.text, "restore")) == (
+        409,
+        "Keystate modified failed. The secret is not scheduled for deletion.",
+    )
 
 
 def test_force_delete_removes_the_secret_at_once(rt: Inproc, client: ConsoleClient) -> None:
     _make(rt, "app/db")
     page = f"{SECRETS}/app/db"
     gone = _post(client, page, "delete", force="yes")
-    assert gone.status_code == 303 and gone.headers["location"] == f"{SECRETS}?done=deleted"
+    assert gone.status_code == 303
+    assert gone.headers["location"] == f"{SECRETS}?done=deleted"
     assert client.get(page).status_code == 404
     assert _names(client.get(SECRETS).text) == []
     _make(rt, "app/db")  # the name is free again
@@ -354,7 +373,8 @@ def test_an_unknown_change_and_an_unknown_secret(rt: Inproc, client: ConsoleClie
     _make(rt, "app/db")
     assert _post(client, f"{SECRETS}/app/db", "explode").status_code == 404
     missing = client.get(f"{SECRETS}/nothing-here")
-    assert missing.status_code == 404 and "The specified secret is not found." in missing.text
+    assert missing.status_code == 404
+    assert "The specified secret is not found." in missing.text
 
 
 # --- access ---------------------------------------------------------------------------------------
@@ -401,7 +421,8 @@ def test_a_read_only_user_sees_the_secret_and_is_refused_every_change(rt: Inproc
         event = _trail(rt, eventName=api_action)[-1]
         assert (event["errorCode"], event["userIdentity"]["userName"]) == ("AccessDenied", "viewer")
     created = viewer.post(SECRETS, {"csrf_token": viewer.csrf(SECRETS), "secret_name": "mine", "secret_data": VALUE})
-    assert created.status_code == 403 and "no policy allows kms:CreateSecret" in _error(created.text, "create")
+    assert created.status_code == 403
+    assert "no policy allows kms:CreateSecret" in _error(created.text, "create")
     assert rt.runtime.services.secrets.get_secret_value(rt.caller, "app/db").data == VALUE
 
 

@@ -11,7 +11,6 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
@@ -164,4 +163,3 @@ async def create(ctx: Ctx) -> Response:
     # The name only: the value is in no log line.
     log.info("console: %s created secret %s in %s", ctx.caller.access_key_id, secret.name, ctx.region.id)
     return ctx.redirect(secret_path(secret.name), done="created")
-
