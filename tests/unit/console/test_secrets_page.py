@@ -207,6 +207,7 @@ def test_a_value_is_revealed_only_by_a_post_which_is_audited_and_never_cached(
     assert revealed.status_code == 200
     assert f'<pre class="secret-value" id="revealed-value">{html.escape(VALUE)}</pre>' in revealed.text
     assert revealed.headers["cache-control"] == "no-store"
+    assert 'value="" aria-describedby="put-version-hint"' in revealed.text  # the posted version id stays in its form
     event = _trail(rt, eventName="GetSecretValue")[-1]
     assert (event["eventType"], event["eventRW"], event["errorCode"]) == ("ConsoleOperation", "Read", "")
     assert event["referencedResources"]["ACS::KMS::Secret"] == ["app/db"]
