@@ -439,3 +439,11 @@ def test_reading_a_value_also_needs_decrypt_with_the_secrets_key(rt: Inproc, app
     )
     assert VALUE not in refused.text
     assert _trail(rt, eventName="GetSecretValue")[-1]["errorCode"] == "AccessDenied"
+
+
+def test_switching_region_stays_on_the_secrets_page(rt: Inproc, client: ConsoleClient) -> None:
+    _make(rt, "app/db")
+    switched = client.get("/switch-region?region=cn-shanghai&to=secrets")
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/cn-shanghai/secrets"
+    assert _names(client.get("/cn-shanghai/secrets").text) == []  # a secret belongs to its region
