@@ -147,22 +147,24 @@ def test_create_secret_under_the_service_key_or_a_chosen_key(
 
 
 @pytest.mark.parametrize(
-    ("change", "field", "message", "status"),
+    ("change", "field", "message", "status", "code"),
     [
         ({"secret_name": "acs/reserved"}, "secret_name",
-         "1 to 192 letters, digits and _ / + = . @ -, not starting with acs/.", 400),
+         "1 to 192 letters, digits and _ / + = . @ -, not starting with acs/.", 400, "InvalidParameter"),
         ({"secret_name": "taken"}, "secret_name",
-         "The secret already exists (or waits for its purge) in this region.", 409),
-        ({"data_type": "binary"}, "secret_data", "Binary data is base64 text.", 400),
-        ({"secret_data": ""}, "secret_data", 'The parameter "SecretData" is needed but not provided.', 400),
-        ({"secret_data": "x" * (s.MAX_DATA_BYTES + 1)}, "secret_data", "At most 30720 bytes.", 400),
-        ({"data_type": "json"}, "data_type", "Valid values: text, binary.", 400),
-        ({"version_id": "no spaces"}, "version_id", "1 to 64 letters, digits and _ . -.", 400),
-        ({"encryption_key": "no-such-key"}, "encryption_key", "The specified Key is not found.", 404),
+         "The secret already exists (or waits for its purge) in this region.", 409, "SecretAlreadyExists"),
+        ({"data_type": "binary"}, "secret_data", "Binary data is base64 text.", 400, "InvalidParameter"),
+        ({"secret_data": ""}, "secret_data", 'The parameter "SecretData" is needed but not provided.', 400,
+         "MissingParameter"),
+        ({"secret_data": "x" * (s.MAX_DATA_BYTES + 1)}, "secret_data", "At most 30720 bytes.", 400,
+         "InvalidParameter"),
+        ({"data_type": "json"}, "data_type", "Valid values: text, binary.", 400, "InvalidParameter"),
+        ({"version_id": "no spaces"}, "version_id", "1 to 64 letters, digits and _ . -.", 400, "InvalidParameter"),
+        ({"encryption_key": "no-such-key"}, "encryption_key", "The specified Key is not found.", 404, "KeyNotFound"),
     ],
 )  # fmt: skip
 def test_a_refused_create_says_why_next_to_its_field_and_never_echoes_the_value(
-    rt: Inproc, client: ConsoleClient, change: dict[str, str], field: str, message: str, status: int
+    rt: Inproc, client: ConsoleClient, change: dict[str, str], field: str, message: str, status: int, code: str
 ) -> None:
     _make(rt, "taken")
     form = {"csrf_token": client.csrf(SECRETS), "secret_name": "app/db", "secret_data": VALUE, "data_type": "text",
@@ -175,7 +177,7 @@ def test_a_refused_create_says_why_next_to_its_field_and_never_echoes_the_value(
     assert VALUE not in refused.text
     assert "x" * 100 not in refused.text
     assert rt.runtime.services.secrets.list_secrets(rt.caller, Page(1, 100))[1] == 1
-    assert _trail(rt, eventName="CreateSecret")[-1]["errorCode"] != ""
+    assert _trail(rt, eventName="CreateSecret")[-1]["errorCode"] == code  # the console's events name the error
 
 
 def test_a_disabled_key_posted_anyway_is_refused_next_to_encryption_key(rt: Inproc, client: ConsoleClient) -> None:
