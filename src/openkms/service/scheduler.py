@@ -4,7 +4,8 @@ and deleting imported material (and import wrapping keys) past its expiry.
 Each job is idempotent and compare-and-set: it checks again inside its write, under the scope
 lock every write takes (storage/sql/scopes.py), whether the item is still due. So running it from several
 workers or nodes at once rotates or purges each due item once (tests/contract/test_serial_writes.py);
-the composition root still runs it from one worker per node to avoid waste.
+the application runs it only in the process that holds the scheduler's lease (storage/leases.py),
+each of its writes fenced: once another took the lease, the run stops at its next write (LeaseLost).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class Scheduler:
         for key in due:
             try:
                 new = self._versions.rotate(key)
+            except errors.LeaseLost:
+                raise  # another process leads now: it does the rest of the run
             except errors.BackendUnavailable as exc:
                 # One key store's hiccup (an HSM refusing a generation) must not stop the run: the
                 # other keys, the purges and expiries go on, and this key is due again next run.
