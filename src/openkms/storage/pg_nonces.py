@@ -5,9 +5,8 @@ A claim is one statement in its own transaction (``INSERT … ON CONFLICT … RE
 seen within the window conflicts and returns no row, without leaving a dead tuple behind, and the
 same nonce claimed at once on two nodes has one winner (the primary key decides).
 
-The claims' connections commit with ``synchronous_commit = off`` (set on this pool's connections
-only; openkms's other writes keep the server's setting). What that gives up, and why the guarantee
-holds anyway:
+A claim commits with ``synchronous_commit = off``, set for its own transaction only (openkms's
+other writes keep the server's setting). What that gives up, and why the guarantee holds anyway:
 
 - A node killed (kill -9) after its claim committed loses nothing: the commit is done in the
   server, visible to every other connection, whether or not its WAL has reached the disk yet.
@@ -40,8 +39,12 @@ log = logging.getLogger("openkms.nonces")
 BUCKET_SECONDS = 60
 _UNAVAILABLE = "The replay-protection store is not available."
 
+# set_config(..., true) holds for this statement's own transaction only (autocommit: one statement,
+# one transaction), and a commit reads it before the transaction's settings are undone. Local, so
+# that it never outlives the claim on a connection a pooler (PgBouncer) hands to another client.
 _CLAIM = (
-    "INSERT INTO nonce_claims (nonce, bucket, seen_at) VALUES (%(nonce)s, %(bucket)s, %(now)s) "
+    "INSERT INTO nonce_claims (nonce, bucket, seen_at) SELECT %(nonce)s, %(bucket)s, %(now)s "
+    "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unsynced "
     "ON CONFLICT (nonce) DO UPDATE SET bucket = excluded.bucket, seen_at = excluded.seen_at "
     "WHERE nonce_claims.seen_at < %(oldest)s RETURNING 1"
 )
@@ -122,7 +125,7 @@ class PostgresNonceCache:
 
     def _on_connect(self, dbapi_conn: Any, _record: Any) -> None:
         """Each new connection: raise the floor if the database server started since it was last
-        raised, read it, then let this connection's claims commit without waiting for the disk."""
+        raised, and read it."""
         with dbapi_conn.cursor() as cur:
             cur.execute(_SERVER_STARTED)
             started = float(cur.fetchone()[0])
@@ -134,8 +137,6 @@ class PostgresNonceCache:
             cur.execute(_FLOOR_READ)
             self._floor = max(self._floor, float(cur.fetchone()[0]))
             dbapi_conn.commit()  # the floor waits for the disk (a no-op where autocommit is on already)
-            cur.execute("SET synchronous_commit = off")
-            dbapi_conn.commit()
         if raised is not None:
             log.warning(
                 "the database server restarted and may have lost replay-protection nonces; requests signed "

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from openkms.domain import errors
+from openkms.storage import pg_nonces
 from openkms.storage.factory import open_store
 from openkms.storage.pg_nonces import BUCKET_SECONDS, PostgresNonceCache
 from tests.stores import POSTGRES_ENV, POSTGRES_URL, database_url
@@ -134,12 +135,12 @@ def test_after_the_database_server_restarted_requests_signed_before_its_start_ar
 def test_a_dropped_connection_is_replaced(url: str) -> None:
     cache = PostgresNonceCache.from_url(url, window=WINDOW, pool_size=1)
     assert cache.claim("ak:one", T0)
-    terminated = _sql(
-        url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE pid <> pg_backend_pid() AND datname = current_database() AND query LIKE '%FROM nonce_claims%'",
-    )
-    assert terminated == [(True,)]
+    raw = cache._engine.raw_connection()  # the pool's one idle connection: the one the claim used
+    with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute("SELECT pg_backend_pid()")
+        (pid,) = cur.fetchone()
+    raw.close()
+    assert _sql(url, f"SELECT pg_terminate_backend({int(pid)})") == [(True,)]
     assert cache.claim("ak:two", T0)
     assert not cache.claim("ak:one", T0)
     cache.close()
@@ -151,3 +152,22 @@ def test_an_unreachable_database_is_backend_unavailable() -> None:
         cache.claim("ak:n", T0)
     assert err.value.message.endswith("The replay-protection store is not available.")
     cache.close()
+
+
+def test_a_claim_commits_without_waiting_for_the_disk_and_leaves_the_session_as_it_was(url: str) -> None:
+    """The claim's own statement, asked what synchronous_commit is while it runs; the connection
+    (which a pooler may hand to another client) keeps the server's setting afterwards."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    probe = pg_nonces._CLAIM.replace("RETURNING 1", "RETURNING current_setting('synchronous_commit')")
+    assert probe != pg_nonces._CLAIM
+    params = {"nonce": "ak:probe", "bucket": 1, "now": T0, "oldest": T0 - WINDOW}
+    raw = engine.raw_connection()
+    try:
+        with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(probe, params)
+            assert cur.fetchall() == [("off",)]
+            cur.execute("SHOW synchronous_commit")
+            assert cur.fetchall() == [("on",)]
+    finally:
+        raw.close()
+        engine.dispose()
