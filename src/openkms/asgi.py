@@ -40,6 +40,8 @@ class OpenKmsApp:
         self.runtime = runtime
         self._run_scheduler = run_scheduler
         self._fence: Fence | None = None  # while this process holds the scheduler's lease
+        self._fence_epoch = 0
+        self._lead_taken = asyncio.Event()
         control = runtime.control
         handler = RpcHandler(
             runtime.services, runtime.nonces, runtime.auth_clock, runtime.settings.http_max_body_bytes, control
@@ -113,6 +115,9 @@ class OpenKmsApp:
                         "scheduler: this process leads the background jobs (%s, epoch %d)", fence.holder, fence.epoch
                     )
             self._fence = fence
+            if fence is not None and self._fence_epoch != fence.epoch:
+                self._fence_epoch = fence.epoch
+                self._lead_taken.set()  # run the jobs now, not an interval later
             await asyncio.sleep(leases.lease_seconds / 3)
 
     async def _scheduler_loop(self) -> None:
@@ -130,7 +135,9 @@ class OpenKmsApp:
                     log.warning("scheduler: the lease was lost during a run; the new leader does the rest")
                 except Exception:
                     log.exception("scheduler run failed; will retry")
-            await asyncio.sleep(interval)
+            self._lead_taken.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lead_taken.wait(), interval)
 
     def _run_fenced(self, fence: Fence) -> SchedulerReport:
         """Every write of the run checks, in its transaction, that this process still leads."""
