@@ -146,9 +146,8 @@ class OpenKmsApp:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Any) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(self._lease_loop()), asyncio.create_task(self._scheduler_loop())]
-        if not self._run_scheduler:
-            tasks = []
+        loops = (self._lease_loop, self._scheduler_loop) if self._run_scheduler else ()
+        tasks = [asyncio.create_task(loop()) for loop in loops]
         try:
             yield
         finally:
