@@ -28,7 +28,17 @@ from openkms.crypto.software import SoftwareBackend
 from openkms.crypto.symmetric import AesGcmDataCipher
 from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
-from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
+from openkms.domain.ports import (
+    AuditSink,
+    Authorizer,
+    Clock,
+    IdGenerator,
+    Leadership,
+    LiveNodes,
+    NonceCache,
+    Sealer,
+    Store,
+)
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.secret_rotation import Rotator
 from openkms.domain.secrets import SecretType
@@ -47,6 +57,7 @@ from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService, Limits
+from openkms.service.quotas import QuotaService
 from openkms.service.ram_policies import RamPolicyService
 from openkms.service.ram_rotator import RamCredentialsRotator
 from openkms.service.ram_users import RamUserService
@@ -69,6 +80,7 @@ from openkms.system import (
     OffsetClock,
     SharedOffsetClock,
     SharedValue,
+    SingleNode,
     SystemClock,
     UuidGenerator,
 )
@@ -161,6 +173,9 @@ class Runtime:
     console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
     control: DevControl | None = None  # the test control API's, when it is on
+    # The cluster as this node sees it: on its own by default (one node, the leader).
+    leadership: Leadership = field(default_factory=SingleNode)
+    backends: Backends | None = None  # the key stores, for readiness and metrics
 
     def close(self) -> None:
         self.audit.close()  # seals what it recorded
@@ -313,6 +328,7 @@ def _open_sealed_data(
 ) -> tuple[Sealer, bool, list[Callable[[], None]], Store, bytes]:
     """(sealer, root key held in a file, closers, store, console key): the root of trust and the
     data it sealed, checked against each other; nothing is left open when either fails."""
+    make_data_dir(settings)
     sealer, in_file, closers = open_root(settings, create=first_start)
     store: Store | None = None
     try:
@@ -334,8 +350,8 @@ def build(
     ids: IdGenerator | None = None,
     first_start: bool = False,
     authorizer: Authorizer | None = None,
+    nodes: LiveNodes | None = None,
 ) -> Runtime:
-    make_data_dir(settings)
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
     movable = _movable_clock(settings, clock, store)
     clock, ids = movable or clock or SystemClock(), ids or UuidGenerator()
@@ -347,9 +363,8 @@ def build(
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public := SoftwarePublicKeyCrypto(), clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    audit_clock = clock if movable is None else SystemClock()  # a test clock moves back: a chain's times must not
-    trail = audit_trail(settings, store, sealer, audit_clock)
-    recorder = AuditRecorder(trail, audit_clock, ids)
+    # A test clock moves back: a chain's times must not.
+    audit_clock, trail, recorder = _audit(settings, store, sealer, clock if movable is None else SystemClock(), ids)
     secrets, rotation = _secrets(settings, store, resolver, backends, identity, clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
@@ -365,6 +380,7 @@ def build(
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder, rotation),
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),
+        quotas=QuotaService(settings.quota_plan(), clock, nodes or SingleNode(), settings.workers),
         ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
         ram_policies=RamPolicyService(store, resolver, clock, _ram_limits(settings)),
         access=AccessService(store, resolver, clock),
@@ -385,8 +401,17 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
+        backends=backends,
         control=None if movable is None else _control(settings, store, movable, services, recorder),
     )
+
+
+def _audit(
+    settings: Settings, store: Store, sealer: Sealer, clock: Clock, ids: IdGenerator
+) -> tuple[Clock, AuditTrail | NoTrail, AuditRecorder]:
+    """(the trail's clock, the trail, its recorder)."""
+    trail = audit_trail(settings, store, sealer, clock)
+    return clock, trail, AuditRecorder(trail, clock, ids)
 
 
 def _secrets(

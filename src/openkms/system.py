@@ -140,3 +140,13 @@ class SharedOffsetClock(OffsetClock):
     def reset(self, offset: float = 0.0) -> None:
         self._shared.set(repr(offset).encode())
         super().reset(offset)
+
+
+class SingleNode:
+    """The ``LiveNodes`` and ``Leadership`` ports of a node on its own: one node, and the leader."""
+
+    def live_nodes(self) -> int:
+        return 1
+
+    def is_leader(self) -> bool:
+        return True

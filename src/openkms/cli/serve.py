@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging.config
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -262,7 +263,22 @@ def listen(settings: Settings) -> tuple[list[socket.socket], list[str]] | None:
     return sockets, [url(scheme, sock) for (scheme, _), sock in zip(wanted, sockets, strict=True)]
 
 
+METRICS_DIR = "metrics"
+
+
+def metrics_directory(settings: Settings) -> Path:
+    """prometheus-client's multi-process files, emptied at each start: a dead worker's counts from
+    an earlier run must not be added to this run's (its client library's rule). Set before any
+    worker starts, so that each imports prometheus-client in multi-process mode."""
+    directory = settings.data_dir / METRICS_DIR
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
+
+
 def _environment_for_workers(settings: Settings) -> None:
+    metrics_directory(settings)
     # Worker processes rebuild their settings from the environment.
     os.environ["OPENKMS_DATA_DIR"] = str(settings.data_dir)
     # Each worker chooses its replay protection by how many processes share the node.

@@ -160,6 +160,11 @@ class ObjectInventory(Protocol):
         """Destroy what the reference names (nothing if it is gone already)."""
         ...
 
+    def probe(self) -> None:
+        """One round trip to the store (for readiness and metrics): raises ``BackendUnavailable``
+        unless it answers now. Creates nothing: a store not made yet has nothing to reach."""
+        ...
+
 
 class PublicKeyCrypto(Protocol):
     """Operations that need only a public key: the same for every backend, and for callers' keys."""
@@ -498,3 +503,50 @@ class AuditReader(Protocol):
         ``query.oldest_first``; the page's cursor continues where it stops. Raises
         ``InvalidLookupParameter`` for a cursor it did not issue."""
         ...
+
+
+class LiveNodes(Protocol):
+    """How many nodes serve the cluster now (a lease table counts them); one on its own."""
+
+    def live_nodes(self) -> int:
+        """At least 1. Called about once a second per worker, never per request."""
+        ...
+
+
+class Leadership(Protocol):
+    """Whether this node runs the cluster's scheduled jobs now."""
+
+    def is_leader(self) -> bool: ...
+
+
+class RequestMetrics(Protocol):
+    """What the API reports per request to an operator's monitoring. Labels are bounded names
+    (an action, an error code, a quota class): never a key id or an AccessKey."""
+
+    def started(self) -> None:
+        """A request arrived (the in-flight gauge)."""
+        ...
+
+    def finished(self, action: str, code: str, seconds: float) -> None:
+        """It was answered, with ``code`` ("-" for success), after ``seconds``."""
+        ...
+
+    def throttled(self, quota_class: str) -> None: ...
+
+    def nonce_refused(self) -> None: ...
+
+
+class NoMetrics:
+    """No monitoring: what a runtime without a metrics adapter reports to."""
+
+    def started(self) -> None:
+        return None
+
+    def finished(self, action: str, code: str, seconds: float) -> None:
+        return None
+
+    def throttled(self, quota_class: str) -> None:
+        return None
+
+    def nonce_refused(self) -> None:
+        return None

@@ -123,6 +123,7 @@ class WireError:
     # Alibaba's AccessDeniedDetail for a denial (the SDKs read it into access_denied_detail).
     access_denied: dict[str, str] | None = None
     audit_message: str = ""  # what the audit trail keeps of the message (KmsError.audit_message)
+    retry_after: int | None = None  # seconds, for a Retry-After header (a throttled request's)
 
 
 # (class, HTTP status, code). Order does not matter: lookup walks the raised class's MRO.
@@ -173,6 +174,8 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.UnsupportedProtectionLevel: (400, "Unsupported.ProtectionLevel"),
     d.LimitExceeded: (400, "Rejected.LimitExceeded"),
     d.ServiceAlreadyOpened: (400, "Forbidden.Opened"),
+    # quotas: the cloud's code and message for a request over its class's rate (the CreateSecret page)
+    d.Throttled: (429, "Rejected.Throttling"),
     # import
     d.InvalidImportToken: (400, "InvalidImportToken"),
     d.ExpiredImportToken: (400, "ExpiredImportToken"),
@@ -223,7 +226,8 @@ def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, 
                 code = code.format_map(vars(exc))
             if not isinstance(exc, d.KmsError):
                 return WireError(status, code, "")
-            return WireError(status, code, exc.message, _detail(exc), exc.audit_message)
+            retry_after = exc.retry_after if isinstance(exc, d.Throttled) else None
+            return WireError(status, code, exc.message, _detail(exc), exc.audit_message, retry_after)
     return INTERNAL
 
 
