@@ -363,7 +363,6 @@ def build(
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public := SoftwarePublicKeyCrypto(), clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    # A test clock moves back: a chain's times must not.
     audit_clock, trail, recorder = _audit(settings, store, sealer, clock if movable is None else SystemClock(), ids)
     secrets, rotation = _secrets(settings, store, resolver, backends, identity, clock, ids)
     services = Services(
@@ -409,7 +408,8 @@ def build(
 def _audit(
     settings: Settings, store: Store, sealer: Sealer, clock: Clock, ids: IdGenerator
 ) -> tuple[Clock, AuditTrail | NoTrail, AuditRecorder]:
-    """(the trail's clock, the trail, its recorder)."""
+    """(the trail's clock, the trail, its recorder). ``build`` gives the system clock where the
+    services' is the control API's: a test clock moves back, and a chain's times must not."""
     trail = audit_trail(settings, store, sealer, clock)
     return clock, trail, AuditRecorder(trail, clock, ids)
 
