@@ -148,6 +148,11 @@ class QuotaPlan:
         return table
 
 
+# Seconds since the epoch hold about a quarter of a microsecond in a double: a bucket refilled
+# for exactly one token's time may fall short of one by that much.
+_EPSILON = 1e-6
+
+
 class TokenBucket:
     """One rate's bucket: holds up to one period's worth of requests (at least one), refilled
     continuously. Not thread-safe: its owner holds a lock."""
@@ -166,8 +171,8 @@ class TokenBucket:
         elapsed = max(now - self._at, 0.0)
         self._tokens = min(capacity, self._tokens + elapsed * per_second)
         self._at = max(now, self._at)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _EPSILON:
+            self._tokens = max(self._tokens - 1.0, 0.0)
             return 0.0
         return (1.0 - self._tokens) / per_second
 
