@@ -4,7 +4,6 @@ each answer is a real round trip to what a request needs beyond the process itse
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from openkms.domain import errors
@@ -12,8 +11,6 @@ from openkms.domain.ports import Store
 from openkms.service.backends import Backends
 from openkms.storage import migrate
 from openkms.storage.sql import SqlStore
-
-log = logging.getLogger("openkms")
 
 
 @dataclass(frozen=True)
@@ -42,9 +39,8 @@ class Readiness:
             return [Failure("database", exc.message)]
         found = self._schema()
         for store_id, level, failure in self._backends.health():
-            if failure is not None:
-                found.append(Failure("key-store", failure, store_id))
-                log.warning("readiness: key store %s (%s) does not answer: %s", store_id or "default", level, failure)
+            if failure is not None:  # logged by the store, once per failure (crypto/lazy.py)
+                found.append(Failure("key-store", f"{level} key store: {failure}", store_id))
         return found
 
     def _schema(self) -> list[Failure]:

@@ -109,7 +109,7 @@ class Backends:
                 try:
                     store.inventory.probe()
                 except errors.KmsError as exc:
-                    failure = exc.message
+                    failure = exc.message.removeprefix("Service Unavailable Temporary. ")
             found.append((store.id, store.protection_level, failure))
         return sorted(found, key=lambda row: (row[0], row[1].value))
 

@@ -22,9 +22,7 @@ from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, RAM_ACTIONS
 DISPATCH = {"kms": ACTIONS, "ram": RAM_ACTIONS, "actiontrail": ACTIONTRAIL_ACTIONS}
 
 
-@pytest.mark.parametrize(
-    ("service", "name"), [(s, n) for s, table in DISPATCH.items() for n in table], ids=lambda v: str(v)
-)
+@pytest.mark.parametrize(("service", "name"), [(s, n) for s, table in DISPATCH.items() for n in table], ids=str)
 def test_every_dispatched_action_has_a_quota_class(service: str, name: str) -> None:
     # An action added to a dispatch table without a class fails here, instead of going unlimited.
     assert (service, name) in CLASS_OF, f"{service}:{name} has no quota class (domain/quotas.py _MEMBERS)"
