@@ -42,8 +42,9 @@ class OpenKmsApp:
         self.runtime = runtime
         self._run_scheduler = run_scheduler
         control = runtime.control
-        self._metrics = prometheus.PrometheusMetrics()
-        if isinstance(runtime.audit, AuditTrail):
+        # [metrics] enabled = false: nothing counted, /metrics not found (benchmarks/metrics_cost.py's baseline).
+        self._metrics = prometheus.PrometheusMetrics() if runtime.settings.metrics_enabled else None
+        if isinstance(runtime.audit, AuditTrail) and self._metrics is not None:
             runtime.audit.on_failure = self._metrics.audit_write_failed
         handler = RpcHandler(
             runtime.services,
@@ -105,6 +106,8 @@ class OpenKmsApp:
         return JSONResponse({"status": "ready"})
 
     async def _scrape(self, request: Request) -> Response:
+        if self._metrics is None:
+            return JSONResponse({"status": "not-found", "reason": "metrics are off ([metrics] enabled)"}, 404)
         refused = metrics_refusal(self.runtime.settings, request)
         if refused is not None:
             return refused
@@ -137,7 +140,8 @@ class OpenKmsApp:
                     if self._refresh is not None:
                         self._refresh()
                     report = await anyio.to_thread.run_sync(self.runtime.services.scheduler.run_once)
-                    self._metrics.scheduler_ran(self.runtime.services.clock.now())
+                    if self._metrics is not None:
+                        self._metrics.scheduler_ran(self.runtime.services.clock.now())
                     if report.rotated or report.purged:
                         log.info("scheduler: rotated %d keys, purged %d keys", len(report.rotated), len(report.purged))
                 except Exception:

@@ -326,6 +326,9 @@ class Settings:
         check=one_of(*PROFILES),
     )
     quota_overrides: tuple[QuotaOverride, ...] = ()  # [[quotas.account]] entries: QUOTA_ACCOUNT_OPTIONS
+    metrics_enabled: bool = option(
+        True, "metrics.enabled", "Count requests for /metrics (false: nothing counted, /metrics not found)."
+    )
     metrics_access: str = option(
         "loopback",
         "metrics.access",
