@@ -13,6 +13,7 @@ key store's configured id) and never a key id or an AccessKey (tests/unit/metric
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable
 
@@ -32,6 +33,38 @@ from prometheus_client.registry import REGISTRY, Collector
 __all__ = ["CONTENT_TYPE_LATEST", "LiveState", "PrometheusMetrics", "exposition", "multiprocess_mode"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger("openkms.metrics")
+# Each worker's files, allocated on disk before prometheus-client maps them (see reserve_files).
+RESERVED_BYTES = 1 << 20
+# The files one worker writes: one per metric type (gauges by their multi-process mode).
+_FILE_PREFIXES = ("counter", "histogram", "gauge_livesum", "gauge_max")
+
+
+def reserve_files(directory: str, pid: int, size: int = RESERVED_BYTES) -> None:
+    """Allocate this worker's metric files on disk before prometheus-client first maps them.
+
+    prometheus-client maps each file and writes new samples into pages the file system has not
+    allocated yet (a sparse file). When the disk holding them is full, such a write is not an
+    error but SIGBUS, and the worker dies: a full data directory, which openkms otherwise answers
+    with 503s, would kill every worker. A file allocated here in full (and empty: its first word,
+    the bytes used, is 0) is taken as it is; a megabyte holds every action's samples many times.
+    """
+    for prefix in _FILE_PREFIXES:
+        path = os.path.join(directory, f"{prefix}_{pid}.db")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue  # a reused pid's, from this run: prometheus-client continues it
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            log.warning("metrics: cannot reserve %s (%s); a full disk there could stop this worker", path, exc)
+        finally:
+            os.close(fd)
+
+
+if os.environ.get(MULTIPROC_ENV):
+    reserve_files(os.environ[MULTIPROC_ENV], os.getpid())
 # OpenTelemetry's advised buckets for http.server.request.duration (seconds).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 

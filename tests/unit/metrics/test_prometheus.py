@@ -109,3 +109,20 @@ def test_scheduler_lag_is_behind_the_interval() -> None:
     assert families["openkms_scheduler_lag_seconds"].samples[0].value == 70.0
     live.last_run = 990.0
     assert {f.name: f for f in live.collect()}["openkms_scheduler_lag_seconds"].samples[0].value == 0.0
+
+
+def test_a_workers_files_are_allocated_before_prometheus_client_maps_them(tmp_path: Path) -> None:
+    # A write into an unallocated page of a mapped file on a full disk is SIGBUS, not an error:
+    # tests/e2e/test_health.py's full-disk test lost a worker that way before the reservation.
+    from prometheus_client.mmap_dict import MmapedDict
+
+    prometheus.reserve_files(str(tmp_path), 4242, 1 << 16)
+    for prefix in ("counter", "histogram", "gauge_livesum", "gauge_max"):
+        path = tmp_path / f"{prefix}_4242.db"
+        assert path.stat().st_size == 1 << 16
+        assert path.stat().st_blocks * 512 >= 1 << 16  # allocated, not a sparse file
+        mapped = MmapedDict(str(path))  # taken as an empty file of that capacity
+        mapped.write_value("k", 1.5, 0.0)
+        mapped.close()
+        assert [(k, v) for k, v, _, _ in MmapedDict.read_all_values_from_file(str(path))] == [("k", 1.5)]
+        assert path.stat().st_size == 1 << 16  # not grown
