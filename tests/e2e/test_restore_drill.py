@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from openkms.cli.remote import ControlClient
 from tests.e2e.clients import Kms
+from tests.hsm_support import requires_softhsm
 from tests.servers import ProcessServer, clean_env, process_server
 from tests.stores import POSTGRES_ENV, POSTGRES_URL
 
@@ -100,19 +102,27 @@ def _populate(kms: Kms, control: ControlClient) -> tuple[list[dict[str, object]]
     return rows, plain + values
 
 
+@contextmanager
+def fresh_database() -> Iterator[tuple[str, str]]:
+    """(name, URL) of a new database on the suite's server, dropped afterwards."""
+    name = f"openkms_drill_{uuid.uuid4().hex[:10]}"
+    _admin_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield name, make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp("drill")
-    name = f"openkms_drill_{uuid.uuid4().hex[:10]}"
-    _admin_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    env = {
-        "OPENKMS_DATABASE_URL": url,
-        "OPENKMS_ROOT_KEY": ROOT_KEY,
-        "OPENKMS_VERSION_SPACING_DAYS": "0",
-        "OPENKMS_TESTING_CONTROL_API": "true",
-    }
-    try:
+    with fresh_database() as (name, url):
+        env = {
+            "OPENKMS_DATABASE_URL": url,
+            "OPENKMS_ROOT_KEY": ROOT_KEY,
+            "OPENKMS_VERSION_SPACING_DAYS": "0",
+            "OPENKMS_TESTING_CONTROL_API": "true",
+        }
         with process_server(tmp / "data", "--no-tls", env=env) as srv:
             admin = srv.admin()
             pair = (admin["AccessKeyId"], admin["AccessKeySecret"])
@@ -120,8 +130,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             file = tmp / "old-ciphertexts.jsonl"
             file.write_text("".join(json.dumps(row) + "\n" for row in rows))
             yield Live(srv, url, name, file, [*secrets, ROOT_KEY, admin["AccessKeySecret"]])
-    finally:
-        _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_drill(live: Live, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -217,3 +225,28 @@ def test_without_a_root_of_trust_the_drill_says_what_to_give(live: Live, tmp_pat
         f"(--config), or point --data-dir at the node's data directory (no root.key in {tmp_path})\n"
         "FAILED: the drill could not complete\n"
     )
+
+
+@requires_softhsm
+def test_hsm_keys_in_the_own_token_restore_with_a_copy_of_the_token(tmp_path: Path) -> None:
+    """A file-held root key and openkms's own SoftHSM2 token, both in the data directory: the drill
+    copies both for the restored node, whose HSM keys then open (RSA in the token: OAEP SHA-1)."""
+    with (
+        fresh_database() as (name, url),
+        process_server(tmp_path / "data", "--no-tls", env={"OPENKMS_DATABASE_URL": url}) as srv,
+    ):
+        admin = srv.admin()
+        kms = Kms("new-v3", srv.endpoint, admin["AccessKeyId"], admin["AccessKeySecret"])
+        aes = kms.call("CreateKey", ProtectionLevel="HSM")["KeyMetadata"]["KeyId"]
+        kms.call("CreateKey", ProtectionLevel="HSM", KeySpec="RSA_2048", KeyUsage="ENCRYPT/DECRYPT")
+        blob = kms.call("Encrypt", KeyId=aes, Plaintext="in the token")["CiphertextBlob"]
+        old = tmp_path / "old.jsonl"
+        old.write_text(json.dumps({"CiphertextBlob": blob, "PlaintextSha256": _sha("in the token")}) + "\n")
+        live = Live(srv, url, name, old, [admin["AccessKeySecret"], (tmp_path / "data" / "root.key").read_text()])
+        result = run_drill(live, "--ciphertexts", str(old))
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert f"root of trust:  {tmp_path / 'data' / 'root.key'} (a copy is used)" in out
+    assert "ok    canaries made before the backup: 2 of 2 opened" in out
+    assert "ok    old ciphertexts: 1 of 1 opened" in out
+    assert_nothing_secret(live, result)

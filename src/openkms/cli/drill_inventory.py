@@ -18,7 +18,9 @@ from openkms.cli.remote import RemoteClient, RemoteError
 
 PAGE = "100"
 # A spec's algorithm for each asymmetric usage (Alibaba's names).
-ENCRYPT_ALGORITHMS = {"RSA_2048": "RSAES_OAEP_SHA_256", "RSA_3072": "RSAES_OAEP_SHA_256", "EC_SM2": "SM2PKE"}
+# RSA: OAEP with SHA-256, else with SHA-1 (all SoftHSM2 does in a token).
+_OAEP = ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1")
+ENCRYPT_ALGORITHMS = {"RSA_2048": _OAEP, "RSA_3072": _OAEP, "EC_SM2": ("SM2PKE",)}
 SIGN_ALGORITHMS = {
     "RSA_2048": "RSA_PSS_SHA_256",
     "RSA_3072": "RSA_PSS_SHA_256",
@@ -141,15 +143,30 @@ def make_canaries(client: RemoteClient, inv: Inventory) -> None:
 def _asymmetric(client: RemoteClient, key: KeyRecord, version: str) -> Canary:
     secret = os.urandom(32)
     if key.usage == "ENCRYPT/DECRYPT" and key.spec in ENCRYPT_ALGORITHMS:
-        params = {"KeyId": key.key_id, "KeyVersionId": version, "Algorithm": ENCRYPT_ALGORITHMS[key.spec]}
-        plain = base64.b64encode(secret).decode()
-        blob = call(client, "AsymmetricEncrypt", Plaintext=plain, **params)["CiphertextBlob"]
-        return Canary("asymmetric-decrypt", key.key_id, {**params, "CiphertextBlob": blob}, digest(plain))
+        return _encrypted(client, key, version, base64.b64encode(secret).decode())
     if key.usage == "SIGN/VERIFY" and key.spec in SIGN_ALGORITHMS:
         params = {"KeyId": key.key_id, "KeyVersionId": version, "Algorithm": SIGN_ALGORITHMS[key.spec]}
         params["Digest"] = base64.b64encode(hashlib.sha256(secret).digest()).decode()
         return Canary("verify", key.key_id, params, call(client, "AsymmetricSign", **params)["Value"])
     raise DrillError(f"key {key.key_id}: no canary for a {key.spec} key with usage {key.usage}")
+
+
+def _encrypted(client: RemoteClient, key: KeyRecord, version: str, plain: str) -> Canary:
+    """An AsymmetricEncrypt canary with the first algorithm whose ciphertext the live node can
+    decrypt: encryption is the public key's, decryption the key store's (SoftHSM2 does OAEP with
+    SHA-1 only), so a canary is kept only once it has opened before the backup."""
+    algorithms = ENCRYPT_ALGORITHMS[key.spec]
+    for number, algorithm in enumerate(algorithms, 1):
+        params = {"KeyId": key.key_id, "KeyVersionId": version, "Algorithm": algorithm}
+        try:
+            blob = call(client, "AsymmetricEncrypt", Plaintext=plain, **params)["CiphertextBlob"]
+            call(client, "AsymmetricDecrypt", CiphertextBlob=blob, **params)
+        except RemoteError as exc:
+            if number < len(algorithms) and exc.status == 400:
+                continue  # this store does not do it: the next one
+            raise
+        return Canary("asymmetric-decrypt", key.key_id, {**params, "CiphertextBlob": blob}, digest(plain))
+    raise DrillError(f"key {key.key_id}: no encryption algorithm for {key.spec}")
 
 
 def read_ciphertexts(path: Path) -> list[Canary]:
