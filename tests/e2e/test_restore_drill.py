@@ -181,8 +181,17 @@ def test_a_ciphertext_that_does_not_open_fails_the_drill(live: Live, tmp_path: P
     del rows[3]["EncryptionContext"]  # the context is part of what was sealed
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    result = run_drill(live, "--ciphertexts", str(wrong), env={"OPENKMS_ROOT_KEY": ROOT_KEY})
+    backup = tmp_path / "kept.dump"
+    target = make_url(live.url).set(database=live.name + "_drill_named").render_as_string(hide_password=False)
+    result = run_drill(
+        live,
+        *("--ciphertexts", str(wrong), "--backup-file", str(backup), "--restore-url", target),
+        env={"OPENKMS_ROOT_KEY": ROOT_KEY},
+    )
     assert result.returncode == 1, result.stdout + result.stderr
+    assert f"ok    createdb {live.name}_drill_named" in result.stdout
+    assert backup.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format, kept where asked
+    assert _databases(live.name + "_drill_") == []
     assert "FAIL  old ciphertexts: 2 wrong" in result.stdout
     assert "wrong.jsonl #2 (decrypt): decrypts to another plaintext" in result.stdout
     assert "wrong.jsonl #4 (decrypt): InvalidParameter (HTTP 400)" in result.stdout
