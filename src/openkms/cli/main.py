@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from openkms import __version__
-from openkms.cli import admin, audit, dev_control, hsm, importing, ram, secret, serve
+from openkms.cli import admin, audit, dev_control, hsm, importing, ram, secret, seed, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -30,6 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="dev mode: a throw-away data directory unless --data-dir, the well-known administrator pair, "
         "no quotas, the control API (refused with [server] production = true)",
+    )
+    p_serve.add_argument(
+        "--seed",
+        type=Path,
+        metavar="FILE",
+        help="dev mode: load this seed file (docs/SEED.md) at start; reset goes back to it",
+    )
+    p_serve.add_argument(
+        "--deterministic",
+        metavar="SEED",
+        help="dev mode: KeyIds, version ids and symmetric material made from SEED, alike every run (IVs random)",
     )
     p_serve.set_defaults(func=serve.run)
 
@@ -62,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     hsm.add_commands(sub)
     audit.add_commands(sub)
     dev_control.add_commands(sub)
+    seed.add_commands(sub)
     return parser
 
 

@@ -6,7 +6,7 @@ crosses a port.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -131,6 +131,20 @@ class BackendLifecycle(Protocol):
 
     def close(self) -> None:
         """Release what it holds (sessions, threads); the process is done with it."""
+        ...
+
+
+class MaterialTransfer(Protocol):
+    """Material given by or written to a seed file (dev mode), for the software backend's keys."""
+
+    def adopt(self, spec: SpecInfo, version_id: str, material: bytes | None) -> tuple[bytes, bytes | None]:
+        """Keep ``material`` (raw symmetric bytes, or a PKCS#8 DER private key) for ``version_id``,
+        or new material when None: (reference to store, public key SPKI DER or None). Raises
+        ``InvalidKeyMaterial`` for material that is not of the spec."""
+        ...
+
+    def reveal(self, spec: SpecInfo, version: KeyVersion) -> bytes:
+        """A version's material in clear: raw symmetric bytes, or a PKCS#8 DER private key."""
         ...
 
 
@@ -445,9 +459,10 @@ class Store(Protocol):
         """Store ``value`` in place of any: a node-wide value that changes (the test clock's offset)."""
         ...
 
-    def erase(self, keep_account_uid: str) -> None:
+    def erase(self, keep_account_uid: str, then: Callable[[UnitOfWork], None] | None = None) -> None:
         """The test control's reset: every row of the data gone but ``keep_account_uid``'s account
-        and its own AccessKeys (not its RAM users'); node values stay. One transaction."""
+        and its own AccessKeys (not its RAM users'); node values stay. One transaction, in which
+        ``then`` writes what the data starts from again (a seed's rows): all of it or none."""
         ...
 
     def ping(self) -> None:
