@@ -39,7 +39,7 @@ from openkms.service.backends import Backends
 from openkms.service.identity import IdentityService
 from openkms.service.secret_values import Sealed, SecretValues
 
-SEED_CREATOR = "seed"
+SEEDED_AT = "seed-loaded-at"  # the node value: when the seed was first loaded (epoch seconds)
 
 
 @dataclass
@@ -96,13 +96,19 @@ class SeedService:
         self._regions = regions
         self._clock = clock
 
-    def load(self, seed: Seed) -> None:
+    def load(self, seed: Seed, again: bool = False) -> None:
         """The data becomes the seed's: everything else gone but the administrator's own pairs.
+        Entries without a time of their own are dated at the first load, and ``again`` (a reset)
+        dates them the same, so a reset gives back exactly the data the server started with.
         ``SeedProblem`` (at the entry's path) for what the server cannot hold (an unknown region,
         a private key not of its spec), and nothing is changed then."""
         admin = self._identity.account()
-        rows = self._rows(seed, admin, int(self._clock.now()))
+        stored = self._store.node_value(SEEDED_AT) if again else None
+        now = int(stored.decode()) if stored else int(self._clock.now())
+        rows = self._rows(seed, admin, now)
         self._store.erase(admin, rows.write)
+        if stored is None:
+            self._store.set_node_value(SEEDED_AT, str(now).encode())
 
     def _rows(self, seed: Seed, admin: str, now: int) -> _Rows:
         rows = _Rows()
@@ -158,7 +164,7 @@ class SeedService:
         created = entry.created_at or versions[0].created_at
         key = Key(
             entry.id, entry.account or admin, region, spec.name, KeyUsage(entry.usage), Origin.ALIYUN_KMS,
-            ProtectionLevel.SOFTWARE, KeyState(entry.state), created, entry.creator or SEED_CREATOR,
+            ProtectionLevel.SOFTWARE, KeyState(entry.state), created, entry.creator or entry.account or admin,
             entry.description, rotation_enabled=entry.rotation_interval is not None,
             rotation_interval=entry.rotation_interval, delete_at=entry.delete_at, key_store_id=store_id,
         )  # fmt: skip
@@ -256,7 +262,7 @@ class SeedService:
         return SeedKey(
             id=key.id, account=_shown(key.account_uid, admin), region=key.region, spec=key.spec,
             usage=key.usage.value, state=key.state.value, versions=versions, description=key.description,
-            creator=key.creator if key.creator != SEED_CREATOR else "", delete_at=key.delete_at,
+            creator=key.creator if key.creator != key.account_uid else "", delete_at=key.delete_at,
             aliases=tuple(a.name for a in uow.aliases.list_for_key(key.id)),
             tags=tuple(sorted((t.key, t.value) for t in uow.tags.for_key(key.id))),
             rotation_interval=key.rotation_interval if key.rotation_enabled else None, created_at=key.created_at,

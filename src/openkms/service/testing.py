@@ -194,7 +194,7 @@ class DevControl:
         """Every account's data gone but the administrator's own pairs, then the seed's data when
         the server has a seed and ``to_seed``; real time; no faults."""
         if to_seed and self.seed is not None and self.seeding is not None:
-            self.seeding.load(self.seed)
+            self.seeding.load(self.seed, again=True)
         else:
             self._store.erase(self._identity.account())
         if self._on_reset is not None:  # deterministic ids start again: a test sees the same ids each run
