@@ -357,17 +357,14 @@ def build(
     deterministic = DeterministicIds(settings.deterministic) if settings.deterministic and ids is None else None
     clock, ids = movable or clock or SystemClock(), ids or deterministic or UuidGenerator()
     regions = settings.catalogue()
-    material_seed = settings.deterministic.encode() if settings.deterministic else None
-    software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size, material_seed=material_seed)
+    software = _software(settings, sealer)
     backends = Backends(key_stores(settings, sealer, software, clock), default_hsm=settings.default_hsm_keystore)
     resolver = KeyResolver(authorizer or PolicyAuthorizer(store, clock))
     identity = IdentityService(store, sealer, clock)
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public := SoftwarePublicKeyCrypto(), clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    audit_clock = clock if movable is None else SystemClock()  # a test clock moves back: a chain's times must not
-    trail = audit_trail(settings, store, sealer, audit_clock)
-    recorder = AuditRecorder(trail, audit_clock, UuidGenerator() if deterministic else ids)
+    audit_clock, trail, recorder = _recorder(settings, store, sealer, clock, movable, deterministic, ids)
     secrets, rotation = _secrets(settings, store, resolver, backends, identity, clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
@@ -403,10 +400,26 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
-        control=None
-        if movable is None
-        else _control(settings, store, movable, services, recorder, (software, backends, resolver), deterministic),
+        control=_control(settings, store, movable, services, recorder, (software, backends, resolver), deterministic),
     )
+
+
+def _recorder(
+    settings: Settings, store: Store, sealer: Sealer, clock: Clock, movable: OffsetClock | None,
+    deterministic: DeterministicIds | None, ids: IdGenerator,
+) -> tuple[Clock, AuditSink, AuditRecorder]:  # fmt: skip
+    """The trail on real time when the services' clock is a test's (``movable``): a test clock
+    moves back, and a chain's times must not; its event ids random even in deterministic mode, so
+    that requests do not use up the ids the calls of a test are to get."""
+    audit_clock = clock if movable is None else SystemClock()
+    trail = audit_trail(settings, store, sealer, audit_clock)
+    return audit_clock, trail, AuditRecorder(trail, audit_clock, UuidGenerator() if deterministic else ids)
+
+
+def _software(settings: Settings, sealer: Sealer) -> SoftwareBackend:
+    """The software backend; in deterministic mode its symmetric material comes from the seed."""
+    material_seed = settings.deterministic.encode() if settings.deterministic else None
+    return SoftwareBackend(sealer, pool_size=settings.rsa_pool_size, material_seed=material_seed)
 
 
 def _secrets(
@@ -435,11 +448,14 @@ def _rotators(settings: Settings, store: Store, identity: IdentityService, clock
 
 
 def _control(
-    settings: Settings, store: Store, clock: OffsetClock, services: Services, recorder: AuditRecorder,
+    settings: Settings, store: Store, clock: OffsetClock | None, services: Services, recorder: AuditRecorder,
     crypto: tuple[SoftwareBackend, Backends, KeyResolver], ids: DeterministicIds | None,
-) -> DevControl:  # fmt: skip
+) -> DevControl | None:  # fmt: skip
     """The control API's state; its fault rules shared by the workers as the clock's offset is,
-    unless a test runs the server on a clock of its own (one process); the seed it resets to."""
+    unless a test runs the server on a clock of its own (one process); the seed it resets to. None
+    when the control API is off (no movable clock)."""
+    if clock is None:
+        return None
     shared = SharedValue(store, FAULT_RULES, settings.data_dir) if isinstance(clock, SharedOffsetClock) else None
     software, backends, resolver = crypto
     values = SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, UuidGenerator())
