@@ -290,3 +290,21 @@ def test_the_plugin_starts_from_the_ini_files_seed_and_resets_to_it(tmp_path: Pa
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_the_cli_resets_to_empty_or_to_the_seed(seeded: OpenKms, capsys: pytest.CaptureFixture[str]) -> None:
+    kms = sdk(seeded)
+    assert main(["dev", "--endpoint", seeded.endpoint, "reset", "--to", "empty"]) == 0
+    assert key_ids(kms) == set()
+    assert main(["dev", "--endpoint", seeded.endpoint, "reset"]) == 0
+    assert key_ids(kms) == SEEDED_KEYS
+    assert '"To": "seed"' in capsys.readouterr().out
+
+
+def test_a_server_process_loads_the_seed_too() -> None:
+    with OpenKms(mode="process", seed=EXAMPLE) as kit:
+        kms = sdk(kit)
+        assert key_ids(kms) == SEEDED_KEYS
+        kms.call("DeleteAlias", AliasName="alias/app-data")
+        kit.reset()
+        assert kms.call("DescribeKey", KeyId="alias/app-data")["KeyMetadata"]["KeyId"] == "key-envelope-0001"

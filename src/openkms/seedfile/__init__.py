@@ -45,6 +45,8 @@ __all__ = ["SeedFileError", "error_at", "from_document", "load", "schema"]
 
 SCHEMA_FILE = "seed.schema.json"
 _TOML_AT = re.compile(r"\s*\(at line ([0-9]+), column [0-9]+\)|\s*\(at end of document\)")
+# Values a message must not quote: a pair's secret, key material, a secret's value.
+_SECRET_VALUES = {"secret", "value", "material_hex", "material_base64", "private_key_pem", "material_seed"}
 _MATERIALS = ("material_hex", "material_base64", "private_key_pem", "derive")
 
 
@@ -98,7 +100,7 @@ def from_document(document: dict[str, Any], lines: dict[DocPath, int] | None = N
             # At the line of the first name the schema does not know, not of its table.
             unknown = [name for name in error.instance if name not in error.schema.get("properties", {})]
             path = (*path, unknown[0]) if unknown else path
-        raise SeedProblem(path, error.message)
+        raise SeedProblem(path, _message(error, path))
     seed = Seed(
         accounts=tuple(a["uid"] for a in document.get("accounts", [])),
         users=tuple(
@@ -113,6 +115,19 @@ def from_document(document: dict[str, Any], lines: dict[DocPath, int] | None = N
     for problem in check(seed):
         raise problem
     return seed
+
+
+def _message(error: jsonschema.ValidationError, path: DocPath) -> str:
+    """The validator's message, except for a secret's value, which it would quote: never in a message."""
+    if not path or path[-1] not in _SECRET_VALUES:
+        return error.message
+    words = {
+        "pattern": "is not of the expected form",
+        "minLength": f"is shorter than {error.validator_value} characters",
+        "maxLength": f"is longer than {error.validator_value} characters",
+        "type": f"is not of type {error.validator_value}",
+    }
+    return f"the value {words.get(str(error.validator), 'is not valid')}"
 
 
 def _access_key(entry: dict[str, Any]) -> SeedAccessKey:

@@ -80,7 +80,8 @@ def test_a_toml_error_is_told_at_its_line(tmp_path: Path) -> None:
         (GOOD_KEY + '\n[[keys]]\nid = "key 2"\n', 7, "keys/1/id: 'key 2' does not match"),
         (GOOD_KEY + 'state = "PendingDeletion"\n', 3, "keys/0: 'delete_at' is a required property"),
         (GOOD_KEY + 'protection_level = "HSM"\n', 5, "keys/0/protection_level: 'SOFTWARE' was expected"),
-        (GOOD_KEY + '\n  [[keys.versions]]\n  material_hex = "abc"\n', 7, "keys/0/versions/0/material_hex: 'abc' does"),
+        (GOOD_KEY + '\n  [[keys.versions]]\n  material_hex = "abc"\n', 7,
+         "keys/0/versions/0/material_hex: the value is not of the expected form"),
         (GOOD_KEY + '\n  [[keys.versions]]\n  material_hex = "00"\n', 7,
          "keys/0/versions/0/material_hex: Aliyun_AES_256 material is 32 bytes, not 1"),
         (GOOD_KEY + '\n  [[keys.versions]]\n  derive = true\n  material_hex = "00"\n', 7,
@@ -124,6 +125,27 @@ def test_a_secret_value_never_appears_in_a_refusal(tmp_path: Path) -> None:
     )
     assert err.line == 14  # the line of the unknown name
     assert "hunter2" not in str(err)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        '[[access_keys]]\nid = "LTAI5tSeedAppUser000001"\nsecret = "hunter2"\n',
+        '[[access_keys]]\nid = "LTAI5tSeedAppUser000001"\nsecret = 1234567890123456789\n',
+        '[[keys]]\nid = "k"\n  [[keys.versions]]\n  material_hex = "hunter2hunter2"\n',
+        '[[keys]]\nid = "k"\n  [[keys.versions]]\n  private_key_pem = "hunter2"\n',
+        '[[keys]]\nid = "k"\n  [[keys.versions]]\n  material_base64 = "hun"\n',
+        'material_seed = ""\n',
+    ],
+)
+def test_no_refusal_quotes_a_secret_or_material(tmp_path: Path, entry: str) -> None:
+    first, _, rest = entry.partition("\n")
+    text = f"version = 1\n{first}\n{rest}" if first.startswith("material_seed") else f"version = 1\n\n{entry}"
+    err = refusal(tmp_path, text)
+    assert "the value " in err.reason
+    assert "hunter2" not in str(err)
+    assert "hun" not in err.reason.partition(":")[2]
+    assert "1234567890123456789" not in str(err)
 
 
 def test_a_document_from_json_reads_as_a_file_does() -> None:
