@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from openkms.crypto import pem
 from openkms.domain import errors, rotation
@@ -40,6 +38,9 @@ from openkms.domain.specs import KeyUsage, check_usage, spec_info
 from openkms.domain.tags import validate_tag
 from openkms.seedfile.lines import line_map, line_of
 from openkms.settings_options import SettingsError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["SeedFileError", "error_at", "from_document", "load", "schema"]
 
@@ -91,6 +92,8 @@ def _shown(problem: SeedProblem) -> str:
 def from_document(document: dict[str, Any], lines: dict[DocPath, int] | None = None) -> Seed:
     """A seed from its document (the file's TOML, or the control API's JSON); ``SeedProblem``
     (with the path of the offending value) for the first rule it breaks."""
+    import jsonschema  # a third of a start's imports: paid only by a server given a seed
+
     validator = jsonschema.Draft202012Validator(schema())
     found = sorted(validator.iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
     if found:
