@@ -259,3 +259,15 @@ def test_hsm_keys_in_the_own_token_restore_with_a_copy_of_the_token(tmp_path: Pa
     assert "ok    canaries made before the backup: 2 of 2 opened" in out
     assert "ok    old ciphertexts: 1 of 1 opened" in out
     assert_nothing_secret(live, result)
+
+
+def test_a_malformed_ciphertexts_file_is_refused_before_anything_is_backed_up(live: Live, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"CiphertextBlob": "abc"}\n')  # no PlaintextSha256
+    result = run_drill(live, "--ciphertexts", str(bad), env={"OPENKMS_ROOT_KEY": ROOT_KEY})
+    assert result.returncode == 1
+    assert result.stdout.endswith(
+        f"FAIL  {bad}:1: expected a JSON object with CiphertextBlob and PlaintextSha256\n"
+        "FAILED: the drill could not complete\n"
+    )
+    assert "pg_dump" not in result.stdout

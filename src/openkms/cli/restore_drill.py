@@ -237,9 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     try:
         drill(args, report)
-    except (DrillError, RemoteError) as exc:
-        if not isinstance(exc, Reported):
-            report.line("FAIL", exc.message if isinstance(exc, RemoteError) else str(exc))
+    except (DrillError, RemoteError, OSError) as exc:
+        if isinstance(exc, RemoteError):
+            report.line("FAIL", f"{exc.code} (HTTP {exc.status}): {exc.message}")
+        elif isinstance(exc, OSError):  # a file the drill reads or writes (the backup, a copy)
+            report.line("FAIL", f"{exc.filename or 'a file'}: {exc.strerror or exc}")
+        elif not isinstance(exc, Reported):
+            report.line("FAIL", str(exc))
         print("FAILED: the drill could not complete", flush=True)
         return 1
     if report.failed:
