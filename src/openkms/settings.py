@@ -354,6 +354,20 @@ class Settings:
         "The test control API under `/_openkms/` (clock, faults, reset, requests) for administrator "
         "keys; on in dev mode. Refused with `[server] production`.",
     )
+    seed_file: Path | None = option(
+        None,
+        "testing.seed_file",
+        "A seed file (docs/SEED.md) a dev server loads at every start, and its control API's reset "
+        "returns to (or `openkms serve --dev --seed FILE`). Dev mode only.",
+        example="tests/seed.toml",
+    )
+    deterministic: str | None = option(
+        None,
+        "testing.deterministic",
+        "Dev mode only: KeyIds, version ids and symmetric key material made from this string, the same "
+        "on every run (or `--deterministic SEED`); IVs and nonces stay random.",
+        example="my-test-seed",
+    )
     admin_access_key_id: str | None = option(
         None,
         None,
@@ -471,6 +485,9 @@ def _check(s: Settings) -> None:
         )
     if s.metrics_access.lower() == "token" and not s.metrics_token:
         raise SettingsError('[metrics] access = "token" needs the token in OPENKMS_METRICS_TOKEN')
+    for given, name in ((s.seed_file, "seed_file (--seed)"), (s.deterministic, "deterministic (--deterministic)")):
+        if given and not s.dev:
+            raise SettingsError(f"[testing] {name} is for dev mode only (openkms serve --dev)")
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if (s.tls_cert_file is None) != (s.tls_key_file is None):

@@ -74,6 +74,7 @@ SPEC_STATUS = {
     "Forbidden.NotAdministrator": 403,
     "InvalidControl.NotFound": 404,
     "InvalidControl": 400,
+    "Forbidden.NotDevMode": 403,
 }
 
 
