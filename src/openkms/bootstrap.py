@@ -34,7 +34,6 @@ from openkms.domain.ports import (
     Clock,
     IdGenerator,
     Leadership,
-    LiveNodes,
     NonceCache,
     Sealer,
     Store,
@@ -366,7 +365,6 @@ def build(
     ids: IdGenerator | None = None,
     first_start: bool = False,
     authorizer: Authorizer | None = None,
-    nodes: LiveNodes | None = None,
 ) -> Runtime:
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
     movable = _movable_clock(settings, clock, store)
@@ -396,7 +394,7 @@ def build(
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder, rotation),
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),
-        quotas=QuotaService(settings.quota_plan(), clock, nodes or SingleNode(), settings.workers),
+        quotas=QuotaService(settings.quota_plan(), clock, SingleNode(), settings.workers),  # the lease table: later
         ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
         ram_policies=RamPolicyService(store, resolver, clock, _ram_limits(settings)),
         access=AccessService(store, resolver, clock),
