@@ -34,9 +34,10 @@ def value(name: str, **labels: str) -> float:
 
 
 def scrape(rt: Inproc) -> str:
-    assert rt.runtime.backends is not None
+    backends = rt.runtime.backends
+    assert backends is not None
     live = prometheus.LiveState(
-        lambda: [(s, level.value, f is None) for s, level, f in rt.runtime.backends.health()],  # type: ignore[union-attr]
+        lambda: [(s, level.value, f is None) for s, level, f in backends.health()],
         SingleNode().is_leader,
         rt.clock.now,
         30.0,
