@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     UNSUPPORTED = "unsupported"  # not offered for this key, spec, origin or key store
     LIMIT = "limit"  # a quota or count would be exceeded
     TOO_LARGE = "too-large"  # the request itself is larger than the server takes
+    THROTTLED = "throttled"  # over the caller's request rate; retrying later succeeds
     UNAVAILABLE = "unavailable"  # a backend cannot serve now; retrying may succeed
     INTERNAL = "internal"  # a failure whose detail is for the operator's log only
 
@@ -275,6 +276,17 @@ class LimitExceeded(KmsError):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"The request was rejected because user create resource limit was exceeded. {detail}".strip())
+
+
+class Throttled(KmsError):
+    """Over the account's quota of requests of one class in one region (domain/quotas.py)."""
+
+    kind = ErrorKind.THROTTLED
+
+    def __init__(self, quota_class: str, retry_after: int) -> None:
+        super().__init__("QPS Limit Exceeded")
+        self.quota_class = quota_class
+        self.retry_after = retry_after  # whole seconds until a request of the class would be taken
 
 
 class ServiceAlreadyOpened(KmsError):

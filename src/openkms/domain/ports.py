@@ -6,7 +6,7 @@ crosses a port.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -134,6 +134,20 @@ class BackendLifecycle(Protocol):
         ...
 
 
+class MaterialTransfer(Protocol):
+    """Material given by or written to a seed file (dev mode), for the software backend's keys."""
+
+    def adopt(self, spec: SpecInfo, version_id: str, material: bytes | None) -> tuple[bytes, bytes | None]:
+        """Keep ``material`` (raw symmetric bytes, or a PKCS#8 DER private key) for ``version_id``,
+        or new material when None: (reference to store, public key SPKI DER or None). Raises
+        ``InvalidKeyMaterial`` for material that is not of the spec."""
+        ...
+
+    def reveal(self, spec: SpecInfo, version: KeyVersion) -> bytes:
+        """A version's material in clear: raw symmetric bytes, or a PKCS#8 DER private key."""
+        ...
+
+
 class CryptoBackend(SymmetricCrypto, AsymmetricCrypto, KeyWrapping, BackendLifecycle, Protocol):
     """Generates and uses key material. One instance per protection level / key store."""
 
@@ -158,6 +172,11 @@ class ObjectInventory(Protocol):
 
     def discard(self, material_ref: bytes) -> None:
         """Destroy what the reference names (nothing if it is gone already)."""
+        ...
+
+    def probe(self) -> None:
+        """One round trip to the store (for readiness and metrics): raises ``BackendUnavailable``
+        unless it answers now. Creates nothing: a store not made yet has nothing to reach."""
         ...
 
 
@@ -190,6 +209,10 @@ class KeyRepository(Protocol):
     # the last committed change of the scope. See storage/sql/scopes.py.
 
     def add(self, key: Key) -> None: ...
+    def add_many(self, keys: Sequence[Key]) -> None:
+        """Many new keys at once (a seed's): one statement."""
+        ...
+
     def save(self, key: Key) -> None: ...
     def list_in_region(self, account_uid: str, region: str) -> list[Key]: ...
     def count(self, account_uid: str, region: str) -> int: ...
@@ -211,6 +234,7 @@ class KeyRepository(Protocol):
 
 class VersionRepository(Protocol):
     def add(self, version: KeyVersion) -> None: ...
+    def add_many(self, versions: Sequence[KeyVersion]) -> None: ...
     def set_material(self, version_id: str, material_ref: bytes) -> None:
         """Replace a version's material reference (empty bytes: the material was deleted)."""
         ...
@@ -224,6 +248,7 @@ class VersionRepository(Protocol):
 class AliasRepository(Protocol):
     def get(self, account_uid: str, region: str, name: str) -> Alias | None: ...
     def add(self, alias: Alias) -> None: ...
+    def add_many(self, aliases: Sequence[Alias]) -> None: ...
     def retarget(self, alias: Alias, key_id: str) -> None: ...
     def delete(self, alias: Alias) -> None: ...
     def list_in_region(self, account_uid: str, region: str) -> list[Alias]: ...
@@ -235,6 +260,9 @@ class TagRepository(Protocol):
     def for_key(self, key_id: str) -> list[Tag]: ...
     def list_for_region(self, account_uid: str, region: str) -> dict[str, list[Tag]]: ...
     def replace(self, key_id: str, tags: list[Tag]) -> None: ...
+    def add_many(self, tags: Mapping[str, Sequence[Tag]]) -> None:
+        """The tags of keys that have none yet, by key id."""
+        ...
 
 
 class ImportTokenRepository(Protocol):
@@ -445,9 +473,10 @@ class Store(Protocol):
         """Store ``value`` in place of any: a node-wide value that changes (the test clock's offset)."""
         ...
 
-    def erase(self, keep_account_uid: str) -> None:
+    def erase(self, keep_account_uid: str, then: Callable[[UnitOfWork], None] | None = None) -> None:
         """The test control's reset: every row of the data gone but ``keep_account_uid``'s account
-        and its own AccessKeys (not its RAM users'); node values stay. One transaction."""
+        and its own AccessKeys (not its RAM users'); node values stay. One transaction, in which
+        ``then`` writes what the data starts from again (a seed's rows): all of it or none."""
         ...
 
     def ping(self) -> None:
@@ -513,3 +542,50 @@ class AuditReader(Protocol):
         ``query.oldest_first``; the page's cursor continues where it stops. Raises
         ``InvalidLookupParameter`` for a cursor it did not issue."""
         ...
+
+
+class LiveNodes(Protocol):
+    """How many nodes serve the cluster now (a lease table counts them); one on its own."""
+
+    def live_nodes(self) -> int:
+        """At least 1. Called about once a second per worker, never per request."""
+        ...
+
+
+class Leadership(Protocol):
+    """Whether this node runs the cluster's scheduled jobs now."""
+
+    def is_leader(self) -> bool: ...
+
+
+class RequestMetrics(Protocol):
+    """What the API reports per request to an operator's monitoring. Labels are bounded names
+    (an action, an error code, a quota class): never a key id or an AccessKey."""
+
+    def started(self) -> None:
+        """A request arrived (the in-flight gauge)."""
+        ...
+
+    def finished(self, action: str, code: str, seconds: float) -> None:
+        """It was answered, with ``code`` ("-" for success), after ``seconds``."""
+        ...
+
+    def throttled(self, quota_class: str) -> None: ...
+
+    def nonce_refused(self) -> None: ...
+
+
+class NoMetrics:
+    """No monitoring: what a runtime without a metrics adapter reports to."""
+
+    def started(self) -> None:
+        return None
+
+    def finished(self, action: str, code: str, seconds: float) -> None:
+        return None
+
+    def throttled(self, quota_class: str) -> None:
+        return None
+
+    def nonce_refused(self) -> None:
+        return None

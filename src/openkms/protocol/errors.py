@@ -110,6 +110,15 @@ class UnknownControl(ProtocolError):
         super().__init__(f"No control endpoint {method} {path}.")
 
 
+class NotDevMode(ProtocolError):
+    """A seed export writes key material in clear: a dev server's only."""
+
+    kind = d.ErrorKind.FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__("Seed export is for dev mode only (openkms serve --dev): it writes key material in clear.")
+
+
 class InvalidControl(ProtocolError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"The control request is not valid: {detail}.")
@@ -123,6 +132,7 @@ class WireError:
     # Alibaba's AccessDeniedDetail for a denial (the SDKs read it into access_denied_detail).
     access_denied: dict[str, str] | None = None
     audit_message: str = ""  # what the audit trail keeps of the message (KmsError.audit_message)
+    retry_after: int | None = None  # seconds, for a Retry-After header (a throttled request's)
 
 
 # (class, HTTP status, code). Order does not matter: lookup walks the raised class's MRO.
@@ -173,6 +183,8 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.UnsupportedProtectionLevel: (400, "Unsupported.ProtectionLevel"),
     d.LimitExceeded: (400, "Rejected.LimitExceeded"),
     d.ServiceAlreadyOpened: (400, "Forbidden.Opened"),
+    # quotas: the cloud's code and message for a request over its class's rate (the CreateSecret page)
+    d.Throttled: (429, "Rejected.Throttling"),
     # import
     d.InvalidImportToken: (400, "InvalidImportToken"),
     d.ExpiredImportToken: (400, "ExpiredImportToken"),
@@ -190,6 +202,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     NotAdministrator: (403, "Forbidden.NotAdministrator"),
     UnknownControl: (404, "InvalidControl.NotFound"),
     InvalidControl: (400, "InvalidControl"),
+    NotDevMode: (403, "Forbidden.NotDevMode"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     d.LeaseLost: (503, "ServiceUnavailableTemporary"),  # the scheduler's: never a request's answer
@@ -224,7 +237,8 @@ def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, 
                 code = code.format_map(vars(exc))
             if not isinstance(exc, d.KmsError):
                 return WireError(status, code, "")
-            return WireError(status, code, exc.message, _detail(exc), exc.audit_message)
+            retry_after = exc.retry_after if isinstance(exc, d.Throttled) else None
+            return WireError(status, code, exc.message, _detail(exc), exc.audit_message, retry_after)
     return INTERNAL
 
 

@@ -17,6 +17,7 @@ from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
 from openkms.service.importing import ImportService
 from openkms.service.keys import KeyService
+from openkms.service.quotas import QuotaService
 from openkms.service.ram_policies import RamPolicyService
 from openkms.service.ram_users import RamUserService
 from openkms.service.reconcile import Reconciler
@@ -46,5 +47,6 @@ class Services:
     reconcile: Reconciler
     audit: AuditRecorder
     audit_search: AuditSearchService
+    quotas: QuotaService
     regions: RegionCatalogue
     clock: Clock

@@ -43,6 +43,7 @@ _STATEMENTS = (
     "SELECT count(*) FROM cluster_nodes WHERE seen_at > {now} - :ttl",
     # A clean stop hands the lease over at once: the next holder need not wait for it to run out.
     "UPDATE leases SET valid_until = {now} WHERE name = :lease AND holder = :holder",
+    "SELECT holder FROM leases WHERE name = :lease AND valid_until > {now}",
 )
 
 
@@ -56,8 +57,11 @@ class SqlLeases:
         self.lease_seconds = lease_seconds
         self._lease = lease
         self._live = 1
+        self._leading_node = ""  # the node whose process held the lease at the last renewal
         now = NOW_SQL[engine.dialect.name]
-        self._take, self._beat, self._count, self._give_up = (text(sql.format(now=now)) for sql in _STATEMENTS)
+        self._take, self._beat, self._count, self._give_up, self._holder = (
+            text(sql.format(now=now)) for sql in _STATEMENTS
+        )
 
     def renew(self) -> Fence | None:
         """Beat this node's heart, count the live nodes, and take or renew the lease: the fence
@@ -69,14 +73,22 @@ class SqlLeases:
                 conn.execute(self._beat, params)
                 self._live = max(1, int(conn.execute(self._count, params).scalar_one()))
                 epoch = conn.execute(self._take, params).scalar_one_or_none()
+                holder = conn.execute(self._holder, params).scalar_one_or_none()
         except SQLAlchemyError as exc:
+            self._leading_node = ""
             raise errors.BackendUnavailable("The database is not available.") from exc
+        self._leading_node = str(holder).split("/", 1)[0] if holder else ""
         return None if epoch is None else Fence(self._lease, self.holder, int(epoch))
 
     def live_nodes(self) -> int:
         """The nodes heard within a lease, as of this process's last renewal (at least this one):
         for quotas, each node's share of a cluster-wide rate. No query: cheap on every request."""
         return self._live
+
+    def is_leader(self) -> bool:
+        """Whether one of this node's processes held the lease at the last renewal (the Leadership
+        port: the metrics' ``openkms_leader``, which is per node, whichever worker is scraped)."""
+        return self._leading_node == self.node_id
 
     def release(self) -> None:
         try:

@@ -46,6 +46,7 @@ SPEC_STATUS = {
     "SignatureNonceUsed": 400,
     "SignatureDoesNotMatch": 400,
     "Rejected.LimitExceeded": 400,
+    "Rejected.Throttling": 429,  # the CreateSecret page; its Message "QPS Limit Exceeded"
     "AliasAlreadyExists": 400,
     "InvalidKeyMaterial": 400,
     "InvalidImportToken": 400,
@@ -73,6 +74,7 @@ SPEC_STATUS = {
     "Forbidden.NotAdministrator": 403,
     "InvalidControl.NotFound": 404,
     "InvalidControl": 400,
+    "Forbidden.NotDevMode": 403,
 }
 
 

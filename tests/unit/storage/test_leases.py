@@ -140,3 +140,17 @@ def test_an_unreachable_database_is_backend_unavailable(tmp_path: Path) -> None:
             conn.execute(text("DROP TABLE leases"))
         with pytest.raises(errors.BackendUnavailable):
             leases.renew()
+
+
+def test_a_node_leads_while_one_of_its_processes_holds_the_lease(store: SqlStore) -> None:
+    a, a_second_worker = SqlLeases(store.engine, "node-a", LEASE), SqlLeases(store.engine, "node-a", LEASE)
+    b = SqlLeases(store.engine, "node-b", LEASE)
+    assert not a.is_leader()  # before any renewal
+    assert a.renew() is not None
+    assert a_second_worker.renew() is None  # not the holder, but its node leads
+    b.renew()
+    assert (a.is_leader(), a_second_worker.is_leader(), b.is_leader()) == (True, True, False)
+    _run_out(store)
+    assert b.renew() is not None
+    a_second_worker.renew()
+    assert (a_second_worker.is_leader(), b.is_leader()) == (False, True)
