@@ -257,6 +257,11 @@ _SAMPLES: dict[str, Callable[[Samples], Params]] = {
     "DescribeAccountKmsStatus": lambda s: {},
     "OpenKmsService": lambda s: {},  # answers ServiceAlreadyOpened: a self-hosted KMS is always open
     "GetRandomPassword": lambda s: {"PasswordLength": "16"},
+    # KMS instances (the configured key stores)
+    "ListKmsInstances": lambda s: {},
+    "GetKmsInstance": lambda s: {"KmsInstanceId": "kst-openkms-default"},
+    "GetKmsInstanceQuotaInfos": lambda s: {"KmsInstanceId": "kst-openkms-default", "ResourceType": "KEY"},
+    "GetDefaultKmsInstance": lambda s: {},
     # Secrets Manager
     "CreateSecret": lambda s: {"SecretName": f"new-{os.urandom(6).hex()}", "VersionId": "v1", "SecretData": "x"},
     "GetSecretValue": lambda s: {"SecretName": s._secret()},

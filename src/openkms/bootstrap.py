@@ -46,6 +46,7 @@ from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
+from openkms.service.instances import InstanceService
 from openkms.service.keys import KeyService, Limits
 from openkms.service.ram_policies import RamPolicyService
 from openkms.service.ram_rotator import RamCredentialsRotator
@@ -362,6 +363,7 @@ def build(
         importing=importing,
         account=AccountService(regions, resolver),
         secrets=secrets,
+        instances=InstanceService(store, resolver, backends, settings.keys_per_region),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder, rotation),
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),

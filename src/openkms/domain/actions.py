@@ -97,6 +97,11 @@ _ALL = (
     Action("DescribeAccountKmsStatus", False, C),
     Action("OpenKmsService", True, C),
     Action("GetRandomPassword", False, C),
+    # KMS instances: the configured key stores, read only
+    Action("ListKmsInstances", False, C),
+    Action("GetKmsInstance", False, C),
+    Action("GetKmsInstanceQuotaInfos", False, C),
+    Action("GetDefaultKmsInstance", False, C),
     # Secrets Manager (a secret's key is reached for its use: GenerateDataKey / Decrypt)
     *(
         Action(name, writes, Target.SECRET)

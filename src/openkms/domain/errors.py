@@ -133,6 +133,13 @@ class AliasNotFound(NotFound):
         super().__init__("The specified Alias is not found.")
 
 
+class InstanceNotFound(NotFound):
+    parameter = "KmsInstanceId"
+
+    def __init__(self) -> None:
+        super().__init__("The specified KMS instance is not found.")
+
+
 class AliasAlreadyExists(KmsError):
     kind = ErrorKind.CONFLICT
     parameter = "AliasName"

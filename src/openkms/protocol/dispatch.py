@@ -11,6 +11,7 @@ from openkms.protocol.actions import (
     asymmetric,
     crypto,
     importing,
+    instances,
     keys,
     ram,
     secrets,
@@ -42,6 +43,7 @@ ACTIONS: dict[str, Handler] = merge(
     tags.ACTIONS,
     account.ACTIONS,
     secrets.ACTIONS,
+    instances.ACTIONS,
 )
 
 # RAM 2015-05-01: a table of its own, since some names are KMS's too (CreatePolicy, ListPolicies).

@@ -153,6 +153,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.AliasNotFound: (404, "Forbidden.AliasNotFound"),
     d.AliasAlreadyExists: (400, "AliasAlreadyExists"),
     d.AliasNotAllowed: (400, "Unsupported.Alias"),
+    d.InstanceNotFound: (404, "Forbidden.ResourceNotFound"),
     # secrets
     d.SecretNotFound: (404, "Forbidden.ResourceNotFound"),
     d.SecretVersionNotFound: (404, "Forbidden.ResourceNotFound"),

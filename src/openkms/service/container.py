@@ -16,6 +16,7 @@ from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.crypto import CryptoService
 from openkms.service.identity import IdentityService
 from openkms.service.importing import ImportService
+from openkms.service.instances import InstanceService
 from openkms.service.keys import KeyService
 from openkms.service.ram_policies import RamPolicyService
 from openkms.service.ram_users import RamUserService
@@ -38,6 +39,7 @@ class Services:
     importing: ImportService
     account: AccountService
     secrets: SecretService
+    instances: InstanceService
     scheduler: Scheduler
     ram_users: RamUserService
     ram_policies: RamPolicyService

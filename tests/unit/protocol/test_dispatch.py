@@ -24,6 +24,8 @@ SERVED = [
     "BatchGetSecretValue", "CreateSecret", "DeleteSecret", "DescribeSecret", "GetSecretPolicy", "GetSecretValue",
     "ListSecretVersionIds", "ListSecrets", "PutSecretValue", "RestoreSecret", "RotateSecret", "SetSecretPolicy",
     "UpdateSecret", "UpdateSecretRotationPolicy", "UpdateSecretVersionStage",
+    # KMS instances
+    "GetDefaultKmsInstance", "GetKmsInstance", "GetKmsInstanceQuotaInfos", "ListKmsInstances",
 ]  # fmt: skip
 
 
