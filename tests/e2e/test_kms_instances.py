@@ -65,6 +65,6 @@ def test_an_unknown_instance_and_resource_type_are_refused(server: InProcessServ
     assert _refused(kms, "GetKmsInstance", KmsInstanceId="kst-nope") == (
         404, "Forbidden.ResourceNotFound", "The specified KMS instance is not found."
     )  # fmt: skip
-    assert _refused(kms, "GetKmsInstanceQuotaInfos", KmsInstanceId=DEFAULT_INSTANCE, ResourceType="DISK") == (
-        400, "InvalidParameter", 'The specified parameter "ResourceType" is not valid. ResourceType is KEY, SECRET or VPC.'
-    )  # fmt: skip
+    reason = 'The specified parameter "ResourceType" is not valid. ResourceType is KEY, SECRET or VPC.'
+    refused = _refused(kms, "GetKmsInstanceQuotaInfos", KmsInstanceId=DEFAULT_INSTANCE, ResourceType="DISK")
+    assert refused == (400, "InvalidParameter", reason)
