@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from openkms import keystores
 from openkms.audit.keys import AuditKeys, load_keys
@@ -363,14 +364,10 @@ def build(
         importing=importing,
         account=AccountService(regions, resolver),
         secrets=secrets,
-        instances=InstanceService(store, resolver, backends, settings.keys_per_region),
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder, rotation),
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),
-        ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
-        ram_policies=RamPolicyService(store, resolver, clock, _ram_limits(settings)),
-        access=AccessService(store, resolver, clock),
-        console_sessions=ConsoleSessionService(store),
+        **_access_services(settings, store, resolver, identity, backends, clock),
         audit=recorder,
         regions=regions,
         clock=clock,
@@ -389,6 +386,24 @@ def build(
         closers=[backends.close, *closers],
         control=None if movable is None else _control(settings, store, movable, services, recorder),
     )
+
+
+def _access_services(
+    settings: Settings,
+    store: Store,
+    resolver: KeyResolver,
+    identity: IdentityService,
+    backends: Backends,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Who may do what (RAM users and policies, the console's view of it) and what instances serve."""
+    return {
+        "ram_users": RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
+        "ram_policies": RamPolicyService(store, resolver, clock, _ram_limits(settings)),
+        "access": AccessService(store, resolver, clock),
+        "console_sessions": ConsoleSessionService(store),
+        "instances": InstanceService(store, resolver, backends, settings.keys_per_region),
+    }  # fmt: skip
 
 
 def _secrets(
