@@ -21,6 +21,7 @@ from openkms.audit.keys import AuditKeys, load_keys
 from openkms.audit.reader import TrailReader
 from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
+from openkms.crypto.client_keys import RsaClientKeys
 from openkms.crypto.lazy import LazyBackend
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
 from openkms.crypto.public import SoftwarePublicKeyCrypto
@@ -37,6 +38,7 @@ from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.app_access import AppAccessService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.audit import AuditRecorder
 from openkms.service.audit_search import AuditSearchService
@@ -402,7 +404,8 @@ def _access_services(
         "ram_policies": RamPolicyService(store, resolver, clock, _ram_limits(settings)),
         "access": AccessService(store, resolver, clock),
         "console_sessions": ConsoleSessionService(store),
-        "instances": InstanceService(store, resolver, backends, settings.keys_per_region),
+        "instances": (instances := InstanceService(store, resolver, backends, settings.keys_per_region)),
+        "app_access": AppAccessService(store, resolver, clock, RsaClientKeys(), instances),
     }  # fmt: skip
 
 

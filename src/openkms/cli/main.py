@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from openkms import __version__
-from openkms.cli import admin, audit, dev_control, hsm, importing, ram, secret, serve
+from openkms.cli import admin, audit, clientkey, dev_control, hsm, importing, ram, secret, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     ram.add_commands(sub)
     importing.add_commands(sub)
     secret.add_commands(sub)
+    clientkey.add_commands(sub)
     hsm.add_commands(sub)
     audit.add_commands(sub)
     dev_control.add_commands(sub)

@@ -140,6 +140,30 @@ class InstanceNotFound(NotFound):
         super().__init__("The specified KMS instance is not found.")
 
 
+class AccessResourceNotFound(NotFound):
+    """An application access point, client key, its policy or network rule that does not exist."""
+
+    def __init__(self, what: str, parameter: str = "Name") -> None:
+        super().__init__(f"The specified {what} is not found.")
+        self.parameter = parameter
+
+
+class AccessResourceExists(KmsError):
+    kind = ErrorKind.STATE
+    parameter = "Name"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"The {what} already exists in this region.")
+
+
+class AccessResourceInUse(KmsError):
+    kind = ErrorKind.STATE
+    parameter = "Name"
+
+    def __init__(self, what: str, user: str) -> None:
+        super().__init__(f"The {what} is in use by {user}.")
+
+
 class AliasAlreadyExists(KmsError):
     kind = ErrorKind.CONFLICT
     parameter = "AliasName"

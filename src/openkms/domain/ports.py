@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from openkms.domain.actions import Action
 from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
+from openkms.domain.app_access import AccessPoint, AppPolicy, ClientKey, NetworkRule
 from openkms.domain.audit import AuditEvent
 from openkms.domain.audit_query import AuditPage, AuditQuery
 from openkms.domain.authorization import Resource
@@ -26,6 +27,8 @@ from openkms.domain.ram.identities import Attachment, ManagedPolicy, PolicyType,
 from openkms.domain.secrets import Secret, SecretVersion
 from openkms.domain.specs import SpecInfo
 from openkms.domain.tags import Tag
+
+Named = TypeVar("Named", AccessPoint, AppPolicy, NetworkRule)
 
 
 class Clock(Protocol):
@@ -369,6 +372,34 @@ class SecretRepository(Protocol):
     def delete_version(self, secret: Secret, version_id: str) -> None: ...
 
 
+class AppAccessRepository(Protocol):
+    """Application access points, their policies and network rules (by kind and name in an
+    account's region), and client keys (by id)."""
+
+    def get(self, kind: type[Named], account_uid: str, region: str, name: str) -> Named | None: ...
+    def list_all(self, kind: type[Named], account_uid: str, region: str) -> list[Named]: ...
+    def add(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def save(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def delete(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def client_key(self, key_id: str) -> ClientKey | None: ...
+    def client_keys(self, account_uid: str, region: str, aap_name: str) -> list[ClientKey]: ...
+    def add_client_key(self, key: ClientKey) -> None: ...
+    def delete_client_key(self, key: ClientKey) -> None: ...
+
+
+class ClientKeyCrypto(Protocol):
+    """Client keys' cryptography: making a pair, checking a request's signature."""
+
+    def issue(self, password: str) -> tuple[bytes, bytes]:
+        """(the public key to keep, SubjectPublicKeyInfo DER; the private key, handed out once as
+        a PKCS#12 protected by ``password``)."""
+        ...
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """RSASSA-PKCS1-v1_5 with SHA-256 by the DER public key (parsed keys are remembered)."""
+        ...
+
+
 class DataCipher(Protocol):
     """AEAD with a data key the caller holds (the secrets' envelope): the data key itself is
     encrypted under a CMK by a backend; this only uses it."""
@@ -409,6 +440,8 @@ class UnitOfWork(Protocol):
     def logon_failures(self) -> LogOnFailureRepository: ...
     @property
     def secrets(self) -> SecretRepository: ...
+    @property
+    def app_access(self) -> AppAccessRepository: ...
 
 
 class Store(Protocol):

@@ -8,6 +8,7 @@ from openkms.protocol.actions import (
     account,
     actiontrail,
     aliases,
+    app_access,
     asymmetric,
     crypto,
     importing,
@@ -44,6 +45,7 @@ ACTIONS: dict[str, Handler] = merge(
     account.ACTIONS,
     secrets.ACTIONS,
     instances.ACTIONS,
+    app_access.ACTIONS,
 )
 
 # RAM 2015-05-01: a table of its own, since some names are KMS's too (CreatePolicy, ListPolicies).

@@ -154,6 +154,9 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.AliasAlreadyExists: (400, "AliasAlreadyExists"),
     d.AliasNotAllowed: (400, "Unsupported.Alias"),
     d.InstanceNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.AccessResourceNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.AccessResourceExists: (409, "Rejected.ResourceExist"),
+    d.AccessResourceInUse: (409, "Rejected.ResourceInUse"),
     # secrets
     d.SecretNotFound: (404, "Forbidden.ResourceNotFound"),
     d.SecretVersionNotFound: (404, "Forbidden.ResourceNotFound"),

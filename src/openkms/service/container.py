@@ -9,6 +9,7 @@ from openkms.domain.regions import RegionCatalogue
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.app_access import AppAccessService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.audit import AuditRecorder
 from openkms.service.audit_search import AuditSearchService
@@ -40,6 +41,7 @@ class Services:
     account: AccountService
     secrets: SecretService
     instances: InstanceService
+    app_access: AppAccessService
     scheduler: Scheduler
     ram_users: RamUserService
     ram_policies: RamPolicyService

@@ -40,6 +40,11 @@ class InstanceService:
                 return found
         raise errors.InstanceNotFound()
 
+    @staticmethod
+    def store_of(instance: str) -> str:
+        """The key store an instance id names (whether or not it is still configured)."""
+        return store_id(instance)
+
     def list_instances(self, caller: Caller) -> list[Instance]:
         self._resolver.authorize(caller, _LIST)
         return self._instances()

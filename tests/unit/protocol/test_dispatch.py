@@ -26,6 +26,12 @@ SERVED = [
     "UpdateSecret", "UpdateSecretRotationPolicy", "UpdateSecretVersionStage",
     # KMS instances
     "GetDefaultKmsInstance", "GetKmsInstance", "GetKmsInstanceQuotaInfos", "ListKmsInstances",
+    # application access
+    "CreateApplicationAccessPoint", "DescribeApplicationAccessPoint", "ListApplicationAccessPoints",
+    "UpdateApplicationAccessPoint", "DeleteApplicationAccessPoint", "CreateClientKey", "GetClientKey",
+    "ListClientKeys", "DeleteClientKey", "CreatePolicy", "DescribePolicy", "ListPolicies", "UpdatePolicy",
+    "DeletePolicy", "CreateNetworkRule", "DescribeNetworkRule", "ListNetworkRules", "UpdateNetworkRule",
+    "DeleteNetworkRule",
 ]  # fmt: skip
 
 

@@ -73,6 +73,8 @@ SPEC_STATUS = {
     "Forbidden.NotAdministrator": 403,
     "InvalidControl.NotFound": 404,
     "InvalidControl": 400,
+    # openkms's own (the cloud documents none): deleting an access point, policy or network rule still named
+    "Rejected.ResourceInUse": 409,
 }
 
 

@@ -1,0 +1,66 @@
+"""The rules of application access: parameters as the SDK sends them, and what an application's
+policies grant (template, resource, instance, network)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from openkms.domain import app_access as a
+from openkms.domain import errors
+from openkms.domain.actions import action
+
+
+def test_source_ips_are_normalized_and_checked() -> None:
+    assert a.source_private_ip(" 10.0.0.7 ,192.168.1.0/24,10.0.0.7") == ("10.0.0.7/32", "192.168.1.0/24")
+    assert a.source_private_ip("10.1.2.3/16") == ("10.1.0.0/16",)
+    for bad in ("", " , ", "10.0.0.256", "host.example"):
+        with pytest.raises(errors.InvalidParameter) as err:
+            a.source_private_ip(bad)
+        assert err.value.parameter == "SourcePrivateIp"
+
+
+def test_lists_rules_and_resources() -> None:
+    assert a.string_list('["a","b","a"]', "Policies") == ("a", "b")
+    assert a.access_control_rules('{"NetworkRules":["r1"]}') == ("r1",)
+    assert a.access_control_rules(None) == ()
+    assert a.resources('["key/*","key/k-1","secret/db"]') == ("key/*", "key/k-1", "secret/db")
+    for text, name, parse in (
+        ('{"a":1}', "Policies", a.aap_policies),
+        ('["p1","p2","p3","p4"]', "Policies", a.aap_policies),
+        ('["alias/x"]', "Resources", a.resources),
+        ('["key/ab*"]', "Resources", a.resources),
+        ('["RbacPermission/Template/Admin"]', "Permissions", a.permissions),
+        ('["r1"]', "AccessControlRules", a.access_control_rules),
+    ):
+        with pytest.raises(errors.InvalidParameter) as err:
+            parse(text)
+        assert err.value.parameter == name, text
+
+
+def test_times_and_validity() -> None:
+    assert a.parse_time("2026-01-01T00:00:00Z", "NotBefore") == 1767225600
+    assert a.parse_time("2026-01-01T08:00:00+0800", "NotBefore") == 1767225600
+    assert a.format_time(1767225600) == "2026-01-01T00:00:00Z"
+    assert a.validity(None, None, 100) == (100, 100 + a.DEFAULT_VALIDITY)
+    with pytest.raises(errors.InvalidParameter):
+        a.validity(200, 100, 0)
+
+
+def _grant(resources: tuple[str, ...], networks: tuple[str, ...] | None = None, store: str = "") -> a.Grant:
+    nets = None if networks is None else tuple(ipaddress.ip_network(n) for n in networks)
+    return a.Grant(frozenset({a.KEY_USER}), resources, store, nets)
+
+
+def test_an_application_is_granted_its_templates_resources_instance_and_networks() -> None:
+    app = a.Application("KAAP.x", "app", (_grant(("key/k-1",), ("10.0.0.0/8",)), _grant(("key/*",), store="kst-2")))
+    assert app.allows(a.KEY_USER, "key/k-1", "", "10.1.2.3")
+    assert not app.allows(a.KEY_USER, "key/k-1", "", "192.168.0.1")  # outside the first policy's network
+    assert not app.allows(a.KEY_USER, "key/k-2", "", "10.1.2.3")  # neither policy names it in the default store
+    assert app.allows(a.KEY_USER, "key/k-2", "kst-2", "192.168.0.1")  # the second: any key of kst-2, anywhere
+    assert not app.allows(a.SECRET_USER, "secret/db", None, "10.1.2.3")
+    assert a.permission_for(action("Encrypt")) == a.KEY_USER
+    assert a.permission_for(action("GetSecretValue")) == a.SECRET_USER
+    assert a.permission_for(action("CreateKey")) is None
+    assert a.permission_for(action("DescribeKey")) is None
