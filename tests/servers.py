@@ -103,7 +103,10 @@ def _hsm_settings() -> dict[str, Any]:
 
 
 @contextmanager
-def inprocess_server(data_dir: Path, tls: bool = False, **settings: Any) -> Iterator[InProcessServer]:
+def inprocess_server(
+    data_dir: Path, tls: bool = False, auth_clock: OffsetClock | None = None, **settings: Any
+) -> Iterator[InProcessServer]:
+    """``auth_clock``: the clock signatures are checked against (default: the system's)."""
     port = free_port()
     values: dict[str, Any] = {"keys_per_region": 100_000, "aliases_per_region": 100_000, **_hsm_settings()}
     values.update(settings)
@@ -111,7 +114,7 @@ def inprocess_server(data_dir: Path, tls: bool = False, **settings: Any) -> Iter
     issued = bootstrap.prepare(cfg)
     assert issued is not None
     clock = OffsetClock()
-    runtime = bootstrap.build(cfg, clock=clock)
+    runtime = bootstrap.build(cfg, clock=clock, auth_clock=auth_clock)
     app = OpenKmsApp(runtime, run_scheduler=False)
     if tls:
         with _tls_server(app, cfg, clock) as (tls_port, served):

@@ -47,6 +47,7 @@ from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
+from openkms.service.gateway import GatewayAuthenticator
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
 from openkms.service.instances import InstanceService
@@ -398,14 +399,17 @@ def _access_services(
     backends: Backends,
     clock: Clock,
 ) -> dict[str, Any]:
-    """Who may do what (RAM users and policies, the console's view of it) and what instances serve."""
+    """Who may do what (RAM users and policies, the console's view of it, applications and their
+    client keys) and what instances serve."""
+    client_keys = RsaClientKeys()  # one cache of parsed public keys for issuing and checking
     return {
         "ram_users": RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
         "ram_policies": RamPolicyService(store, resolver, clock, _ram_limits(settings)),
         "access": AccessService(store, resolver, clock),
         "console_sessions": ConsoleSessionService(store),
         "instances": (instances := InstanceService(store, resolver, backends, settings.keys_per_region)),
-        "app_access": AppAccessService(store, resolver, clock, RsaClientKeys(), instances),
+        "app_access": (app_access := AppAccessService(store, resolver, clock, client_keys, instances)),
+        "gateway": GatewayAuthenticator(app_access, client_keys),
     }  # fmt: skip
 
 

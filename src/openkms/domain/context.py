@@ -29,6 +29,15 @@ def validate(context: Mapping[str, object], name: str = "EncryptionContext") -> 
     return out
 
 
+def binding(context: Mapping[str, str] | None, aad: bytes | None = None) -> bytes:
+    """What a blob is bound to besides its header: the canonical context, or the instance
+    gateway's ``Aad`` bytes as given (none is the empty context, so that a blob made without
+    either opens through both protocols)."""
+    if aad is None:
+        return canonical(context)
+    return aad or canonical(None)
+
+
 def canonical(context: Mapping[str, str] | None) -> bytes:
     if not context:
         return b"{}"

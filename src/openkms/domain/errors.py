@@ -164,6 +164,40 @@ class AccessResourceInUse(KmsError):
         super().__init__(f"The {what} is in use by {user}.")
 
 
+class ClientKeyNotFound(NotFound):
+    """A gateway request signed by a client key that does not exist (or was deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__("The specified client key is not found.")
+
+
+class ClientKeyNotValid(KmsError):
+    """A gateway request signed by a client key outside its NotBefore..NotAfter window."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The client key is not valid: {reason}.")
+
+
+class ClientKeySignatureMismatch(KmsError):
+    """A gateway request whose signature does not verify with its client key's public key."""
+
+    kind = ErrorKind.INVALID
+
+    def __init__(self) -> None:
+        super().__init__("The request signature does not verify with the client key.")
+
+
+class SourceNotAllowed(KmsError):
+    """A gateway request from an address none of its access point's policies' network rules admit."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"The source address {source} is not allowed by the access point's network rules.")
+
+
 class AliasAlreadyExists(KmsError):
     kind = ErrorKind.CONFLICT
     parameter = "AliasName"

@@ -73,6 +73,13 @@ class InvalidVersion(ProtocolError):
         )
 
 
+class BodyDigestMismatch(ProtocolError):
+    """The instance gateway: the body is not what ``content-sha256`` (which the signature covers) says."""
+
+    def __init__(self) -> None:
+        super().__init__("The content-sha256 header does not match the request body.")
+
+
 class UnsupportedHttpMethod(ProtocolError):
     kind = d.ErrorKind.FORBIDDEN
 
@@ -130,6 +137,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     # protocol
     IncompleteSignature: (400, "IncompleteSignature"),
     SignatureDoesNotMatch: (400, "SignatureDoesNotMatch"),
+    BodyDigestMismatch: (400, "SignatureDoesNotMatch"),
     IllegalTimestamp: (400, "IllegalTimestamp"),
     TimestampFormat: (400, "InvalidTimeStamp.Format"),
     TimestampExpired: (400, "InvalidTimeStamp.Expired"),
@@ -157,6 +165,10 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.AccessResourceNotFound: (404, "Forbidden.ResourceNotFound"),
     d.AccessResourceExists: (409, "Rejected.ResourceExist"),
     d.AccessResourceInUse: (409, "Rejected.ResourceInUse"),
+    d.ClientKeyNotFound: (404, "InvalidAccessKeyId.NotFound"),
+    d.ClientKeyNotValid: (403, "Forbidden.ClientKey"),
+    d.SourceNotAllowed: (403, "Forbidden.NetworkRule"),
+    d.ClientKeySignatureMismatch: (400, "SignatureDoesNotMatch"),
     # secrets
     d.SecretNotFound: (404, "Forbidden.ResourceNotFound"),
     d.SecretVersionNotFound: (404, "Forbidden.ResourceNotFound"),

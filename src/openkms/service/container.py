@@ -15,6 +15,7 @@ from openkms.service.audit import AuditRecorder
 from openkms.service.audit_search import AuditSearchService
 from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.crypto import CryptoService
+from openkms.service.gateway import GatewayAuthenticator
 from openkms.service.identity import IdentityService
 from openkms.service.importing import ImportService
 from openkms.service.instances import InstanceService
@@ -42,6 +43,7 @@ class Services:
     secrets: SecretService
     instances: InstanceService
     app_access: AppAccessService
+    gateway: GatewayAuthenticator
     scheduler: Scheduler
     ram_users: RamUserService
     ram_policies: RamPolicyService

@@ -75,6 +75,9 @@ SPEC_STATUS = {
     "InvalidControl": 400,
     # openkms's own (the cloud documents none): deleting an access point, policy or network rule still named
     "Rejected.ResourceInUse": 409,
+    # openkms's own: the instance gateway's client key outside its validity window
+    "Forbidden.ClientKey": 403,
+    "Forbidden.NetworkRule": 403,
 }
 
 

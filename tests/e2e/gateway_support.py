@@ -1,0 +1,81 @@
+"""The instance gateway's tests: a server whose signature clock the test moves, accounts with an
+application access point and a client key, and Alibaba's clients run through tests/e2e/gateway_driver.py
+in the virtual environment of alibabacloud-kms-python-sdk (it brings alibabacloud-dkms-gcs; both pin
+protobuf<3.20 and pyOpenSSL<23.3, older than openkms runs on, hence their own environment)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openkms.domain.app_access import KEY_USER, SECRET_USER
+from openkms.domain.instances import DEFAULT_INSTANCE
+from tests.e2e.clients import Kms
+from tests.e2e.test_secret_manager_clients import KC, KC_VENV, _venv
+from tests.servers import InProcessServer
+
+DRIVER = Path(__file__).with_name("gateway_driver.py")
+PASSWORD = "client-key-pass-1"
+
+
+def b64(data: bytes) -> dict[str, str]:
+    return {"b64": base64.b64encode(data).decode()}
+
+
+def unb64(value: dict[str, str]) -> bytes:
+    return base64.b64decode(value["b64"])
+
+
+@dataclass
+class App:
+    """An account with an access point ``app`` whose one policy grants ``permissions`` on
+    ``resources``, from ``sources``, and a client key of it."""
+
+    kms: Kms  # the account's own RPC client (root)
+    key_file: str  # clientKey_<id>.json's text
+    key_id: str
+
+
+def provision(server: InProcessServer, resources: tuple[str, ...] = ("key/*", "secret/*"),
+              sources: str | None = None, **client_key: str) -> App:  # fmt: skip
+    ak, secret, _ = server.new_account()
+    kms = Kms("new-v3", server.endpoint, ak, secret)
+    rules: dict[str, Any] = {}
+    if sources is not None:
+        kms.call("CreateNetworkRule", Name="net", Type="Private", SourcePrivateIp=sources)
+        rules = {"AccessControlRules": json.dumps({"NetworkRules": ["net"]})}
+    kms.call("CreatePolicy", Name="use", KmsInstance=DEFAULT_INSTANCE, Permissions=json.dumps([KEY_USER, SECRET_USER]),
+             Resources=json.dumps(list(resources)), **rules)  # fmt: skip
+    kms.call("CreateApplicationAccessPoint", Name="app", AuthenticationMethod="ClientKey", Policies='["use"]')
+    made = kms.call("CreateClientKey", AapName="app", Password=PASSWORD, **client_key)
+    key_file = json.dumps({"KeyId": made["ClientKeyId"], "PrivateKeyData": made["PrivateKeyData"]})
+    return App(kms, key_file, made["ClientKeyId"])
+
+
+def run_clients(server: InProcessServer, key_file: str, calls: list[list[Any]], **extra: Any) -> list[dict[str, Any]]:
+    """Each call's answer: {"ok": ...} or {"error": {"code", "message", "status"}}."""
+    python = _venv(KC_VENV, KC)
+    job = {"endpoint": server.endpoint, "key_file": key_file, "password": PASSWORD, "calls": calls, **extra}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENKMS_")}
+    run = subprocess.run([str(python), str(DRIVER)], input=json.dumps(job), capture_output=True, text=True,
+                         timeout=300, check=False, env=env)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    results: list[dict[str, Any]] = json.loads(run.stdout)
+    return results
+
+
+def ok(result: dict[str, Any]) -> dict[str, Any]:
+    assert "ok" in result, result
+    answer: dict[str, Any] = result["ok"]
+    return answer
+
+
+def refusal(result: dict[str, Any]) -> tuple[int, str, str]:
+    assert "error" in result, result
+    error = result["error"]
+    return error["status"], error["code"], error["message"]
