@@ -79,3 +79,42 @@ def refusal(result: dict[str, Any]) -> tuple[int, str, str]:
     assert "error" in result, result
     error = result["error"]
     return error["status"], error["code"], error["message"]
+
+
+def signed_post(server: InProcessServer, key_file: str, operation: str, body: bytes, sent: bytes | None = None,
+                date: str | None = None) -> tuple[int, Any]:  # fmt: skip
+    """A gateway request signed here as the SDK signs it (the string to sign of the spec, RSA
+    PKCS#1 v1.5 SHA-256 with the client key), with ``sent`` as the body actually sent: what no SDK
+    can be made to do. Returns (status, the Error message as a dict, or the raw body)."""
+    import email.utils
+    import hashlib
+
+    import httpx
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from openkms.protocol.gateway.messages import parse
+
+    document = json.loads(key_file)
+    private, _, _ = pkcs12.load_key_and_certificates(base64.b64decode(document["PrivateKeyData"]), PASSWORD.encode())
+    assert isinstance(private, rsa.RSAPrivateKey)
+    headers = {
+        "content-type": "application/x-protobuf",
+        "content-sha256": hashlib.sha256(body).hexdigest().upper(),
+        "date": date or email.utils.formatdate(usegmt=True),
+        "x-kms-apiversion": "dkms-gcs-0.2",
+        "x-kms-apiname": operation,
+        "x-kms-signaturemethod": "RSA_PKCS1_SHA_256",
+        "x-kms-acccesskeyid": document["KeyId"],
+    }
+    kms_headers = "".join(f"{k}:{headers[k]}\n" for k in sorted(h for h in headers if h.startswith("x-kms-")))
+    text = f"POST\n{headers['content-sha256']}\n{headers['content-type']}\n{headers['date']}\n{kms_headers}/"
+    signature = private.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
+    headers["authorization"] = "Bearer " + base64.b64encode(signature).decode()
+    answer = httpx.post(f"http://{server.endpoint}/", content=body if sent is None else sent, headers=headers)
+    if answer.status_code == 200:
+        return 200, answer.content
+    error = parse("Error", answer.content)
+    return answer.status_code, {"StatusCode": error.StatusCode, "ErrorCode": error.ErrorCode,
+                                "ErrorMessage": error.ErrorMessage, "RequestId": error.RequestId}  # fmt: skip
