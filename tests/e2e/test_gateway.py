@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from openkms.system import OffsetClock
 from tests.e2e.gateway_support import App, b64, ok, provision, refusal, run_clients, unb64
@@ -126,3 +127,38 @@ def test_transfer_client_and_client_with_a_key_the_sdk_provisioned(gateway_serve
     assert data_key_text["body"]["Plaintext"] == data_key["body"]["Plaintext"]
     assert verified["body"]["Value"] is True
     assert unb64(client_opened["Plaintext"]) == b"through Client"
+
+
+def test_data_key_pairs_in_every_form(gateway_server: InProcessServer) -> None:
+    app = provision(gateway_server)
+    aes, aes_version = _key(app)
+    calls = [
+        ["dkms", "generate_data_key_pair", {"key_id": aes, "key_pair_spec": "RSA_2048", "key_format": "PEM"}],
+        ["dkms", "generate_data_key_pair_without_plaintext", {"key_id": aes, "key_pair_spec": "EC_P256",
+                                                              "key_format": "DER", "aad": b64(b"pair")}],
+        ["dkms", "advance_generate_data_key_pair", {"key_id": aes, "key_pair_spec": "EC_P256K", "key_format": "DER"}],
+        ["dkms", "advance_generate_data_key_pair_without_plaintext", {"key_id": aes, "key_pair_spec": "RSA_3072"}],
+        ["dkms", "generate_data_key_pair", {"key_id": aes, "key_pair_spec": "RSA_1024"}],
+    ]  # fmt: skip
+    results = run_clients(gateway_server, app.key_file, calls)
+    pem_pair, der_pair, advance_pair, advance_public = (ok(r) for r in results[:4])
+    assert refusal(results[4])[:2] == (400, "InvalidParameter")
+    private = serialization.load_pem_private_key(unb64(pem_pair["PrivateKeyPlaintext"]), None)
+    public = serialization.load_pem_public_key(unb64(pem_pair["PublicKey"]))
+    assert private.public_key().public_numbers() == public.public_numbers()  # type: ignore[union-attr]
+    assert pem_pair["responseHeaders"][HEADER] == aes_version
+    assert "PrivateKeyPlaintext" not in der_pair or not der_pair["PrivateKeyPlaintext"]
+    assert advance_pair["KeyVersionId"] == aes_version
+    calls = [
+        ["dkms", "decrypt", {"ciphertext_blob": der_pair["PrivateKeyCiphertextBlob"], "aad": b64(b"pair")}],
+        ["dkms", "advance_decrypt", {"ciphertext_blob": advance_pair["PrivateKeyCiphertextBlob"]}],
+        ["dkms", "advance_decrypt", {"ciphertext_blob": advance_public["PrivateKeyCiphertextBlob"]}],
+    ]  # fmt: skip
+    der_private, advance_private, rsa_private = (ok(r) for r in run_clients(gateway_server, app.key_file, calls))
+    opened = serialization.load_der_private_key(unb64(der_private["Plaintext"]), None)
+    assert opened.public_key().public_bytes(  # the public key answered is the sealed private key's
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == unb64(der_pair["PublicKey"])
+    assert unb64(advance_private["Plaintext"]) == unb64(advance_pair["PrivateKeyPlaintext"])
+    rsa_key = serialization.load_pem_private_key(unb64(rsa_private["Plaintext"]), None)
+    assert rsa_key.key_size == 3072  # type: ignore[union-attr]

@@ -181,6 +181,11 @@ class PublicKeyCrypto(Protocol):
 
     def to_pem(self, public_key: bytes) -> str: ...
 
+    def generate_pair(self, spec_name: str, as_pem: bool) -> tuple[bytes, bytes]:
+        """A data key pair handed to a caller: (PKCS#8 private key, SPKI public key), DER or PEM;
+        InvalidParameter (KeyPairSpec) for a spec this machine cannot make."""
+        ...
+
 
 class KeyRepository(Protocol):
     def get(self, account_uid: str, region: str, key_id: str) -> Key | None: ...

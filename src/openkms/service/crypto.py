@@ -55,6 +55,18 @@ class DataKey:
 
 
 @dataclass(frozen=True, slots=True)
+class DataKeyPair:
+    key_id: str
+    version_id: str
+    blob: bytes  # the private key sealed under the CMK
+    public_key: bytes
+    private_key: bytes = field(repr=False)  # empty for ...WithoutPlaintext
+
+
+KEY_FORMATS = ("PEM", "DER")
+
+
+@dataclass(frozen=True, slots=True)
 class AsymmetricSource:
     """ReEncrypt of an asymmetric ciphertext: which key version and algorithm made it."""
 
@@ -258,6 +270,20 @@ class CryptoService:
         data_key_b64 = base64.b64encode(raw).decode("ascii")
         blob = self._seal(key, version, raw if sealed_raw else data_key_b64.encode("ascii"), bound)
         return DataKey(key.id, version.id, blob, data_key_b64 if with_plaintext else "")
+
+    def generate_data_key_pair(
+        self, caller: Caller, ref: str, spec: str, key_format: str, aad: bytes, with_plaintext: bool
+    ) -> DataKeyPair:
+        """The instance gateway's GenerateDataKeyPair[WithoutPlaintext]: a key pair made here and
+        its private key sealed under the CMK (authorized as GenerateDataKey[WithoutPlaintext])."""
+        if key_format not in KEY_FORMATS:
+            raise errors.InvalidParameter("KeyFormat", "KeyFormat is PEM or DER.")
+        act = _DATA_KEY if with_plaintext else _DATA_KEY_NO_PLAINTEXT
+        with self._store.read() as uow:
+            key, version = self._encryption_key(uow, caller, ref, act)
+        private, public = self._public.generate_pair(spec, key_format == "PEM")
+        blob = self._seal(key, version, private, context.binding(None, aad))
+        return DataKeyPair(key.id, version.id, blob, public, private if with_plaintext else b"")
 
 
 def _require_symmetric_encrypt(key: Key) -> None:

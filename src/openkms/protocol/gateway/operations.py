@@ -198,3 +198,41 @@ OPERATIONS: dict[str, Operation] = {
     "GenerateRandom": ("GenerateRandomRequest", generate_random),
     "GetSecretValue": ("GetSecretValueRequest", get_secret_value),
 }
+
+
+# --- data key pairs -------------------------------------------------------------------------------
+
+
+def _key_pair(ctx: GatewayCtx, req: Any, advance: bool, with_plaintext: bool) -> Answer:
+    made = ctx.services.crypto.generate_data_key_pair(
+        ctx.caller, _required(req.KeyId, "KeyId"), _required(req.KeyPairSpec, "KeyPairSpec"),
+        req.KeyFormat or "PEM", req.Aad, with_plaintext,
+    )  # fmt: skip
+    name = ("Advance" if advance else "") + "GenerateDataKeyPair" + ("" if with_plaintext else "WithoutPlaintext")
+    fields: dict[str, Any] = {
+        "KeyId": made.key_id, "Iv": _iv(made.blob), "KeyPairSpec": req.KeyPairSpec, "PublicKey": made.public_key,
+        "PrivateKeyCiphertextBlob": (ADVANCE_PREFIX if advance else b"") + made.blob, "Algorithm": "AES_GCM",
+    }  # fmt: skip
+    if with_plaintext:
+        fields["PrivateKeyPlaintext"] = made.private_key
+    if advance:
+        fields["KeyVersionId"] = made.version_id
+    return new(name + "Response", **fields), made.version_id
+
+
+def _pairs() -> dict[str, Operation]:
+    table: dict[str, Operation] = {}
+    for advance in (False, True):
+        for with_plaintext in (True, False):
+            name = (
+                ("Advance" if advance else "") + "GenerateDataKeyPair" + ("" if with_plaintext else "WithoutPlaintext")
+            )
+
+            def run(ctx: GatewayCtx, req: Any, a: bool = advance, p: bool = with_plaintext) -> Answer:
+                return _key_pair(ctx, req, a, p)
+
+            table[name] = (name + "Request", run)
+    return table
+
+
+OPERATIONS.update(_pairs())
