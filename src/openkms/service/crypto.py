@@ -115,13 +115,18 @@ class CryptoService:
             raise errors.KeyVersionNotFound()
         return key, version
 
-    def _seal(self, key: Key, version: KeyVersion, plaintext: bytes, bound: bytes) -> bytes:
-        aad = ciphertext.associated_data(version.id, bound)
-        return ciphertext.pack_message(
-            version.id, self._backends.for_key(key).encrypt(key.spec_info, version, aad, plaintext)
-        )
+    def _seal(
+        self, key: Key, version: KeyVersion, plaintext: bytes, ctx: Mapping[str, str] | None, aad: bytes | None = None
+    ) -> bytes:
+        """A new blob (format 2) bound to the context, or to the instance gateway's ``aad``."""
+        fmt = ciphertext.FORMAT_V2
+        bound = ciphertext.associated_data(version.id, context.binding(fmt, ctx, aad), fmt)
+        sealed = self._backends.for_key(key).encrypt(key.spec_info, version, bound, plaintext)
+        return ciphertext.pack_message(version.id, sealed, fmt)
 
-    def _open(self, caller: Caller, blob: bytes, bound: bytes, act: Action) -> tuple[Key, KeyVersion, bytes]:
+    def _open(
+        self, caller: Caller, blob: bytes, ctx: Mapping[str, str] | None, act: Action, aad: bytes | None = None
+    ) -> tuple[Key, KeyVersion, bytes]:
         env = ciphertext.unpack(blob)
         with self._store.read() as uow:
             version = uow.versions.get(env.version_id)
@@ -129,8 +134,8 @@ class CryptoService:
                 raise errors.KeyNotFound()
             key = self._resolver.key(uow, caller, version.key_id, act, int(self._clock.now()), _SYMMETRIC)
         _require_symmetric_encrypt(key)
-        aad = ciphertext.associated_data(version.id, bound)
-        plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, aad, *env.message)
+        bound = ciphertext.associated_data(version.id, context.binding(env.format, ctx, aad), env.format)
+        plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, bound, *env.message)
         return key, version, plaintext
 
     # --- use cases ----------------------------------------------------------------------------
@@ -151,12 +156,12 @@ class CryptoService:
             key, version = self._encryption_key(uow, caller, ref, _ENCRYPT)
         if dry_run:
             raise errors.DryRunSucceeded()
-        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, context.binding(ctx, aad)))
+        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, ctx, aad))
 
     def decrypt(
         self, caller: Caller, blob: bytes, ctx: Mapping[str, str], dry_run: bool = False, aad: bytes | None = None
     ) -> Decrypted:
-        key, version, plaintext = self._open(caller, blob, context.binding(ctx, aad), _DECRYPT)
+        key, version, plaintext = self._open(caller, blob, ctx, _DECRYPT, aad)
         if dry_run:
             raise errors.DryRunSucceeded()
         return Decrypted(key.id, version.id, plaintext)
@@ -174,7 +179,7 @@ class CryptoService:
         """Decrypt (a symmetric blob, or an asymmetric ciphertext when ``source`` names its key)
         and encrypt the same bytes under the destination key."""
         if source is None:
-            _, _, plaintext = self._open(caller, blob, context.canonical(source_ctx), _REENCRYPT)
+            _, _, plaintext = self._open(caller, blob, source_ctx, _REENCRYPT)
         else:
             plaintext = self._asymmetric.decrypt(
                 caller, source.key_ref, source.version_id, source.algorithm, blob, as_action=_REENCRYPT
@@ -183,7 +188,7 @@ class CryptoService:
             key, version = self._encryption_key(uow, caller, destination_ref, _REENCRYPT)
         if dry_run:
             raise errors.DryRunSucceeded()
-        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, context.canonical(destination_ctx)))
+        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, destination_ctx))
 
     def _export(self, data_key: bytes, public_key_blob: bytes, wrapping_spec: str, wrapping_algorithm: str) -> bytes:
         alg = asymmetric.wrapping_algorithm(wrapping_spec, wrapping_algorithm)
@@ -207,7 +212,7 @@ class CryptoService:
         """A new data key, under the CMK and under the caller's public key (raw key bytes)."""
         asymmetric.wrapping_algorithm(wrapping_spec, wrapping_algorithm)
         self._public.parse_public_key(wrapping_spec, public_key_blob, "PublicKeyBlob")
-        made = self._generate(caller, ref, length, context.canonical(ctx), True, dry_run, _GENERATE_AND_EXPORT)
+        made = self._generate(caller, ref, length, ctx, True, dry_run, _GENERATE_AND_EXPORT)
         raw = base64.b64decode(made.plaintext_b64)
         exported = self._export(raw, public_key_blob, wrapping_spec, wrapping_algorithm)
         return DataKey(made.key_id, made.version_id, made.blob, ""), exported
@@ -223,7 +228,7 @@ class CryptoService:
         dry_run: bool = False,
     ) -> tuple[str, str, bytes]:
         """Re-wrap a data key made by GenerateDataKey* under the caller's public key."""
-        key, version, inner = self._open(caller, blob, context.canonical(ctx), _EXPORT)
+        key, version, inner = self._open(caller, blob, ctx, _EXPORT)
         try:
             raw = base64.b64decode(inner, validate=True)
         except ValueError:
@@ -247,19 +252,19 @@ class CryptoService:
         """``sealed_raw``: the blob holds the data key's bytes (the instance gateway's data keys),
         not its base64 text (the RPC API's, whose Decrypt answers the text)."""
         act = _DATA_KEY if with_plaintext else _DATA_KEY_NO_PLAINTEXT
-        bound = context.binding(ctx, aad)
-        return self._generate(caller, ref, length, bound, with_plaintext, dry_run, act, sealed_raw)
+        return self._generate(caller, ref, length, ctx, with_plaintext, dry_run, act, sealed_raw, aad)
 
     def _generate(
         self,
         caller: Caller,
         ref: str,
         length: int,
-        bound: bytes,
+        ctx: Mapping[str, str],
         with_plaintext: bool,
         dry_run: bool,
         act: Action,
         sealed_raw: bool = False,
+        aad: bytes | None = None,
     ) -> DataKey:
         with self._store.read() as uow:
             key, version = self._encryption_key(uow, caller, ref, act)
@@ -268,7 +273,7 @@ class CryptoService:
         backend = self._backends.for_key(key)
         raw = backend.random_bytes(length)
         data_key_b64 = base64.b64encode(raw).decode("ascii")
-        blob = self._seal(key, version, raw if sealed_raw else data_key_b64.encode("ascii"), bound)
+        blob = self._seal(key, version, raw if sealed_raw else data_key_b64.encode("ascii"), ctx, aad)
         return DataKey(key.id, version.id, blob, data_key_b64 if with_plaintext else "")
 
     def generate_data_key_pair(
@@ -282,7 +287,7 @@ class CryptoService:
         with self._store.read() as uow:
             key, version = self._encryption_key(uow, caller, ref, act)
         private, public = self._public.generate_pair(spec, key_format == "PEM")
-        blob = self._seal(key, version, private, context.binding(None, aad))
+        blob = self._seal(key, version, private, None, aad)
         return DataKeyPair(key.id, version.id, blob, public, private if with_plaintext else b"")
 
 

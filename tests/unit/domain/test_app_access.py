@@ -3,6 +3,7 @@ policies grant (template, resource, instance, network)."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 import pytest
@@ -64,3 +65,19 @@ def test_an_application_is_granted_its_templates_resources_instance_and_networks
     assert a.permission_for(action("GetSecretValue")) == a.SECRET_USER
     assert a.permission_for(action("CreateKey")) is None
     assert a.permission_for(action("DescribeKey")) is None
+
+
+def test_a_blobs_binding_by_format_context_and_gateway_aad() -> None:
+    """Format 2 binds TransferClient's Aad (hex SHA-256 of k=v&..., keys sorted) and the gateway's
+    Aad as sent; format 1 keeps the canonical context, and no Aad is the empty context."""
+    from openkms.domain import context
+    from openkms.domain.ciphertext import FORMAT_V1, FORMAT_V2
+
+    ctx = {"b": "2", "a": "1"}
+    expected = hashlib.sha256(b"a=1&b=2").hexdigest().encode()
+    assert context.transfer_aad(ctx) == expected
+    assert context.binding(FORMAT_V2, ctx) == expected == context.binding(FORMAT_V2, None, expected)
+    assert context.binding(FORMAT_V2, None) == b"" == context.binding(FORMAT_V2, {}, b"")
+    assert context.binding(FORMAT_V1, ctx) == b'{"a":"1","b":"2"}'
+    assert context.binding(FORMAT_V1, None, b"") == b"{}" == context.binding(FORMAT_V1, None)
+    assert context.binding(FORMAT_V1, None, b"raw") == b"raw"
