@@ -20,6 +20,8 @@ from tests.e2e.test_secret_manager_clients import KC, KC_VENV, _venv
 from tests.servers import InProcessServer
 
 DRIVER = Path(__file__).with_name("gateway_driver.py")
+# alibabacloud-kms-python-sdk 1.1.3 requires alibabacloud-dkms-gcs without an upper bound: pinned here.
+GCS = "alibabacloud-dkms-gcs==1.0.2"
 PASSWORD = "client-key-pass-1"
 
 
@@ -57,9 +59,19 @@ def provision(server: InProcessServer, resources: tuple[str, ...] = ("key/*", "s
     return App(kms, key_file, made["ClientKeyId"])
 
 
+def _gateway_clients() -> Path:
+    """The Python of the clients' environment (made once, kept between runs), with dkms-gcs pinned."""
+    python = _venv(KC_VENV, KC)
+    marker = KC_VENV / f".installed-{GCS}"
+    if not marker.exists():
+        subprocess.run([str(python), "-m", "pip", "install", "-q", GCS], check=True, timeout=600)
+        marker.touch()
+    return python
+
+
 def run_clients(server: InProcessServer, key_file: str, calls: list[list[Any]], **extra: Any) -> list[dict[str, Any]]:
     """Each call's answer: {"ok": ...} or {"error": {"code", "message", "status"}}."""
-    python = _venv(KC_VENV, KC)
+    python = _gateway_clients()
     job = {"endpoint": server.endpoint, "key_file": key_file, "password": PASSWORD, "calls": calls, **extra}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENKMS_")}
     run = subprocess.run([str(python), str(DRIVER)], input=json.dumps(job), capture_output=True, text=True,

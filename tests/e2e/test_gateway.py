@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from openkms.system import OffsetClock
+from tests.audit_support import events, one_event
 from tests.e2e.gateway_support import App, b64, ok, provision, refusal, run_clients, unb64
 from tests.servers import InProcessServer, inprocess_server
 
@@ -162,3 +164,20 @@ def test_data_key_pairs_in_every_form(gateway_server: InProcessServer) -> None:
     assert unb64(advance_private["Plaintext"]) == unb64(advance_pair["PrivateKeyPlaintext"])
     rsa_key = serialization.load_pem_private_key(unb64(rsa_private["Plaintext"]), None)
     assert rsa_key.key_size == 3072  # type: ignore[union-attr]
+
+
+def test_gateway_requests_are_audit_events_like_rpc_ones(gateway_server: InProcessServer) -> None:
+    app = provision(gateway_server, resources=("key/not-this-one",))
+    key_id, _ = _key(app)
+    calls = [["dkms", "advance_encrypt", {"key_id": key_id, "plaintext": b64(b"secret plaintext")}]]
+    refused = run_clients(gateway_server, app.key_file, calls)[0]
+    app.kms.call("UpdatePolicy", Name="use", Resources='["key/*"]')
+    done = ok(run_clients(gateway_server, app.key_file, calls)[0])
+    trail = gateway_server.data_dir / "audit"
+    event = one_event(trail, done["RequestId"])
+    assert (event["eventName"], event["apiVersion"], event["errorCode"]) == ("AdvanceEncrypt", "dkms-gcs-0.2", "")
+    assert event["userIdentity"]["accessKeyId"] == app.key_id
+    assert key_id in json.dumps(event["referencedResources"])
+    assert "secret plaintext" not in json.dumps(event)
+    denied = [e for e in events(trail) if e["eventName"] == "AdvanceEncrypt" and e["errorCode"] == "Forbidden.RAM"]
+    assert denied, refused
