@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from openkms import keystores
+from openkms import keystores, seedfile
 from openkms.audit.keys import AuditKeys, load_keys
 from openkms.audit.reader import TrailReader
 from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
@@ -34,6 +34,7 @@ from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, Nonc
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.secret_rotation import Rotator
 from openkms.domain.secrets import SecretType
+from openkms.domain.seed import Seed, SeedProblem
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
@@ -61,6 +62,7 @@ from openkms.service.scheduler import Scheduler
 from openkms.service.secret_rotation import SecretRotation
 from openkms.service.secret_values import SecretValues
 from openkms.service.secrets import SecretService
+from openkms.service.seeding import SeedService
 from openkms.service.tags import TagService
 from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
@@ -71,6 +73,7 @@ from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.system import (
     CLOCK_OFFSET,
     FAULT_RULES,
+    DeterministicIds,
     OffsetClock,
     SharedOffsetClock,
     SharedValue,
@@ -202,6 +205,8 @@ def prepare(settings: Settings) -> IssuedKey | None:
         issued = runtime.services.identity.bootstrap_admin(
             settings.admin_access_key_id, settings.admin_access_key_secret
         )
+        if runtime.control is not None and runtime.control.seed is not None:
+            load_seed(runtime.control.seeding, runtime.control.seed, settings)
     finally:
         runtime.close()
     if issued is None or settings.admin_access_key_id:
@@ -213,6 +218,17 @@ def prepare(settings: Settings) -> IssuedKey | None:
     }
     _write_private(settings.data_dir / ADMIN_CREDENTIALS_FILE, json.dumps(record, indent=2).encode())
     return issued
+
+
+def load_seed(seeding: SeedService | None, seed: Seed, settings: Settings) -> None:
+    """The seed's data in place of any, at start: what the server cannot hold is told at the
+    entry's line of the file, and nothing is loaded then."""
+    assert seeding is not None
+    assert settings.seed_file is not None
+    try:
+        seeding.load(seed)
+    except SeedProblem as problem:
+        raise seedfile.error_at(settings.seed_file, seed, problem) from None
 
 
 def _keystore(settings: Settings, store_id: str) -> KeyStoreSettings:
@@ -343,18 +359,17 @@ def build(
     make_data_dir(settings)
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
     movable = _movable_clock(settings, clock, store)
-    clock, ids = movable or clock or SystemClock(), ids or UuidGenerator()
+    deterministic = DeterministicIds(settings.deterministic) if settings.deterministic and ids is None else None
+    clock, ids = movable or clock or SystemClock(), ids or deterministic or UuidGenerator()
     regions = settings.catalogue()
-    software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
+    software = _software(settings, sealer)
     backends = Backends(key_stores(settings, sealer, software, clock), default_hsm=settings.default_hsm_keystore)
     resolver = KeyResolver(authorizer or PolicyAuthorizer(store, clock))
     identity = IdentityService(store, sealer, clock)
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public := SoftwarePublicKeyCrypto(), clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    audit_clock = clock if movable is None else SystemClock()  # a test clock moves back: a chain's times must not
-    trail = audit_trail(settings, store, sealer, audit_clock)
-    recorder = AuditRecorder(trail, audit_clock, ids)
+    audit_clock, trail, recorder = _recorder(settings, store, sealer, clock, movable, deterministic, ids)
     secrets, rotation = _secrets(settings, store, resolver, backends, identity, clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
@@ -387,7 +402,7 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
-        control=None if movable is None else _control(settings, store, movable, services, recorder),
+        control=_control(settings, store, movable, services, recorder, (software, backends, resolver), deterministic),
     )
 
 
@@ -411,6 +426,24 @@ def _access_services(
         "app_access": (app_access := AppAccessService(store, resolver, clock, client_keys, instances)),
         "gateway": GatewayAuthenticator(app_access, client_keys),
     }  # fmt: skip
+
+
+def _recorder(
+    settings: Settings, store: Store, sealer: Sealer, clock: Clock, movable: OffsetClock | None,
+    deterministic: DeterministicIds | None, ids: IdGenerator,
+) -> tuple[Clock, AuditSink, AuditRecorder]:  # fmt: skip
+    """The trail on real time when the services' clock is a test's (``movable``): a test clock
+    moves back, and a chain's times must not; its event ids random even in deterministic mode, so
+    that requests do not use up the ids the calls of a test are to get."""
+    audit_clock = clock if movable is None else SystemClock()
+    trail = audit_trail(settings, store, sealer, audit_clock)
+    return audit_clock, trail, AuditRecorder(trail, audit_clock, UuidGenerator() if deterministic else ids)
+
+
+def _software(settings: Settings, sealer: Sealer) -> SoftwareBackend:
+    """The software backend; in deterministic mode its symmetric material comes from the seed."""
+    material_seed = settings.deterministic.encode() if settings.deterministic else None
+    return SoftwareBackend(sealer, pool_size=settings.rsa_pool_size, material_seed=material_seed)
 
 
 def _secrets(
@@ -439,12 +472,21 @@ def _rotators(settings: Settings, store: Store, identity: IdentityService, clock
 
 
 def _control(
-    settings: Settings, store: Store, clock: OffsetClock, services: Services, recorder: AuditRecorder
-) -> DevControl:
+    settings: Settings, store: Store, clock: OffsetClock | None, services: Services, recorder: AuditRecorder,
+    crypto: tuple[SoftwareBackend, Backends, KeyResolver], ids: DeterministicIds | None,
+) -> DevControl | None:  # fmt: skip
     """The control API's state; its fault rules shared by the workers as the clock's offset is,
-    unless a test runs the server on a clock of its own (one process)."""
+    unless a test runs the server on a clock of its own (one process); the seed it resets to. None
+    when the control API is off (no movable clock)."""
+    if clock is None:
+        return None
     shared = SharedValue(store, FAULT_RULES, settings.data_dir) if isinstance(clock, SharedOffsetClock) else None
-    return DevControl(store, clock, services, recorder.keyed_hash, shared)
+    software, backends, resolver = crypto
+    values = SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, UuidGenerator())
+    seeding = SeedService(store, services.identity, backends, software, values, services.regions, clock)
+    seed = seedfile.load(settings.seed_file) if settings.seed_file else None
+    restart = ids.restart if ids is not None else None
+    return DevControl(store, clock, services, recorder.keyed_hash, shared, seeding, seed, settings.dev, restart)
 
 
 def _movable_clock(settings: Settings, given: Clock | None, store: Store) -> OffsetClock | None:

@@ -331,6 +331,20 @@ class Settings:
         "The test control API under `/_openkms/` (clock, faults, reset, requests) for administrator "
         "keys; on in dev mode. Refused with `[server] production`.",
     )
+    seed_file: Path | None = option(
+        None,
+        "testing.seed_file",
+        "A seed file (docs/SEED.md) a dev server loads at every start, and its control API's reset "
+        "returns to (or `openkms serve --dev --seed FILE`). Dev mode only.",
+        example="tests/seed.toml",
+    )
+    deterministic: str | None = option(
+        None,
+        "testing.deterministic",
+        "Dev mode only: KeyIds, version ids and symmetric key material made from this string, the same "
+        "on every run (or `--deterministic SEED`); IVs and nonces stay random.",
+        example="my-test-seed",
+    )
     admin_access_key_id: str | None = option(
         None,
         None,
@@ -442,6 +456,9 @@ def _check(s: Settings) -> None:
             "dev mode and [testing] control_api are refused with [server] production = true: "
             "they publish an administrator pair and let a caller move the clock"
         )
+    for given, name in ((s.seed_file, "seed_file (--seed)"), (s.deterministic, "deterministic (--deterministic)")):
+        if given and not s.dev:
+            raise SettingsError(f"[testing] {name} is for dev mode only (openkms serve --dev)")
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if (s.tls_cert_file is None) != (s.tls_key_file is None):

@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
-from openkms import bootstrap
+from openkms import bootstrap, seedfile
 from openkms.cli import dev, tls
 from openkms.cli.http_limits import HttpLimits, limited_protocol
 from openkms.domain import errors
@@ -271,6 +271,10 @@ def _environment_for_workers(settings: Settings) -> None:
         os.environ["OPENKMS_CONFIG"] = str(settings.config_file)
     if settings.dev:
         os.environ["OPENKMS_TESTING_DEV"] = "true"
+    if settings.seed_file is not None:
+        os.environ["OPENKMS_TESTING_SEED_FILE"] = str(settings.seed_file.resolve())
+    if settings.deterministic:
+        os.environ["OPENKMS_TESTING_DETERMINISTIC"] = settings.deterministic
 
 
 def load_settings(args: argparse.Namespace, dev_data_dir: Path | None = None) -> Settings:
@@ -284,6 +288,8 @@ def load_settings(args: argparse.Namespace, dev_data_dir: Path | None = None) ->
         tls_port=args.tls_port,
         plain_http=False if args.no_http else None,
         tls=False if args.no_tls else None,
+        seed_file=getattr(args, "seed", None),
+        deterministic=getattr(args, "deterministic", None),
     )
 
 
@@ -309,6 +315,8 @@ def _serve(settings: Settings) -> int:
     # The log is set up before uvicorn does so (with the same configuration) for the lines of the
     # start itself: the orphan report below.
     logging.config.dictConfig(log_config(settings.log_level))
+    if settings.seed_file is not None:
+        seedfile.load(settings.seed_file)  # a bad seed is told before anything is made
     if settings.tls and settings.tls_cert_file is not None:
         tls.configured(settings)  # a wrong path or key is told before anything is created
     issued = bootstrap.prepare(settings)

@@ -6,7 +6,7 @@ crosses a port.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -137,6 +137,20 @@ class BackendLifecycle(Protocol):
         ...
 
 
+class MaterialTransfer(Protocol):
+    """Material given by or written to a seed file (dev mode), for the software backend's keys."""
+
+    def adopt(self, spec: SpecInfo, version_id: str, material: bytes | None) -> tuple[bytes, bytes | None]:
+        """Keep ``material`` (raw symmetric bytes, or a PKCS#8 DER private key) for ``version_id``,
+        or new material when None: (reference to store, public key SPKI DER or None). Raises
+        ``InvalidKeyMaterial`` for material that is not of the spec."""
+        ...
+
+    def reveal(self, spec: SpecInfo, version: KeyVersion) -> bytes:
+        """A version's material in clear: raw symmetric bytes, or a PKCS#8 DER private key."""
+        ...
+
+
 class CryptoBackend(SymmetricCrypto, AsymmetricCrypto, KeyWrapping, BackendLifecycle, Protocol):
     """Generates and uses key material. One instance per protection level / key store."""
 
@@ -198,6 +212,10 @@ class KeyRepository(Protocol):
     # the last committed change of the scope. See storage/sql/scopes.py.
 
     def add(self, key: Key) -> None: ...
+    def add_many(self, keys: Sequence[Key]) -> None:
+        """Many new keys at once (a seed's): one statement."""
+        ...
+
     def save(self, key: Key) -> None: ...
     def list_in_region(self, account_uid: str, region: str) -> list[Key]: ...
     def count(self, account_uid: str, region: str) -> int: ...
@@ -219,6 +237,7 @@ class KeyRepository(Protocol):
 
 class VersionRepository(Protocol):
     def add(self, version: KeyVersion) -> None: ...
+    def add_many(self, versions: Sequence[KeyVersion]) -> None: ...
     def set_material(self, version_id: str, material_ref: bytes) -> None:
         """Replace a version's material reference (empty bytes: the material was deleted)."""
         ...
@@ -232,6 +251,7 @@ class VersionRepository(Protocol):
 class AliasRepository(Protocol):
     def get(self, account_uid: str, region: str, name: str) -> Alias | None: ...
     def add(self, alias: Alias) -> None: ...
+    def add_many(self, aliases: Sequence[Alias]) -> None: ...
     def retarget(self, alias: Alias, key_id: str) -> None: ...
     def delete(self, alias: Alias) -> None: ...
     def list_in_region(self, account_uid: str, region: str) -> list[Alias]: ...
@@ -243,6 +263,9 @@ class TagRepository(Protocol):
     def for_key(self, key_id: str) -> list[Tag]: ...
     def list_for_region(self, account_uid: str, region: str) -> dict[str, list[Tag]]: ...
     def replace(self, key_id: str, tags: list[Tag]) -> None: ...
+    def add_many(self, tags: Mapping[str, Sequence[Tag]]) -> None:
+        """The tags of keys that have none yet, by key id."""
+        ...
 
 
 class ImportTokenRepository(Protocol):
@@ -483,9 +506,10 @@ class Store(Protocol):
         """Store ``value`` in place of any: a node-wide value that changes (the test clock's offset)."""
         ...
 
-    def erase(self, keep_account_uid: str) -> None:
+    def erase(self, keep_account_uid: str, then: Callable[[UnitOfWork], None] | None = None) -> None:
         """The test control's reset: every row of the data gone but ``keep_account_uid``'s account
-        and its own AccessKeys (not its RAM users'); node values stay. One transaction."""
+        and its own AccessKeys (not its RAM users'); node values stay. One transaction, in which
+        ``then`` writes what the data starts from again (a seed's rows): all of it or none."""
         ...
 
     def ping(self) -> None:

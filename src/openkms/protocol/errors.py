@@ -117,6 +117,15 @@ class UnknownControl(ProtocolError):
         super().__init__(f"No control endpoint {method} {path}.")
 
 
+class NotDevMode(ProtocolError):
+    """A seed export writes key material in clear: a dev server's only."""
+
+    kind = d.ErrorKind.FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__("Seed export is for dev mode only (openkms serve --dev): it writes key material in clear.")
+
+
 class InvalidControl(ProtocolError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"The control request is not valid: {detail}.")
@@ -206,6 +215,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     NotAdministrator: (403, "Forbidden.NotAdministrator"),
     UnknownControl: (404, "InvalidControl.NotFound"),
     InvalidControl: (400, "InvalidControl"),
+    NotDevMode: (403, "Forbidden.NotDevMode"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     # A token object removed outside openkms: the row is intact and a token backup restores the

@@ -78,6 +78,7 @@ SPEC_STATUS = {
     # openkms's own: the instance gateway's client key outside its validity window
     "Forbidden.ClientKey": 403,
     "Forbidden.NetworkRule": 403,
+    "Forbidden.NotDevMode": 403,
 }
 
 

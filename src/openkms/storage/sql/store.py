@@ -9,7 +9,7 @@ same for every engine. Driver and SQLAlchemy errors leave as ``BackendUnavailabl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
+from openkms.domain.ports import UnitOfWork
 from openkms.storage.schema import access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.app_access import SqlAppAccess
@@ -159,10 +160,12 @@ class SqlStore(ABC):
             db.run(NODE_VALUE_DELETE, name=name)
             db.run(NODE_VALUE_INSERT, name=name, value=value)
 
-    def erase(self, keep_account_uid: str) -> None:
+    def erase(self, keep_account_uid: str, then: Callable[[UnitOfWork], None] | None = None) -> None:
         with self._failures(FAILED), self._transaction() as db:
             for statement in ERASE:
                 db.run(statement, account=keep_account_uid)
+            if then is not None:
+                then(SqlUnitOfWork(db, self.scope_lock, writes=True))
 
     def ping(self) -> None:
         with self._failures(UNAVAILABLE), self.engine.connect() as conn:
