@@ -11,9 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from openkms.protocol.gateway.messages import new
+from openkms.protocol.gateway.messages import new, parse
 from openkms.system import OffsetClock
 from tests.e2e.gateway_support import App, b64, ok, provision, refusal, run_clients, signed_post
 from tests.servers import InProcessServer, inprocess_server
@@ -141,6 +142,25 @@ def test_a_disabled_and_an_unknown_key_are_refused(gateway_server: InProcessServ
         "InvalidParameter",
         'The specified parameter "Length" is not valid. From 1 to 1024.',
     )
+
+
+def test_a_malformed_date_and_a_missing_signature_are_refused(gateway_server: InProcessServer) -> None:
+    app = provision(gateway_server)
+    body = new("AdvanceEncryptRequest", KeyId=_aes(app), Plaintext=b"x").SerializeToString()
+    status, error = signed_post(gateway_server, app.key_file, "AdvanceEncrypt", body, date="yesterday")
+    assert (status, error["ErrorCode"], error["ErrorMessage"]) == (  # type: ignore[index]
+        400, "InvalidTimeStamp.Format",
+        'The specified parameter "date" is not valid: use RFC 1123, e.g. Thu, 03 Dec 2026 07:58:40 GMT.',
+    )  # fmt: skip
+    headers = {"x-kms-apiname": "AdvanceEncrypt", "content-type": "application/x-protobuf"}
+    answer = httpx.post(f"http://{gateway_server.endpoint}/", content=body, headers=headers)
+    error = parse("Error", answer.content)
+    assert (answer.status_code, error.ErrorCode, error.ErrorMessage) == (
+        400, "IncompleteSignature", "The request signature does not conform to Alibaba Cloud standards. "
+        "It needs authorization: Bearer <signature> and x-kms-acccesskeyid.",
+    )  # fmt: skip
+    assert answer.headers["content-type"] == "application/x-protobuf"
+    assert "x-kms-migrationkeyversionid" not in answer.headers
 
 
 def test_what_is_not_a_gateway_request_is_refused_as_one(gateway_server: InProcessServer) -> None:

@@ -133,8 +133,9 @@ class Application:
         )
 
     def reachable(self, source_ip: str) -> bool:
-        """Whether any policy's network rules admit the source at all."""
-        return any(g.reaches(source_ip) for g in self.grants)
+        """Whether any policy's network rules admit the source at all (with no policy, nothing is
+        granted anyway: the authorizer refuses each action)."""
+        return not self.grants or any(g.reaches(source_ip) for g in self.grants)
 
 
 def permission_for(action: Action) -> str | None:

@@ -44,8 +44,8 @@ class IllegalTimestamp(ProtocolError):
 
 
 class TimestampFormat(ProtocolError):
-    def __init__(self, name: str = "Timestamp") -> None:
-        super().__init__(f'The specified parameter "{name}" is not valid: use YYYY-MM-DDThh:mm:ssZ (UTC).')
+    def __init__(self, name: str = "Timestamp", form: str = "YYYY-MM-DDThh:mm:ssZ (UTC)") -> None:
+        super().__init__(f'The specified parameter "{name}" is not valid: use {form}.')
 
 
 class TimestampExpired(ProtocolError):

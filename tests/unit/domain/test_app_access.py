@@ -81,3 +81,11 @@ def test_a_blobs_binding_by_format_context_and_gateway_aad() -> None:
     assert context.binding(FORMAT_V1, ctx) == b'{"a":"1","b":"2"}'
     assert context.binding(FORMAT_V1, None, b"") == b"{}" == context.binding(FORMAT_V1, None)
     assert context.binding(FORMAT_V1, None, b"raw") == b"raw"
+
+
+def test_an_access_point_without_policies_reaches_the_authorizer() -> None:
+    """No policy means no network rule either: the request reaches the authorizer, which refuses
+    each action (Forbidden.RAM), rather than a network refusal that would point at the wrong cause."""
+    empty = a.Application("KAAP.x", "app", ())
+    assert empty.reachable("192.0.2.1")
+    assert not empty.allows(a.KEY_USER, "key/k-1", "", "192.0.2.1")

@@ -157,7 +157,7 @@ def _check_date(text: str, now: float) -> None:
     try:
         signed_at = parsedate_to_datetime(text).timestamp()
     except (TypeError, ValueError, IndexError):
-        raise TimestampFormat("date") from None
+        raise TimestampFormat("date", "RFC 1123, e.g. Thu, 03 Dec 2026 07:58:40 GMT") from None
     if abs(now - signed_at) > MAX_SKEW_SECONDS:
         raise TimestampExpired()
 
