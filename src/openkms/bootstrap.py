@@ -424,7 +424,7 @@ def _access_services(
         "console_sessions": ConsoleSessionService(store),
         "instances": (instances := InstanceService(store, resolver, backends, settings.keys_per_region)),
         "app_access": (app_access := AppAccessService(store, resolver, clock, client_keys, instances)),
-        "gateway": GatewayAuthenticator(app_access, client_keys),
+        "gateway": GatewayAuthenticator(app_access, client_keys, instances),
     }  # fmt: skip
 
 

@@ -94,7 +94,7 @@ def refusal(result: dict[str, Any]) -> tuple[int, str, str]:
 
 
 def signed_post(server: InProcessServer, key_file: str, operation: str, body: bytes, sent: bytes | None = None,
-                date: str | None = None) -> tuple[int, Any]:  # fmt: skip
+                date: str | None = None, host: str | None = None) -> tuple[int, Any]:  # fmt: skip
     """A gateway request signed here as the SDK signs it (the string to sign of the spec, RSA
     PKCS#1 v1.5 SHA-256 with the client key), with ``sent`` as the body actually sent: what no SDK
     can be made to do. Returns (status, the Error message as a dict, or the raw body)."""
@@ -124,6 +124,8 @@ def signed_post(server: InProcessServer, key_file: str, operation: str, body: by
     text = f"POST\n{headers['content-sha256']}\n{headers['content-type']}\n{headers['date']}\n{kms_headers}/"
     signature = private.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
     headers["authorization"] = "Bearer " + base64.b64encode(signature).decode()
+    if host is not None:
+        headers["host"] = host
     answer = httpx.post(f"http://{server.endpoint}/", content=body if sent is None else sent, headers=headers)
     if answer.status_code == 200:
         return 200, answer.content

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from openkms.domain.instances import DEFAULT_INSTANCE
 from openkms.protocol.gateway.messages import new, parse
 from openkms.system import OffsetClock
 from tests.e2e.gateway_support import App, b64, ok, provision, refusal, run_clients, signed_post
@@ -161,6 +162,19 @@ def test_a_malformed_date_and_a_missing_signature_are_refused(gateway_server: In
     )  # fmt: skip
     assert answer.headers["content-type"] == "application/x-protobuf"
     assert "x-kms-migrationkeyversionid" not in answer.headers
+
+
+def test_the_host_name_addresses_an_instance(gateway_server: InProcessServer) -> None:
+    """<kst-id>.cryptoservice.kms.aliyuncs.com addresses that instance; any other host the default."""
+    app = provision(gateway_server)
+    body = new("AdvanceEncryptRequest", KeyId=_aes(app), Plaintext=b"x").SerializeToString()
+    for host in (f"{DEFAULT_INSTANCE}.cryptoservice.kms.aliyuncs.com", "kms.internal.example:8443"):
+        assert signed_post(gateway_server, app.key_file, "AdvanceEncrypt", body, host=host)[0] == 200, host
+    status, error = signed_post(gateway_server, app.key_file, "AdvanceEncrypt", body,
+                                host="kst-nope.cryptoservice.kms.aliyuncs.com")  # fmt: skip
+    assert (status, error["ErrorCode"], error["ErrorMessage"]) == (  # type: ignore[index]
+        404, "Forbidden.ResourceNotFound", "The specified KMS instance is not found."
+    )  # fmt: skip
 
 
 def test_what_is_not_a_gateway_request_is_refused_as_one(gateway_server: InProcessServer) -> None:

@@ -120,10 +120,15 @@ class Application:
     client_key_id: str
     aap_name: str
     grants: tuple[Grant, ...]
+    # The key store of the instance the request addressed (its host name, else the default):
+    # only that instance's keys are served.
+    addressed_store: str | None = None
 
     def allows(self, permission: str, path: str, store_id: str | None, source_ip: str) -> bool:
         """Whether a policy grants ``permission`` on ``path`` (``key/<id>``, ``secret/<name>``)
         to a request from ``source_ip``; ``store_id`` is the key's store (None: not a key)."""
+        if store_id is not None and self.addressed_store is not None and store_id != self.addressed_store:
+            return False
         return any(
             permission in g.permissions
             and g.covers(path)
@@ -136,6 +141,14 @@ class Application:
         """Whether any policy's network rules admit the source at all (with no policy, nothing is
         granted anyway: the authorizer refuses each action)."""
         return not self.grants or any(g.reaches(source_ip) for g in self.grants)
+
+
+def addressed_instance(host: str) -> str | None:
+    """The instance id a gateway request's host names, as the cloud's do
+    (``<kst-id>.cryptoservice.kms.aliyuncs.com``): its leading label when that is a ``kst-`` id;
+    None (the default instance) for any other host, an address or a name of one's own."""
+    label = host.split(":", 1)[0].split(".", 1)[0].lower()
+    return label if label.startswith("kst-") else None
 
 
 def permission_for(action: Action) -> str | None:

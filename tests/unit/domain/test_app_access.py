@@ -83,6 +83,17 @@ def test_a_blobs_binding_by_format_context_and_gateway_aad() -> None:
     assert context.binding(FORMAT_V1, None, b"raw") == b"raw"
 
 
+def test_only_the_addressed_instances_keys_are_served() -> None:
+    assert a.addressed_instance("kst-hzz6.cryptoservice.kms.aliyuncs.com") == "kst-hzz6"
+    assert a.addressed_instance("KST-A.cryptoservice.kms.aliyuncs.com:443") == "kst-a"
+    assert a.addressed_instance("127.0.0.1:8080") is None
+    assert a.addressed_instance("kms.example.com") is None
+    app = a.Application("KAAP.x", "app", (_grant(("key/*",), store="kst-2"),), addressed_store="kst-2")
+    assert app.allows(a.KEY_USER, "key/k", "kst-2", "10.0.0.1")
+    default = a.Application("KAAP.x", "app", app.grants, addressed_store="")
+    assert not default.allows(a.KEY_USER, "key/k", "kst-2", "10.0.0.1")  # granted, but not this instance's
+
+
 def test_an_access_point_without_policies_reaches_the_authorizer() -> None:
     """No policy means no network rule either: the request reaches the authorizer, which refuses
     each action (Forbidden.RAM), rather than a network refusal that would point at the wrong cause."""

@@ -131,7 +131,7 @@ class GatewayHandler:
             raise BodyDigestMismatch()
         now = self._auth_clock.now()
         _check_date(headers.get("date", ""), now)
-        signed = SignedRequest(key_id, string_to_sign(headers), signature, client, secure)
+        signed = SignedRequest(key_id, string_to_sign(headers), signature, client, secure, headers.get("host", ""))
         return self._auth.caller(signed, now)
 
     def _failed(self, facts: RequestFacts, exc: Exception) -> tuple[int, str, bytes]:
