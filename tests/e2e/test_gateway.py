@@ -181,3 +181,29 @@ def test_gateway_requests_are_audit_events_like_rpc_ones(gateway_server: InProce
     assert "secret plaintext" not in json.dumps(event)
     denied = [e for e in events(trail) if e["eventName"] == "AdvanceEncrypt" and e["errorCode"] == "Forbidden.RAM"]
     assert denied, refused
+
+
+def test_the_rest_of_transfer_clients_instance_calls(gateway_server: InProcessServer) -> None:
+    app = provision(gateway_server)
+    aes, _ = _key(app)
+    rsa_key, rsa_version = _key(app, KeySpec="RSA_2048", KeyUsage="ENCRYPT/DECRYPT")
+    app.kms.call("CreateSecret", SecretName="db", VersionId="v1", SecretData="pw-1", EncryptionKeyId=aes)
+    plaintext = base64.b64encode(b"asymmetric").decode()
+    calls = [
+        ["transfer", "asymmetric_encrypt", {"key_id": rsa_key, "key_version_id": rsa_version,
+                                            "algorithm": "RSAES_OAEP_SHA_256", "plaintext": plaintext}],
+        ["transfer", "generate_data_key_without_plaintext", {"key_id": aes}],
+        ["transfer", "get_secret_value", {"secret_name": "db"}],
+    ]  # fmt: skip
+    encrypted, without, secret = (ok(r)["body"] for r in run_clients(gateway_server, app.key_file, calls))
+    assert "Plaintext" not in without or not without["Plaintext"]
+    assert (secret["SecretData"], secret["VersionId"]) == ("pw-1", "v1")
+    calls = [
+        ["transfer", "asymmetric_decrypt", {"key_id": rsa_key, "key_version_id": rsa_version,
+                                            "algorithm": "RSAES_OAEP_SHA_256",
+                                            "ciphertext_blob": encrypted["CiphertextBlob"]}],
+        ["transfer", "decrypt", {"ciphertext_blob": without["CiphertextBlob"]}],
+    ]  # fmt: skip
+    decrypted, data_key = (ok(r)["body"] for r in run_clients(gateway_server, app.key_file, calls))
+    assert base64.b64decode(decrypted["Plaintext"]) == b"asymmetric"
+    assert len(base64.b64decode(data_key["Plaintext"])) == 32
