@@ -162,6 +162,9 @@ def test_a_malformed_date_and_a_missing_signature_are_refused(gateway_server: In
     )  # fmt: skip
     assert answer.headers["content-type"] == "application/x-protobuf"
     assert "x-kms-migrationkeyversionid" not in answer.headers
+    too_large = httpx.post(f"http://{gateway_server.endpoint}/", content=b"\x00" * (256 * 1024 + 1), headers=headers)
+    error = parse("Error", too_large.content)
+    assert (too_large.status_code, error.StatusCode, error.ErrorCode) == (413, 413, "RequestEntityTooLarge")
 
 
 def test_the_host_name_addresses_an_instance(gateway_server: InProcessServer) -> None:
