@@ -14,12 +14,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from openkms import keystores, seedfile
 from openkms.audit.keys import AuditKeys, load_keys
 from openkms.audit.reader import TrailReader
 from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
+from openkms.crypto.client_keys import RsaClientKeys
 from openkms.crypto.lazy import LazyBackend
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
 from openkms.crypto.public import SoftwarePublicKeyCrypto
@@ -28,12 +30,12 @@ from openkms.crypto.software import SoftwareBackend
 from openkms.crypto.symmetric import AesGcmDataCipher
 from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
+from openkms.domain.node_ports import Leadership
 from openkms.domain.ports import (
     AuditSink,
     Authorizer,
     Clock,
     IdGenerator,
-    Leadership,
     NonceCache,
     Sealer,
     Store,
@@ -46,6 +48,7 @@ from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.app_access import AppAccessService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.audit import AuditRecorder
 from openkms.service.audit_search import AuditSearchService
@@ -54,8 +57,10 @@ from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
+from openkms.service.gateway import GatewayAuthenticator
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
+from openkms.service.instances import InstanceService
 from openkms.service.keys import KeyService, Limits
 from openkms.service.quotas import QuotaService
 from openkms.service.ram_policies import RamPolicyService
@@ -395,10 +400,7 @@ def build(
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),
         quotas=QuotaService(settings.quota_plan(), clock, SingleNode(), settings.workers),  # the lease table: later
-        ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
-        ram_policies=RamPolicyService(store, resolver, clock, _ram_limits(settings)),
-        access=AccessService(store, resolver, clock),
-        console_sessions=ConsoleSessionService(store),
+        **_access_services(settings, store, resolver, identity, backends, clock),
         audit=recorder,
         regions=regions,
         clock=clock,
@@ -418,6 +420,28 @@ def build(
         backends=backends,
         control=_control(settings, store, movable, services, recorder, (software, backends, resolver), deterministic),
     )
+
+
+def _access_services(
+    settings: Settings,
+    store: Store,
+    resolver: KeyResolver,
+    identity: IdentityService,
+    backends: Backends,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Who may do what (RAM users and policies, the console's view of it, applications and their
+    client keys) and what instances serve."""
+    client_keys = RsaClientKeys()  # one cache of parsed public keys for issuing and checking
+    return {
+        "ram_users": RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
+        "ram_policies": RamPolicyService(store, resolver, clock, _ram_limits(settings)),
+        "access": AccessService(store, resolver, clock),
+        "console_sessions": ConsoleSessionService(store),
+        "instances": (instances := InstanceService(store, resolver, backends, settings.keys_per_region)),
+        "app_access": (app_access := AppAccessService(store, resolver, clock, client_keys, instances)),
+        "gateway": GatewayAuthenticator(app_access, client_keys, instances),
+    }  # fmt: skip
 
 
 def _recorder(

@@ -21,7 +21,8 @@ from openkms.domain import errors
 from openkms.domain.audit import EventType
 from openkms.domain.faults import FaultError
 from openkms.domain.identity import Caller
-from openkms.domain.ports import Clock, NoMetrics, NonceCache, RequestMetrics
+from openkms.domain.node_ports import NoMetrics, RequestMetrics
+from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.actions.context import Ctx, Handler
 from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, ACTIONTRAIL_VERSION, RAM_ACTIONS, RAM_VERSION
 from openkms.protocol.errors import (

@@ -21,6 +21,7 @@ from openkms.domain import errors
 from openkms.domain.ports import UnitOfWork
 from openkms.storage.schema import access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql.aliases import SqlAliases
+from openkms.storage.sql.app_access import SqlAppAccess
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
 from openkms.storage.sql.keys import SqlKeys
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.console_sessions = SqlConsoleSessions(db)
         self.logon_failures = SqlLogOnFailures(db, scopes)
         self.secrets = SqlSecrets(db, scopes)
+        self.app_access = SqlAppAccess(db, scopes)
 
 
 class SqlStore(ABC):
