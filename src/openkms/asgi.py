@@ -66,7 +66,12 @@ class OpenKmsApp:
         )
         self._rpc = RpcApp(handler, offload=runtime.offload)
         gateway = GatewayHandler(
-            runtime.services, runtime.services.gateway, runtime.auth_clock, runtime.settings.http_max_body_bytes
+            runtime.services,
+            runtime.services.gateway,
+            runtime.auth_clock,
+            runtime.settings.http_max_body_bytes,
+            control,
+            self._metrics,
         )
         self._gateway = GatewayApp(gateway, offload=runtime.offload)
         console = create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)

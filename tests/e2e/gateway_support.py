@@ -44,8 +44,9 @@ class App:
 
 
 def provision(server: InProcessServer, resources: tuple[str, ...] = ("key/*", "secret/*"),
-              sources: str | None = None, **client_key: str) -> App:  # fmt: skip
-    ak, secret, _ = server.new_account()
+              sources: str | None = None, own_account: bool = False, **client_key: str) -> App:  # fmt: skip
+    """``own_account``: in the server's administrator account (whose quotas a test can set), not a new one."""
+    ak, secret = (server.access_key_id, server.secret) if own_account else server.new_account()[:2]
     kms = Kms("new-v3", server.endpoint, ak, secret)
     rules: dict[str, Any] = {}
     if sources is not None:
@@ -94,10 +95,12 @@ def refusal(result: dict[str, Any]) -> tuple[int, str, str]:
 
 
 def signed_post(server: InProcessServer, key_file: str, operation: str, body: bytes, sent: bytes | None = None,
-                date: str | None = None, host: str | None = None) -> tuple[int, Any]:  # fmt: skip
+                date: str | None = None, host: str | None = None,
+                answer_headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
     """A gateway request signed here as the SDK signs it (the string to sign of the spec, RSA
     PKCS#1 v1.5 SHA-256 with the client key), with ``sent`` as the body actually sent: what no SDK
-    can be made to do. Returns (status, the Error message as a dict, or the raw body)."""
+    can be made to do. Returns (status, the Error message as a dict, or the raw body); the answer's
+    headers go into ``answer_headers`` when one is given."""
     import email.utils
     import hashlib
 
@@ -127,6 +130,8 @@ def signed_post(server: InProcessServer, key_file: str, operation: str, body: by
     if host is not None:
         headers["host"] = host
     answer = httpx.post(f"http://{server.endpoint}/", content=body if sent is None else sent, headers=headers)
+    if answer_headers is not None:  # the caller's dict receives the answer's headers
+        answer_headers.update(answer.headers)
     if answer.status_code == 200:
         return 200, answer.content
     error = parse("Error", answer.content)

@@ -25,8 +25,9 @@ from google.protobuf.message import DecodeError
 from openkms.domain import errors
 from openkms.domain.audit import EventType
 from openkms.domain.identity import MAX_SKEW_SECONDS, Caller
+from openkms.domain.node_ports import NoMetrics, RequestMetrics
 from openkms.domain.ports import Clock
-from openkms.protocol.app import Receive, Scope, Send
+from openkms.protocol.app import InjectedFault, Receive, Scope, Send, inject
 from openkms.protocol.errors import (
     ActionNotFound,
     BodyDigestMismatch,
@@ -35,6 +36,7 @@ from openkms.protocol.errors import (
     IncompleteSignature,
     TimestampExpired,
     TimestampFormat,
+    WireError,
     to_wire,
 )
 from openkms.protocol.gateway.messages import new, parse
@@ -42,8 +44,10 @@ from openkms.protocol.gateway.operations import OPERATIONS, GatewayCtx
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
 from openkms.service.gateway import GatewayAuthenticator, SignedRequest
+from openkms.service.testing import DevControl
 
 API_VERSION = "dkms-gcs-0.2"
+QUOTA_SERVICE = "gateway"  # domain/quotas.py classes the gateway's operations under this name
 CONTENT_TYPE = b"application/x-protobuf"
 access_log = logging.getLogger("openkms.access")
 log = logging.getLogger("openkms.protocol")
@@ -55,6 +59,8 @@ class GatewayResponse:
     body: bytes = field(repr=False)  # may carry a plaintext or a data key
     request_id: str
     key_version_id: str | None  # x-kms-migrationkeyversionid, on a success
+    delay: float = 0.0  # seconds to wait before answering: an injected fault's
+    retry_after: int | None = None  # a throttled request's Retry-After, in seconds
 
 
 def string_to_sign(headers: dict[str, str]) -> bytes:
@@ -69,24 +75,34 @@ def string_to_sign(headers: dict[str, str]) -> bytes:
 
 class GatewayHandler:
     def __init__(
-        self, services: Services, authenticator: GatewayAuthenticator, auth_clock: Clock, max_body_bytes: int
+        self,
+        services: Services,
+        authenticator: GatewayAuthenticator,
+        auth_clock: Clock,
+        max_body_bytes: int,
+        control: DevControl | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self._services = services
         self._auth = authenticator
         self._auth_clock = auth_clock
         self._audit = services.audit
+        self._control = control  # the test control API's faults and request log, when it is on
+        self._metrics: RequestMetrics = metrics or NoMetrics()
 
     def handle(
         self, raw_headers: list[tuple[bytes, bytes]], body: bytes | None, client: str, secure: bool
     ) -> GatewayResponse:
         started = time.perf_counter()
+        self._metrics.started()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
         facts = RequestFacts(EventType.API_CALL, str(uuid.uuid4()).upper(), client, headers.get("user-agent", ""))
         name = headers.get("x-kms-apiname", "")
         facts.api_version = API_VERSION
         facts.access_key_id = headers.get("x-kms-acccesskeyid", "")[:128]
         version_id: str | None = None
+        delay, retry_after = 0.0, None
         try:
             operation = OPERATIONS.get(name)
             if operation is None:
@@ -99,23 +115,40 @@ class GatewayHandler:
             message_name, run = operation
             request = _parsed(message_name, body)
             facts.parameters = {f.name: v for f, v in request.ListFields() if isinstance(v, str)}
+            # Below the signature, as on the RPC API: only a known account spends its quota.
+            self._services.quotas.take(caller.account_uid, caller.region, QUOTA_SERVICE, name)
             self._audit.admit()
+            delay = inject(self._control, name, caller)
             with noting() as facts.noted:
                 answer, version_id = run(GatewayCtx(caller, self._services), request)
             answer.RequestId = facts.request_id
             status, code, payload = 200, "-", answer.SerializeToString()
+        except InjectedFault as fault:
+            delay, (status, code, payload) = fault.delay, self._answer(facts, fault.wire)
         except Exception as exc:
             status, code, payload = self._failed(facts, exc)
+            retry_after = exc.retry_after if isinstance(exc, errors.Throttled) else None
         try:
             self._audit.request(facts)
         except errors.AuditUnavailable as exc:  # fail-closed: an answer whose event is lost is not given
             status, code, payload = self._failed(facts, exc)
             version_id = None
+        self._done(facts, status, code, time.perf_counter() - started)
+        version_id = version_id if status == 200 else None
+        return GatewayResponse(status, payload, facts.request_id, version_id, delay, retry_after)
+
+    def _done(self, facts: RequestFacts, status: int, code: str, elapsed: float) -> None:
+        """The request told to the metrics, the test control API's request log and the access log."""
+        self._metrics.finished(facts.event_name or "?", "OK" if code == "-" else code, elapsed)
+        if self._control is not None:
+            self._control.requests.record(
+                self._services.clock.now(), facts.request_id, facts.event_name or "?", facts.access_key_id,
+                facts.parameters, status, code, elapsed * 1000,
+            )  # fmt: skip
         access_log.info(
             "%s POST %s %d %s %.1fms ak=%s region=%s", facts.request_id, facts.event_name or "?", status, code,
-            (time.perf_counter() - started) * 1000, facts.access_key_id or "-", facts.region or "-",
+            elapsed * 1000, facts.access_key_id or "-", facts.region or "-",
         )  # fmt: skip
-        return GatewayResponse(status, payload, facts.request_id, version_id if status == 200 else None)
 
     def _authenticate(self, headers: dict[str, str], body: bytes, client: str, secure: bool) -> Caller:
         authorization = headers.get("authorization", "")
@@ -137,7 +170,13 @@ class GatewayHandler:
     def _failed(self, facts: RequestFacts, exc: Exception) -> tuple[int, str, bytes]:
         if not isinstance(exc, errors.KmsError):
             log.error("gateway request %s failed with an unexpected error", facts.request_id, exc_info=exc)
-        wire = to_wire(exc)
+        if isinstance(exc, errors.Throttled):
+            self._metrics.throttled(exc.quota_class)
+        return self._answer(facts, to_wire(exc))
+
+    @staticmethod
+    def _answer(facts: RequestFacts, wire: WireError) -> tuple[int, str, bytes]:
+        """The protobuf ``Error`` of a refusal, noted in the request's audit facts."""
         facts.error_code, facts.error_message = wire.code, wire.audit_message
         error = new("Error", StatusCode=wire.status, ErrorCode=wire.code, ErrorMessage=wire.message,
                     RequestId=facts.request_id)  # fmt: skip
@@ -195,5 +234,9 @@ class GatewayApp:
         ]
         if resp.key_version_id is not None:
             headers.append((b"x-kms-migrationkeyversionid", resp.key_version_id.encode()))
+        if resp.retry_after is not None:
+            headers.append((b"retry-after", str(resp.retry_after).encode()))
+        if resp.delay:
+            await anyio.sleep(resp.delay)
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": resp.body})
