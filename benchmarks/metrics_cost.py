@@ -34,7 +34,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR.name
 import harness  # noqa: E402
 
 from openkms import bootstrap  # noqa: E402
-from openkms.domain.ports import NoMetrics, RequestMetrics  # noqa: E402
+from openkms.domain.node_ports import NoMetrics, RequestMetrics  # noqa: E402
 from openkms.metrics import prometheus  # noqa: E402
 from openkms.protocol import signing  # noqa: E402
 from openkms.protocol.app import RpcHandler  # noqa: E402

@@ -105,10 +105,15 @@ def _hsm_settings() -> dict[str, Any]:
 
 @contextmanager
 def inprocess_server(
-    data_dir: Path, tls: bool = False, admin_quotas: tuple[tuple[QuotaClass, Rate], ...] = (), **settings: Any
+    data_dir: Path,
+    tls: bool = False,
+    admin_quotas: tuple[tuple[QuotaClass, Rate], ...] = (),
+    auth_clock: OffsetClock | None = None,
+    **settings: Any,
 ) -> Iterator[InProcessServer]:
     """``admin_quotas``: the administrator account's own rates, as a [[quotas.account]] entry
-    naming it would set them (its uid is made at the first start)."""
+    naming it would set them (its uid is made at the first start). ``auth_clock``: the clock
+    signatures are checked against (default: the system's)."""
     port = free_port()
     values: dict[str, Any] = {"keys_per_region": 100_000, "aliases_per_region": 100_000, **_hsm_settings()}
     values.update(settings)
@@ -118,7 +123,7 @@ def inprocess_server(
     uid = issued.access_key.account_uid
     cfg = replace(cfg, quota_overrides=(*cfg.quota_overrides, *((uid, c, rate) for c, rate in admin_quotas)))
     clock = OffsetClock()
-    runtime = bootstrap.build(cfg, clock=clock)
+    runtime = bootstrap.build(cfg, clock=clock, auth_clock=auth_clock)
     app = OpenKmsApp(runtime, run_scheduler=False)
     if tls:
         with _tls_server(app, cfg, clock) as (tls_port, served):

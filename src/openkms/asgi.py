@@ -31,6 +31,7 @@ from openkms.metrics import prometheus
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.protocol.control import PREFIX as CONTROL_PREFIX
 from openkms.protocol.control import ControlApp, ControlHandler
+from openkms.protocol.gateway.app import GatewayApp, GatewayHandler
 from openkms.readiness import Readiness
 from openkms.service.scheduler import SchedulerReport
 from openkms.settings import Settings
@@ -73,6 +74,15 @@ class OpenKmsApp:
             runtime.settings.scheduler_interval,
         )
         self._rpc = RpcApp(handler, offload=runtime.offload)
+        gateway = GatewayHandler(
+            runtime.services,
+            runtime.services.gateway,
+            runtime.auth_clock,
+            runtime.settings.http_max_body_bytes,
+            control,
+            self._metrics,
+        )
+        self._gateway = GatewayApp(gateway, offload=runtime.offload)
         console = create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
         self._site = Starlette(
             routes=[
@@ -95,7 +105,11 @@ class OpenKmsApp:
         if self._refresh is not None and scope["type"] == "http":
             self._refresh()
         if scope["type"] == "http" and scope["path"] == "/":
-            await self._rpc(scope, receive, send)
+            # The instance gateway's requests name their operation in a header of their own.
+            if any(name == b"x-kms-apiname" for name, _ in scope["headers"]):
+                await self._gateway(scope, receive, send)
+            else:
+                await self._rpc(scope, receive, send)
         elif self._control is not None and scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX + "/"):
             # Beside the router, as "/" is: the signature covers the path as sent.
             await self._control(scope, receive, send)

@@ -11,16 +11,17 @@ import json
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from openkms import keystores, seedfile
 from openkms.audit.keys import AuditKeys, load_keys
 from openkms.audit.reader import TrailReader
 from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
+from openkms.crypto.client_keys import RsaClientKeys
 from openkms.crypto.lazy import LazyBackend
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
 from openkms.crypto.public import SoftwarePublicKeyCrypto
@@ -29,12 +30,12 @@ from openkms.crypto.software import SoftwareBackend
 from openkms.crypto.symmetric import AesGcmDataCipher
 from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
+from openkms.domain.node_ports import Leadership
 from openkms.domain.ports import (
     AuditSink,
     Authorizer,
     Clock,
     IdGenerator,
-    Leadership,
     NonceCache,
     Sealer,
     Store,
@@ -47,6 +48,7 @@ from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.app_access import AppAccessService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.audit import AuditRecorder
 from openkms.service.audit_search import AuditSearchService
@@ -55,8 +57,10 @@ from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
+from openkms.service.gateway import GatewayAuthenticator
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
+from openkms.service.instances import InstanceService
 from openkms.service.keys import KeyService, Limits
 from openkms.service.quotas import QuotaService
 from openkms.service.ram_policies import RamPolicyService
@@ -74,7 +78,7 @@ from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
 from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, is_postgres, open_store
-from openkms.storage.leases import SqlLeases
+from openkms.storage.leases import SqlLeases, node_id
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.storage.pg_nonces import PostgresNonceCache
 from openkms.storage.sql import SqlStore
@@ -93,7 +97,6 @@ log = logging.getLogger("openkms")
 
 ROOT_KEY_FILE = "root.key"
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
-NODE_ID_FILE = "node-id"
 HSM_DISABLED = (
     "openkms's own SoftHSM2 token is switched off ([hsm] auto_softhsm = false): configure a PKCS#11 key "
     "store ([[keystores]]) to use ProtectionLevel HSM."
@@ -401,10 +404,7 @@ def build(
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),
         quotas=QuotaService(settings.quota_plan(), clock, leases := _leases(settings, store), settings.workers),
-        ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
-        ram_policies=RamPolicyService(store, resolver, clock, _ram_limits(settings)),
-        access=AccessService(store, resolver, clock),
-        console_sessions=ConsoleSessionService(store),
+        **_access_services(settings, store, resolver, identity, backends, clock),
         audit=recorder,
         regions=regions,
         clock=clock,
@@ -424,6 +424,28 @@ def build(
         backends=backends,
         control=_control(settings, store, movable, services, recorder, (software, backends, resolver), deterministic),
     )
+
+
+def _access_services(
+    settings: Settings,
+    store: Store,
+    resolver: KeyResolver,
+    identity: IdentityService,
+    backends: Backends,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Who may do what (RAM users and policies, the console's view of it, applications and their
+    client keys) and what instances serve."""
+    client_keys = RsaClientKeys()  # one cache of parsed public keys for issuing and checking
+    return {
+        "ram_users": RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
+        "ram_policies": RamPolicyService(store, resolver, clock, _ram_limits(settings)),
+        "access": AccessService(store, resolver, clock),
+        "console_sessions": ConsoleSessionService(store),
+        "instances": (instances := InstanceService(store, resolver, backends, settings.keys_per_region)),
+        "app_access": (app_access := AppAccessService(store, resolver, clock, client_keys, instances)),
+        "gateway": GatewayAuthenticator(app_access, client_keys, instances),
+    }  # fmt: skip
 
 
 def _recorder(
@@ -539,15 +561,7 @@ def report_orphans(settings: Settings) -> None:
 
 def _leases(settings: Settings, store: SqlStore) -> SqlLeases:
     """The scheduler's lease and this node's heartbeat; the quotas' and the metrics' view of the cluster."""
-    return SqlLeases(store.engine, node_id(settings), settings.scheduler_lease_seconds)
-
-
-def node_id(settings: Settings) -> str:
-    """This node's name among the nodes on one database: made once, kept in the data directory
-    (a restarted node is the same node)."""
-    path = settings.data_dir / NODE_ID_FILE
-    _write_private(path, uuid.uuid4().hex[:16].encode())  # False: made before (or by another worker)
-    return path.read_text().strip()
+    return SqlLeases(store.engine, node_id(settings.data_dir), settings.scheduler_lease_seconds)
 
 
 def nonce_cache(settings: Settings) -> NonceCache:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from openkms import __version__
-from openkms.cli import admin, audit, dev_control, hsm, importing, ram, secret, seed, serve
+from openkms.cli import admin, audit, clientkey, dev_control, hsm, importing, ram, secret, seed, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ram.add_commands(sub)
     importing.add_commands(sub)
     secret.add_commands(sub)
+    clientkey.add_commands(sub)
     hsm.add_commands(sub)
     audit.add_commands(sub)
     dev_control.add_commands(sub)

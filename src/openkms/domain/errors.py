@@ -134,6 +134,71 @@ class AliasNotFound(NotFound):
         super().__init__("The specified Alias is not found.")
 
 
+class InstanceNotFound(NotFound):
+    parameter = "KmsInstanceId"
+
+    def __init__(self) -> None:
+        super().__init__("The specified KMS instance is not found.")
+
+
+class AccessResourceNotFound(NotFound):
+    """An application access point, client key, its policy or network rule that does not exist."""
+
+    def __init__(self, what: str, parameter: str = "Name") -> None:
+        super().__init__(f"The specified {what} is not found.")
+        self.parameter = parameter
+
+
+class AccessResourceExists(KmsError):
+    kind = ErrorKind.STATE
+    parameter = "Name"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"The {what} already exists in this region.")
+
+
+class AccessResourceInUse(KmsError):
+    kind = ErrorKind.STATE
+    parameter = "Name"
+
+    def __init__(self, what: str, user: str) -> None:
+        super().__init__(f"The {what} is in use by {user}.")
+
+
+class ClientKeyNotFound(NotFound):
+    """A gateway request signed by a client key that does not exist (or was deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__("The specified client key is not found.")
+
+
+class ClientKeyNotValid(KmsError):
+    """A gateway request signed by a client key outside its NotBefore..NotAfter window."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The client key is not valid: {reason}.")
+
+
+class ClientKeySignatureMismatch(KmsError):
+    """A gateway request whose signature does not verify with its client key's public key."""
+
+    kind = ErrorKind.INVALID
+
+    def __init__(self) -> None:
+        super().__init__("The request signature does not verify with the client key.")
+
+
+class SourceNotAllowed(KmsError):
+    """A gateway request from an address none of its access point's policies' network rules admit."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"The source address {source} is not allowed by the access point's network rules.")
+
+
 class AliasAlreadyExists(KmsError):
     kind = ErrorKind.CONFLICT
     parameter = "AliasName"

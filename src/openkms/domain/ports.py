@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from openkms.domain.actions import Action
 from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
+from openkms.domain.app_access import AccessPoint, AppPolicy, ClientKey, NetworkRule
 from openkms.domain.audit import AuditEvent
 from openkms.domain.audit_query import AuditPage, AuditQuery
 from openkms.domain.authorization import Resource
@@ -26,6 +27,8 @@ from openkms.domain.ram.identities import Attachment, ManagedPolicy, PolicyType,
 from openkms.domain.secrets import Secret, SecretVersion
 from openkms.domain.specs import SpecInfo
 from openkms.domain.tags import Tag
+
+Named = TypeVar("Named", AccessPoint, AppPolicy, NetworkRule)
 
 
 class Clock(Protocol):
@@ -196,6 +199,11 @@ class PublicKeyCrypto(Protocol):
         ...
 
     def to_pem(self, public_key: bytes) -> str: ...
+
+    def generate_pair(self, spec_name: str, as_pem: bool) -> tuple[bytes, bytes]:
+        """A data key pair handed to a caller: (PKCS#8 private key, SPKI public key), DER or PEM;
+        InvalidParameter (KeyPairSpec) for a spec this machine cannot make."""
+        ...
 
 
 class KeyRepository(Protocol):
@@ -397,6 +405,34 @@ class SecretRepository(Protocol):
     def delete_version(self, secret: Secret, version_id: str) -> None: ...
 
 
+class AppAccessRepository(Protocol):
+    """Application access points, their policies and network rules (by kind and name in an
+    account's region), and client keys (by id)."""
+
+    def get(self, kind: type[Named], account_uid: str, region: str, name: str) -> Named | None: ...
+    def list_all(self, kind: type[Named], account_uid: str, region: str) -> list[Named]: ...
+    def add(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def save(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def delete(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def client_key(self, key_id: str) -> ClientKey | None: ...
+    def client_keys(self, account_uid: str, region: str, aap_name: str) -> list[ClientKey]: ...
+    def add_client_key(self, key: ClientKey) -> None: ...
+    def delete_client_key(self, key: ClientKey) -> None: ...
+
+
+class ClientKeyCrypto(Protocol):
+    """Client keys' cryptography: making a pair, checking a request's signature."""
+
+    def issue(self, password: str) -> tuple[bytes, bytes]:
+        """(the public key to keep, SubjectPublicKeyInfo DER; the private key, handed out once as
+        a PKCS#12 protected by ``password``)."""
+        ...
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """RSASSA-PKCS1-v1_5 with SHA-256 by the DER public key (parsed keys are remembered)."""
+        ...
+
+
 class DataCipher(Protocol):
     """AEAD with a data key the caller holds (the secrets' envelope): the data key itself is
     encrypted under a CMK by a backend; this only uses it."""
@@ -437,6 +473,8 @@ class UnitOfWork(Protocol):
     def logon_failures(self) -> LogOnFailureRepository: ...
     @property
     def secrets(self) -> SecretRepository: ...
+    @property
+    def app_access(self) -> AppAccessRepository: ...
 
 
 class Store(Protocol):
@@ -542,50 +580,3 @@ class AuditReader(Protocol):
         ``query.oldest_first``; the page's cursor continues where it stops. Raises
         ``InvalidLookupParameter`` for a cursor it did not issue."""
         ...
-
-
-class LiveNodes(Protocol):
-    """How many nodes serve the cluster now (a lease table counts them); one on its own."""
-
-    def live_nodes(self) -> int:
-        """At least 1. Called about once a second per worker, never per request."""
-        ...
-
-
-class Leadership(Protocol):
-    """Whether this node runs the cluster's scheduled jobs now."""
-
-    def is_leader(self) -> bool: ...
-
-
-class RequestMetrics(Protocol):
-    """What the API reports per request to an operator's monitoring. Labels are bounded names
-    (an action, an error code, a quota class): never a key id or an AccessKey."""
-
-    def started(self) -> None:
-        """A request arrived (the in-flight gauge)."""
-        ...
-
-    def finished(self, action: str, code: str, seconds: float) -> None:
-        """It was answered, with ``code`` ("-" for success), after ``seconds``."""
-        ...
-
-    def throttled(self, quota_class: str) -> None: ...
-
-    def nonce_refused(self) -> None: ...
-
-
-class NoMetrics:
-    """No monitoring: what a runtime without a metrics adapter reports to."""
-
-    def started(self) -> None:
-        return None
-
-    def finished(self, action: str, code: str, seconds: float) -> None:
-        return None
-
-    def throttled(self, quota_class: str) -> None:
-        return None
-
-    def nonce_refused(self) -> None:
-        return None

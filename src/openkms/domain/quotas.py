@@ -44,12 +44,18 @@ _MEMBERS: dict[tuple[str, QuotaClass], tuple[str, ...]] = {
     ("kms", _C.MGMT_READ): (
         "DescribeKey", "ListKeys", "GetKeyPolicy", "ListKeyVersions", "DescribeKeyVersion", "ListAliases",
         "ListAliasesByKeyId", "ListTagResources", "DescribeRegions", "DescribeAccountKmsStatus",
+        "ListKmsInstances", "GetKmsInstance", "GetKmsInstanceQuotaInfos", "GetDefaultKmsInstance",
+        "DescribeApplicationAccessPoint", "ListApplicationAccessPoints", "GetClientKey", "ListClientKeys",
+        "DescribePolicy", "ListPolicies", "DescribeNetworkRule", "ListNetworkRules",
     ),
     ("kms", _C.MGMT_WRITE): (
         "EnableKey", "DisableKey", "UpdateKeyDescription", "ScheduleKeyDeletion", "CancelKeyDeletion",
         "SetDeletionProtection", "SetKeyPolicy", "UpdateRotationPolicy", "CreateKeyVersion", "CreateAlias",
         "UpdateAlias", "DeleteAlias", "TagResource", "UntagResource", "TagResources", "UntagResources",
         "GetParametersForImport", "ImportKeyMaterial", "DeleteKeyMaterial",
+        "CreateApplicationAccessPoint", "UpdateApplicationAccessPoint", "DeleteApplicationAccessPoint",
+        "CreateClientKey", "DeleteClientKey", "CreatePolicy", "UpdatePolicy", "DeletePolicy",
+        "CreateNetworkRule", "UpdateNetworkRule", "DeleteNetworkRule",
     ),
     ("kms", _C.CREATE_KEY): ("CreateKey",),
     ("kms", _C.LIST_RESOURCE_TAGS): ("ListResourceTags",),
@@ -71,6 +77,16 @@ _MEMBERS: dict[tuple[str, QuotaClass], tuple[str, ...]] = {
         "AttachPolicyToUser", "DetachPolicyFromUser",
     ),
     ("actiontrail", _C.TRAIL_LOOKUP): ("LookupEvents",),
+    # The instance gateway (protocol/gateway): its operations count in the RPC API's classes.
+    ("gateway", _C.CRYPTO_SYM): (
+        "Encrypt", "Decrypt", "GenerateDataKey", "AdvanceEncrypt", "AdvanceDecrypt", "AdvanceGenerateDataKey",
+        "GenerateRandom",
+    ),
+    ("gateway", _C.CRYPTO_ASYM): (
+        "Sign", "Verify", "GetPublicKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+        "AdvanceGenerateDataKeyPair", "AdvanceGenerateDataKeyPairWithoutPlaintext",
+    ),
+    ("gateway", _C.SECRET_GET): ("GetSecretValue",),
 }  # fmt: skip
 
 
@@ -84,7 +100,8 @@ def _invert(members: dict[tuple[str, QuotaClass], tuple[str, ...]]) -> dict[tupl
     return table
 
 
-# (service, Action) -> class: "kms", "ram" and "actiontrail", as domain/actions.py names them.
+# (service, Action) -> class: "kms", "ram" and "actiontrail", as domain/actions.py names them, and
+# "gateway", the instance gateway's operations (protocol/gateway/operations.py).
 CLASS_OF: dict[tuple[str, str], QuotaClass] = _invert(_MEMBERS)
 
 

@@ -21,7 +21,8 @@ from openkms.domain import errors
 from openkms.domain.audit import EventType
 from openkms.domain.faults import FaultError
 from openkms.domain.identity import Caller
-from openkms.domain.ports import Clock, NoMetrics, NonceCache, RequestMetrics
+from openkms.domain.node_ports import NoMetrics, RequestMetrics
+from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.actions.context import Ctx, Handler
 from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, ACTIONTRAIL_VERSION, RAM_ACTIONS, RAM_VERSION
 from openkms.protocol.errors import (
@@ -73,6 +74,19 @@ class InjectedFault(Exception):
         super().__init__(error.code)
         self.delay = delay
         self.wire = WireError(error.status, error.code, error.message, None, error.message)
+
+
+def inject(control: DevControl | None, action: str, caller: Caller) -> float:
+    """The delay a fault rule of the test control API adds (0 for most requests); raises
+    ``InjectedFault`` for a rule that names an error. Both protocols (RPC, gateway) ask it."""
+    if control is None:
+        return 0.0
+    rule = control.faults.pick(action, caller.account_uid)
+    if rule is None:
+        return 0.0
+    if rule.error is not None:
+        raise InjectedFault(rule.error, rule.delay)
+    return rule.delay
 
 
 class RpcHandler:
@@ -170,15 +184,7 @@ class RpcHandler:
         return Caller(cred.account_uid, region, cred.access_key_id, cred.user_name, client, secure)
 
     def _inject(self, action: str, caller: Caller) -> float:
-        """The delay a fault rule adds (0 for most requests); raises the error a rule names."""
-        if self._control is None:
-            return 0.0
-        rule = self._control.faults.pick(action, caller.account_uid)
-        if rule is None:
-            return 0.0
-        if rule.error is not None:
-            raise InjectedFault(rule.error, rule.delay)
-        return rule.delay
+        return inject(self._control, action, caller)
 
     def _failed(
         self, facts: RequestFacts, wire: WireError, host: str, xml_root: str | None, exc: Exception | None = None

@@ -44,8 +44,8 @@ class IllegalTimestamp(ProtocolError):
 
 
 class TimestampFormat(ProtocolError):
-    def __init__(self, name: str = "Timestamp") -> None:
-        super().__init__(f'The specified parameter "{name}" is not valid: use YYYY-MM-DDThh:mm:ssZ (UTC).')
+    def __init__(self, name: str = "Timestamp", form: str = "YYYY-MM-DDThh:mm:ssZ (UTC)") -> None:
+        super().__init__(f'The specified parameter "{name}" is not valid: use {form}.')
 
 
 class TimestampExpired(ProtocolError):
@@ -71,6 +71,13 @@ class InvalidVersion(ProtocolError):
             f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20 (KMS), 2015-05-01 (RAM) "
             "and 2020-07-06 (ActionTrail)."
         )
+
+
+class BodyDigestMismatch(ProtocolError):
+    """The instance gateway: the body is not what ``content-sha256`` (which the signature covers) says."""
+
+    def __init__(self) -> None:
+        super().__init__("The content-sha256 header does not match the request body.")
 
 
 class UnsupportedHttpMethod(ProtocolError):
@@ -140,6 +147,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     # protocol
     IncompleteSignature: (400, "IncompleteSignature"),
     SignatureDoesNotMatch: (400, "SignatureDoesNotMatch"),
+    BodyDigestMismatch: (400, "SignatureDoesNotMatch"),
     IllegalTimestamp: (400, "IllegalTimestamp"),
     TimestampFormat: (400, "InvalidTimeStamp.Format"),
     TimestampExpired: (400, "InvalidTimeStamp.Expired"),
@@ -163,6 +171,14 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.AliasNotFound: (404, "Forbidden.AliasNotFound"),
     d.AliasAlreadyExists: (400, "AliasAlreadyExists"),
     d.AliasNotAllowed: (400, "Unsupported.Alias"),
+    d.InstanceNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.AccessResourceNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.AccessResourceExists: (409, "Rejected.ResourceExist"),
+    d.AccessResourceInUse: (409, "Rejected.ResourceInUse"),
+    d.ClientKeyNotFound: (404, "InvalidAccessKeyId.NotFound"),
+    d.ClientKeyNotValid: (403, "Forbidden.ClientKey"),
+    d.SourceNotAllowed: (403, "Forbidden.NetworkRule"),
+    d.ClientKeySignatureMismatch: (400, "SignatureDoesNotMatch"),
     # secrets
     d.SecretNotFound: (404, "Forbidden.ResourceNotFound"),
     d.SecretVersionNotFound: (404, "Forbidden.ResourceNotFound"),

@@ -13,7 +13,8 @@ import logging
 import threading
 
 from openkms.domain import errors
-from openkms.domain.ports import Clock, LiveNodes
+from openkms.domain.node_ports import LiveNodes
+from openkms.domain.ports import Clock
 from openkms.domain.quotas import CLASS_OF, QuotaClass, QuotaPlan, Rate, TokenBucket, retry_after_seconds
 
 log = logging.getLogger("openkms.quotas")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,24 @@ from openkms.storage.sql.fence import NOW_SQL
 
 log = logging.getLogger("openkms.cluster")
 SCHEDULER = "scheduler"
+NODE_ID_FILE = "node-id"
+
+
+def node_id(data_dir: Path) -> str:
+    """This node's name among the nodes on one database: made once, kept in its data directory (a
+    restarted node is the same node). Written whole beside it, then linked into place: a process
+    starting at the same moment reads the first one's name, never half of it."""
+    path = data_dir / NODE_ID_FILE
+    if not path.exists():
+        made = data_dir / f".{NODE_ID_FILE}.{uuid.uuid4().hex}"
+        made.write_text(uuid.uuid4().hex[:16])
+        try:
+            os.link(made, path)
+        except FileExistsError:
+            pass  # another process named the node first
+        finally:
+            made.unlink()
+    return path.read_text().strip()
 
 
 # Templates filled with the dialect's clock (a constant of fence.py), never with input.

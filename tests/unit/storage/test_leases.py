@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from openkms.domain import errors
 from openkms.domain.identity import Account
-from openkms.storage.leases import SqlLeases
+from openkms.storage.leases import SqlLeases, node_id
 from openkms.storage.sql import SqlStore
 from tests.stores import ADAPTERS, open_adapter
 
@@ -154,3 +154,10 @@ def test_a_node_leads_while_one_of_its_processes_holds_the_lease(store: SqlStore
     assert b.renew() is not None
     a_second_worker.renew()
     assert (a_second_worker.is_leader(), b.is_leader()) == (False, True)
+
+
+def test_a_node_is_named_once_in_its_data_directory(tmp_path: Path) -> None:
+    first = node_id(tmp_path)
+    assert len(first) == 16
+    assert node_id(tmp_path) == first  # a restart, or another worker: the same node
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["node-id"]  # nothing left beside it

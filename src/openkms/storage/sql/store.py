@@ -22,6 +22,7 @@ from openkms.domain import errors
 from openkms.domain.ports import Fence, UnitOfWork
 from openkms.storage.schema import CLUSTER_TABLES, access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql.aliases import SqlAliases
+from openkms.storage.sql.app_access import SqlAppAccess
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.fence import fence_check
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
         self.console_sessions = SqlConsoleSessions(db)
         self.logon_failures = SqlLogOnFailures(db, scopes)
         self.secrets = SqlSecrets(db, scopes)
+        self.app_access = SqlAppAccess(db, scopes)
 
 
 def vars_of(fence: Fence) -> dict[str, object]:
