@@ -83,6 +83,9 @@ def test_the_node_example_projects_tests_pass() -> None:
         [_NPM, "test"], cwd=NODE_EXAMPLE, capture_output=True, text=True, env=env, timeout=600, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    # node --test's summary: "# pass 7" (TAP, when not on a terminal) or "\N{INFORMATION SOURCE} pass 7" (spec)
-    assert re.search(r"^(?:#|\N{INFORMATION SOURCE}) pass 7$", done.stdout, re.MULTILINE), done.stdout
+    # node --test's summary: "# pass 7" (TAP, when not on a terminal) or "\N{INFORMATION SOURCE} pass 7" (spec);
+    # some Node versions count the describe block as one more
+    passed = re.search(r"^(?:#|\N{INFORMATION SOURCE}) pass (\d+)$", done.stdout, re.MULTILINE)
+    assert passed is not None, done.stdout
+    assert int(passed.group(1)) >= 7, done.stdout
     assert re.search(r"^(?:#|\N{INFORMATION SOURCE}) fail 0$", done.stdout, re.MULTILINE), done.stdout
