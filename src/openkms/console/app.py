@@ -34,6 +34,8 @@ from openkms.console.pages import (
     logon,
     ram_policies,
     ram_users,
+    secret_detail,
+    secrets,
 )
 from openkms.console.web import Console
 from openkms.domain.ports import Clock
@@ -166,6 +168,23 @@ def _audit_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]])
     ]
 
 
+def _secret_routes(page: Callable[..., Callable[[Request], Awaitable[Response]]]) -> list[Route]:
+    # A secret's name may hold "/": the name is the rest of the path, and a change's name the last
+    # segment of a POST (its page is the only GET).
+    one = "/{region}/secrets/{name:path}"
+    return [
+        Route("/{region}/secrets", page(secrets.secrets_list, event="kms:ListSecrets"), methods=["GET"]),
+        Route("/{region}/secrets", page(secrets.create, event="kms:CreateSecret"), methods=["POST"]),
+        Route(one, page(secret_detail.detail, event="kms:DescribeSecret"), methods=["GET"]),
+        Route(one + "/reveal", page(secret_detail.reveal, event="kms:GetSecretValue"), methods=["POST"]),
+        *(
+            Route(f"{one}/{name}", page(secret_detail.change(name), event=event), methods=["POST"])
+            for name, event in secret_detail.CHANGES.items()
+        ),
+        Route(one + "/{action}", page(secret_detail.action), methods=["POST"]),
+    ]
+
+
 def create_console(services: Services, config: ConsoleConfig, offload: bool, clock: Clock | None = None) -> ASGIApp:
     """``clock`` times the sessions; by default the services' clock (the runtime clock tests move)."""
     sessions = SessionManager(
@@ -199,6 +218,7 @@ def create_console(services: Services, config: ConsoleConfig, offload: bool, clo
         Route(key + "/{action}", page(key_detail.action), methods=["POST"]),
         Route("/{region}/aliases", page(aliases.aliases_list, event="kms:ListAliases"), methods=["GET"]),
         Route("/{region}/aliases/delete", page(aliases.delete), methods=["POST"]),
+        *_secret_routes(page),
         *_ram_routes(page),
         *_audit_routes(page),
     ]

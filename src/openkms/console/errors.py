@@ -100,3 +100,19 @@ IMPORT_FIELDS = FormFields(
     },
     {ErrorKind.UNSUPPORTED: "wrapping_algorithm"},
 )
+
+# The Create Secret form on the Secrets page. A refusal of the chosen key (not found, disabled,
+# not allowed) names no parameter of the form but is about Encryption Key.
+CREATE_SECRET_FIELDS = FormFields(
+    {
+        "SecretName": "secret_name",
+        "SecretData": "secret_data",
+        "SecretDataType": "data_type",
+        "EncryptionKeyId": "encryption_key",
+        "KeyId": "encryption_key",
+        "Description": "description",
+        "VersionId": "version_id",
+        "Tags": "tag",
+    },
+    {ErrorKind.NOT_FOUND: "encryption_key", ErrorKind.STATE: "encryption_key"},
+)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from openkms.domain import errors, importing, keys, listing, numbers, rotation, specs
+from openkms.domain import errors, importing, keys, listing, numbers, rotation, secrets, specs
 from openkms.domain.aliases import PREFIX as ALIAS_PREFIX
 from openkms.domain.specs import SPECS, KeyUsage, Origin, ProtectionLevel
 from openkms.domain.tags import Tag, validate_tag
@@ -203,6 +203,27 @@ def parse_window(days: str) -> int:
                 f" to {keys.MAX_DELETION_WINDOW_DAYS}."
             }
         ) from None
+
+
+def parse_recovery_window(days: str) -> int:
+    """A secret's recovery window, read as the API reads RecoveryWindowInDays; its 7-30 day range
+    is the domain's rule."""
+    try:
+        return numbers.parse_integer(days, max_digits=_MAX_DAYS_DIGITS)
+    except numbers.InvalidNumber:
+        raise FormError(
+            {
+                "delete": f"Enter the recovery window as a whole number of days from {secrets.MIN_RECOVERY_DAYS}"
+                f" to {secrets.MAX_RECOVERY_DAYS}."
+            }
+        ) from None
+
+
+def parse_stages(text: str) -> list[str] | None:
+    """Version stages as typed, separated by commas or spaces; none typed is PutSecretValue's
+    default (ACSCurrent). Each stage's rule is the domain's."""
+    found = [stage for stage in re.split(r"[\s,]+", text) if stage]
+    return found or None
 
 
 def page_number(text: str) -> int:

@@ -15,6 +15,7 @@ uses one SoftHSM2 token directory at a time.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import logging
 import os
@@ -75,9 +76,8 @@ def find_module(candidates: Iterable[str] | None = None) -> str | None:
 
 def available(candidates: Iterable[str] | None = None) -> tuple[bool, str]:
     """(True, module path) when SoftHSM2 can serve; else (False, what is missing and how to fix it)."""
-    try:
-        import pkcs11  # noqa: F401
-    except ImportError:
+    # Found, not imported: the binding is imported when a token is first used, not at every start.
+    if importlib.util.find_spec("pkcs11") is None:
         return False, f"The python-pkcs11 package is not installed. {HOW_TO_ENABLE}"
     module = find_module(candidates)
     if module is None:

@@ -12,13 +12,22 @@ from dataclasses import dataclass
 
 from openkms.domain.actions import Target, action
 from openkms.domain.aliases import is_alias
-from openkms.domain.authorization import alias_resource, key_resource, keys_of, ram_resource, trail_of
+from openkms.domain.authorization import (
+    alias_resource,
+    key_resource,
+    keys_of,
+    ram_resource,
+    secret_resource,
+    secrets_of,
+    trail_of,
+)
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
 from openkms.domain.policy import default_policy
 from openkms.domain.ports import Clock, Store
 from openkms.domain.ram.document import Effect, Kind, MalformedPolicy, compile_policy
 from openkms.domain.ram.identities import PolicyType
+from openkms.domain.secrets import Secret
 from openkms.service.ram_policies import policy_resource
 from openkms.service.resolve import KeyResolver
 
@@ -72,6 +81,18 @@ class AccessService:
         return frozenset(
             n for n in names if is_alias(n) and self._resolver.allowed(caller, delete, alias_resource(caller, n))
         )
+
+    def on_secrets(self, caller: Caller, names: Iterable[str]) -> frozenset[str]:
+        """Which of the Secrets Manager actions ``names`` the caller may perform on its secrets as a
+        whole (CreateSecret, ListSecrets)."""
+        return frozenset(n for n in names if self._resolver.allowed(caller, action(n), secrets_of(caller)))
+
+    def on_secret(self, caller: Caller, secret: Secret, names: Iterable[str]) -> frozenset[str]:
+        """Which of the Secrets Manager actions ``names`` the caller may perform on ``secret`` (its
+        own policy counts, as it does for the action). Reading a value also needs Decrypt with the
+        secret's key, which the read itself asks."""
+        resource = secret_resource(secret.account_uid, secret.region, secret.name, secret.policy)
+        return frozenset(n for n in names if self._resolver.allowed(caller, action(n), resource))
 
     def on_user(self, caller: Caller, names: Iterable[str], user_name: str = "*") -> frozenset[str]:
         """Which of the RAM actions ``names`` the caller may perform on a user (``*``: on users)."""

@@ -283,14 +283,17 @@ class SecretService:
             return self._secret(uow, caller, ref, _DESCRIBE, live=False)
 
     def list_secrets(
-        self, caller: Caller, page: listing.Page, filters: Sequence[listing.Filter] = ()
-    ) -> tuple[list[Secret], int]:
+        self, caller: Caller, page: listing.Page, filters: Sequence[listing.Filter] = (),
+        pending: bool | None = None,
+    ) -> tuple[list[Secret], int]:  # fmt: skip
+        """ListSecrets: one page and the total. ``pending`` (the console's State filter, which the
+        API has no Filters key for): only the secrets scheduled for deletion (True) or not (False)."""
         s.check_filters(filters)
         now = self._now()
         with self._store.read() as uow:
             found = [x for x in uow.secrets.list_in_region(caller.account_uid, caller.region) if not s.is_gone(x, now)]
         shown = self._resolver.visible(caller, _LIST, secrets_of(caller), found, lambda x: _resource(caller, x.name, x))
-        shown = [x for x in shown if s.matches(x, filters)]
+        shown = [x for x in shown if s.matches(x, filters) and pending in (None, x.delete_at is not None)]
         return page.slice(shown), len(shown)
 
     def _change(self, caller: Caller, ref: str, act: Action, live: bool, change: ChangeFn) -> Secret:

@@ -21,7 +21,14 @@ from openkms.service.audit import RequestFacts
 log = logging.getLogger("openkms.console")
 
 # The layout's sections and their paths (the region switcher keeps the section).
-SECTIONS = {"keys": "keys", "aliases": "aliases", "users": "ram/users", "policies": "ram/policies", "audit": "audit"}
+SECTIONS = {
+    "keys": "keys",
+    "aliases": "aliases",
+    "secrets": "secrets",
+    "users": "ram/users",
+    "policies": "ram/policies",
+    "audit": "audit",
+}
 
 FORBIDDEN_NO_COOKIE = (
     "Your browser did not send the console's session cookie, so the request was refused. "
