@@ -64,15 +64,16 @@ def _lines(server: harness.Server) -> dict[str, partial[str]]:
     }
 
 
-def _memory(server: harness.Server, line: partial[str], args: argparse.Namespace) -> None:
-    """RSS after each window of reads; the pools are sized per window, so nothing is replayed."""
+def _memory(server: harness.Server, line: partial[str], args: argparse.Namespace, rate: float) -> None:
+    """RSS after each window of reads. Each window's pool is sized for ``rate`` (twice what the
+    rounds reached, times the harness's 1.5), so nothing is replayed and little is signed in vain."""
     print(f"\nmemory over {args.reads:,} GetSecretValue reads (service key), RSS of all server processes")
     print(f"{'reads':>9} {'RSS MiB':>8} {'req/s':>7} {'CPU us/req':>10}")
     first = server.rss_bytes()
     print(f"{0:>9,} {first / 2**20:>8.1f}")
     done = 0
     while done < args.reads:
-        r = harness.drive(server, "memory", line, args.concurrency, args.seconds, RATE)
+        r = harness.drive(server, "memory", line, args.concurrency, args.seconds, rate)
         if r.failed:
             raise SystemExit(f"memory window: {r.failed} requests failed")
         done += r.requests
@@ -101,7 +102,7 @@ def main() -> None:
                 print(f"  round {round_no} {case:28} {r.rps:7.0f} req/s  p99 {r.p99_ms:6.2f} ms  "
                       f"{r.cpu_us:5.0f} us CPU/req", flush=True)  # fmt: skip
         _table(runs, args)
-        _memory(server, lines[CASES[2]], args)
+        _memory(server, lines[CASES[2]], args, 2 * max(r.rps for r in runs[CASES[2]]))
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
