@@ -111,7 +111,7 @@ def _table(runs: dict[str, list[Result]], args: argparse.Namespace) -> None:
     print(f"\nmedian of {args.rounds} rounds, {args.seconds:.0f} s each, concurrency {args.concurrency}, "
           f"workers={args.workers}")  # fmt: skip
     head = f"{'case':28} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'CPU ratio':>9}"
-    print(f"{head}  per round  target CPU <= {TARGET}x, p99 < {P99_TARGET_MS:.0f} ms")
+    print(f"{head}  CPU <= {TARGET}x  p99 < {P99_TARGET_MS:.0f} ms  per round")
     for case in CASES:
         cpu = statistics.median(r.cpu_us for r in runs[case])
         p99 = statistics.median(r.p99_ms for r in runs[case])
@@ -120,9 +120,14 @@ def _table(runs: dict[str, list[Result]], args: argparse.Namespace) -> None:
         # Each round's own ratio too: its cases ran back to back, so a neighbour's load weighs on both.
         per_round = [r.cpu_us / e.cpu_us for r, e in zip(runs[case], runs[CASES[0]], strict=True)]
         rounds = ", ".join(f"{ratio:.2f}" for ratio in per_round)
-        met = max(cpu / base, statistics.median(per_round)) <= TARGET and p99 < P99_TARGET_MS
-        verdict = "baseline" if case == CASES[0] else ("met" if met else "MISSED")
-        print(f"{case:28} {rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {cpu:>10.0f} {cpu / base:>9.2f}  {rounds}  {verdict}")
+        # The CPU target holds for the ratio of the medians and for the median of the rounds' ratios.
+        cpu_met = max(cpu / base, statistics.median(per_round)) <= TARGET
+        cpu_verdict = "baseline" if case == CASES[0] else ("met" if cpu_met else "MISSED")
+        p99_verdict = "met" if p99 < P99_TARGET_MS else "MISSED"
+        print(
+            f"{case:28} {rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {cpu:>10.0f} {cpu / base:>9.2f}  {cpu_verdict:>9}"
+            f"  {p99_verdict:>13}  {rounds}"
+        )
 
 
 if __name__ == "__main__":
