@@ -19,13 +19,16 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from openkms.domain.app_access import KEY_USER
 from openkms.domain.identity import Caller
+from openkms.domain.instances import DEFAULT_INSTANCE
 from openkms.domain.keys import Key
 from openkms.domain.ram.identities import PolicyType, RotateStrategy
 from openkms.domain.rotation import DAY
 from openkms.domain.secrets import DataType, SecretType
 from openkms.domain.specs import KeyUsage, Origin
 from openkms.domain.tags import Tag
+from openkms.service.app_access import PolicyFields
 from openkms.service.container import Services
 from openkms.service.keys import CreateKeyRequest
 from openkms.service.ram_users import UserFields
@@ -101,6 +104,25 @@ class Samples:
         name = self._secret()
         self.services.secrets.put_secret_value(self.caller, name, "v2", "second", DataType.TEXT, ["custom"])
         return name, "v2"
+
+    def _network_rule(self) -> str:
+        name = f"rule-{os.urandom(5).hex()}"
+        self.services.app_access.create_network_rule(self.caller, name, "Private", ("10.0.0.0/8",), "")
+        return name
+
+    def _app_policy(self) -> str:
+        name = f"policy-{os.urandom(5).hex()}"
+        fields = PolicyFields("", (KEY_USER,), ("key/*",), (self._network_rule(),))
+        self.services.app_access.create_policy(self.caller, name, DEFAULT_INSTANCE, fields)
+        return name
+
+    def _aap(self) -> str:
+        name = f"aap-{os.urandom(5).hex()}"
+        self.services.app_access.create_access_point(self.caller, name, "ClientKey", (self._app_policy(),), "")
+        return name
+
+    def _client_key(self) -> str:
+        return self.services.app_access.create_client_key(self.caller, self._aap(), "pass-word-1", None, None).key.id
 
     def params(self, action: str) -> Params:
         """Parameters of a request for ``action`` that succeeds (KeyError: no sample yet)."""
@@ -257,6 +279,44 @@ _SAMPLES: dict[str, Callable[[Samples], Params]] = {
     "DescribeAccountKmsStatus": lambda s: {},
     "OpenKmsService": lambda s: {},  # answers ServiceAlreadyOpened: a self-hosted KMS is always open
     "GetRandomPassword": lambda s: {"PasswordLength": "16"},
+    # KMS instances (the configured key stores)
+    "ListKmsInstances": lambda s: {},
+    "GetKmsInstance": lambda s: {"KmsInstanceId": "kst-openkms-default"},
+    "GetKmsInstanceQuotaInfos": lambda s: {"KmsInstanceId": "kst-openkms-default", "ResourceType": "KEY"},
+    "GetDefaultKmsInstance": lambda s: {},
+    # application access
+    "CreateApplicationAccessPoint": lambda s: {
+        "Name": f"aap-{os.urandom(5).hex()}",
+        "AuthenticationMethod": "ClientKey",
+        "Policies": json.dumps([s._app_policy()]),
+    },
+    "DescribeApplicationAccessPoint": lambda s: {"Name": s._aap()},
+    "ListApplicationAccessPoints": lambda s: {},
+    "UpdateApplicationAccessPoint": lambda s: {"Name": s._aap(), "Description": "new"},
+    "DeleteApplicationAccessPoint": lambda s: {"Name": s._aap()},
+    "CreateClientKey": lambda s: {"AapName": s._aap(), "Password": "pass-word-1"},
+    "GetClientKey": lambda s: {"ClientKeyId": s._client_key()},
+    "ListClientKeys": lambda s: {"AapName": s._aap()},
+    "DeleteClientKey": lambda s: {"ClientKeyId": s._client_key()},
+    "CreatePolicy": lambda s: {
+        "Name": f"policy-{os.urandom(5).hex()}",
+        "KmsInstance": DEFAULT_INSTANCE,
+        "Permissions": json.dumps([KEY_USER]),
+        "Resources": json.dumps(["key/*"]),
+    },
+    "DescribePolicy": lambda s: {"Name": s._app_policy()},
+    "ListPolicies": lambda s: {},
+    "UpdatePolicy": lambda s: {"Name": s._app_policy(), "Resources": json.dumps(["key/*", "secret/*"])},
+    "DeletePolicy": lambda s: {"Name": s._app_policy()},
+    "CreateNetworkRule": lambda s: {
+        "Name": f"rule-{os.urandom(5).hex()}",
+        "Type": "Private",
+        "SourcePrivateIp": "10.0.0.0/8,192.168.1.7",
+    },
+    "DescribeNetworkRule": lambda s: {"Name": s._network_rule()},
+    "ListNetworkRules": lambda s: {},
+    "UpdateNetworkRule": lambda s: {"Name": s._network_rule(), "SourcePrivateIp": "172.16.0.0/12"},
+    "DeleteNetworkRule": lambda s: {"Name": s._network_rule()},
     # Secrets Manager
     "CreateSecret": lambda s: {"SecretName": f"new-{os.urandom(6).hex()}", "VersionId": "v1", "SecretData": "x"},
     "GetSecretValue": lambda s: {"SecretName": s._secret()},

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from openkms import bootstrap
 from openkms.asgi import OpenKmsApp
 from openkms.cli import serve
 from openkms.cli.tls import ServerTls
+from openkms.domain.quotas import QuotaClass, Rate
 from openkms.settings import KeyStoreSettings, Settings
 from openkms.system import OffsetClock
 from tests.hsm_support import SOFTHSM_AVAILABLE, shared_token
@@ -103,15 +104,26 @@ def _hsm_settings() -> dict[str, Any]:
 
 
 @contextmanager
-def inprocess_server(data_dir: Path, tls: bool = False, **settings: Any) -> Iterator[InProcessServer]:
+def inprocess_server(
+    data_dir: Path,
+    tls: bool = False,
+    admin_quotas: tuple[tuple[QuotaClass, Rate], ...] = (),
+    auth_clock: OffsetClock | None = None,
+    **settings: Any,
+) -> Iterator[InProcessServer]:
+    """``admin_quotas``: the administrator account's own rates, as a [[quotas.account]] entry
+    naming it would set them (its uid is made at the first start). ``auth_clock``: the clock
+    signatures are checked against (default: the system's)."""
     port = free_port()
     values: dict[str, Any] = {"keys_per_region": 100_000, "aliases_per_region": 100_000, **_hsm_settings()}
     values.update(settings)
     cfg = Settings.load(env={}, data_dir=data_dir, port=port, **values)
     issued = bootstrap.prepare(cfg)
     assert issued is not None
+    uid = issued.access_key.account_uid
+    cfg = replace(cfg, quota_overrides=(*cfg.quota_overrides, *((uid, c, rate) for c, rate in admin_quotas)))
     clock = OffsetClock()
-    runtime = bootstrap.build(cfg, clock=clock)
+    runtime = bootstrap.build(cfg, clock=clock, auth_clock=auth_clock)
     app = OpenKmsApp(runtime, run_scheduler=False)
     if tls:
         with _tls_server(app, cfg, clock) as (tls_port, served):

@@ -1,5 +1,5 @@
-"""The application: the RPC API at "/", the web console at "/console", health at "/healthz"; the
-lifespan runs the scheduler.
+"""The application: the RPC API at "/", the web console at "/console", "/healthz" (alive),
+"/readyz" (ready for requests) and "/metrics" (Prometheus); the lifespan runs the scheduler.
 
 "/" is dispatched before Starlette's router: it is the hot path and needs no routing.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -16,14 +18,18 @@ from typing import Any
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from openkms import bootstrap
+from openkms.audit.trail import AuditTrail
 from openkms.console.app import MAX_FORM_BYTES, ConsoleConfig, create_console
+from openkms.metrics import prometheus
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.protocol.control import PREFIX as CONTROL_PREFIX
 from openkms.protocol.control import ControlApp, ControlHandler
+from openkms.protocol.gateway.app import GatewayApp, GatewayHandler
+from openkms.readiness import Readiness
 from openkms.settings import Settings
 
 log = logging.getLogger("openkms")
@@ -37,14 +43,43 @@ class OpenKmsApp:
         self.runtime = runtime
         self._run_scheduler = run_scheduler
         control = runtime.control
+        # [metrics] enabled = false: nothing counted, /metrics not found (benchmarks/metrics_cost.py's baseline).
+        self._metrics = prometheus.PrometheusMetrics() if runtime.settings.metrics_enabled else None
+        if isinstance(runtime.audit, AuditTrail) and self._metrics is not None:
+            runtime.audit.on_failure = self._metrics.audit_write_failed
         handler = RpcHandler(
-            runtime.services, runtime.nonces, runtime.auth_clock, runtime.settings.http_max_body_bytes, control
+            runtime.services,
+            runtime.nonces,
+            runtime.auth_clock,
+            runtime.settings.http_max_body_bytes,
+            control,
+            self._metrics,
+        )
+        backends = runtime.backends
+        assert backends is not None  # bootstrap.build sets it
+        self._readiness = Readiness(runtime.store, backends)
+        self._live = prometheus.LiveState(
+            lambda: [(sid, level.value, failure is None) for sid, level, failure in backends.health()],
+            runtime.leadership.is_leader,
+            runtime.services.clock.now,
+            runtime.settings.scheduler_interval,
         )
         self._rpc = RpcApp(handler, offload=runtime.offload)
+        gateway = GatewayHandler(
+            runtime.services,
+            runtime.services.gateway,
+            runtime.auth_clock,
+            runtime.settings.http_max_body_bytes,
+            control,
+            self._metrics,
+        )
+        self._gateway = GatewayApp(gateway, offload=runtime.offload)
         console = create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
         self._site = Starlette(
             routes=[
                 Route("/healthz", self._healthz),
+                Route("/readyz", self._readyz),
+                Route("/metrics", self._scrape),
                 Mount("/console", app=console, max_body_size=MAX_FORM_BYTES),
             ],
             lifespan=self._lifespan,
@@ -61,7 +96,11 @@ class OpenKmsApp:
         if self._refresh is not None and scope["type"] == "http":
             self._refresh()
         if scope["type"] == "http" and scope["path"] == "/":
-            await self._rpc(scope, receive, send)
+            # The instance gateway's requests name their operation in a header of their own.
+            if any(name == b"x-kms-apiname" for name, _ in scope["headers"]):
+                await self._gateway(scope, receive, send)
+            else:
+                await self._rpc(scope, receive, send)
         elif self._control is not None and scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX + "/"):
             # Beside the router, as "/" is: the signature covers the path as sent.
             await self._control(scope, receive, send)
@@ -73,6 +112,21 @@ class OpenKmsApp:
         if failing:
             return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    async def _readyz(self, _request: Request) -> JSONResponse:
+        failures = await anyio.to_thread.run_sync(self._readiness.failures)
+        if failures:
+            return JSONResponse({"status": "not-ready", "failing": [f.as_dict() for f in failures]}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def _scrape(self, request: Request) -> Response:
+        if self._metrics is None:
+            return JSONResponse({"status": "not-found", "reason": "metrics are off ([metrics] enabled)"}, 404)
+        refused = metrics_refusal(self.runtime.settings, request)
+        if refused is not None:
+            return refused
+        text = await anyio.to_thread.run_sync(prometheus.exposition, self._live)
+        return Response(text, media_type=prometheus.CONTENT_TYPE_LATEST)
 
     def _failing_components(self) -> list[str]:
         """What every request needs: a read of the database and a claim in the nonce store. The
@@ -100,6 +154,8 @@ class OpenKmsApp:
                     if self._refresh is not None:
                         self._refresh()
                     report = await anyio.to_thread.run_sync(self.runtime.services.scheduler.run_once)
+                    if self._metrics is not None:
+                        self._metrics.scheduler_ran(self.runtime.services.clock.now())
                     if report.rotated or report.purged:
                         log.info("scheduler: rotated %d keys, purged %d keys", len(report.rotated), len(report.purged))
                 except Exception:
@@ -117,6 +173,33 @@ class OpenKmsApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self.runtime.close()
+
+
+def metrics_refusal(settings: Settings, request: Request) -> JSONResponse | None:
+    """None when ``[metrics] access`` lets this client read /metrics, else the refusal."""
+    access = settings.metrics_access.lower()
+    if access == "open":
+        return None
+    if access == "token":
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = (settings.metrics_token or "").encode()
+        if scheme.lower() == "bearer" and expected and hmac.compare_digest(given.strip().encode(), expected):
+            return None
+        return JSONResponse(
+            {"status": "unauthorized", "reason": "a bearer token is required"},
+            status_code=401,
+            headers={"www-authenticate": 'Bearer realm="openkms metrics"'},
+        )
+    if _loopback(request.client.host if request.client else ""):
+        return None
+    return JSONResponse({"status": "forbidden", "reason": "metrics are served to loopback clients only"}, 403)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def create_app(settings: Settings | None = None) -> OpenKmsApp:

@@ -14,12 +14,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from openkms import keystores
+from openkms import keystores, seedfile
 from openkms.audit.keys import AuditKeys, load_keys
 from openkms.audit.reader import TrailReader
 from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
 from openkms.crypto import pkcs11, softhsm
+from openkms.crypto.client_keys import RsaClientKeys
 from openkms.crypto.lazy import LazyBackend
 from openkms.crypto.pkcs11_sealer import Pkcs11Sealer
 from openkms.crypto.public import SoftwarePublicKeyCrypto
@@ -28,14 +30,25 @@ from openkms.crypto.software import SoftwareBackend
 from openkms.crypto.symmetric import AesGcmDataCipher
 from openkms.domain import errors
 from openkms.domain.identity import NONCE_MEMORY_SECONDS
-from openkms.domain.ports import AuditSink, Authorizer, Clock, IdGenerator, NonceCache, Sealer, Store
+from openkms.domain.node_ports import Leadership
+from openkms.domain.ports import (
+    AuditSink,
+    Authorizer,
+    Clock,
+    IdGenerator,
+    NonceCache,
+    Sealer,
+    Store,
+)
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.secret_rotation import Rotator
 from openkms.domain.secrets import SecretType
+from openkms.domain.seed import Seed, SeedProblem
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.app_access import AppAccessService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.audit import AuditRecorder
 from openkms.service.audit_search import AuditSearchService
@@ -44,9 +57,12 @@ from openkms.service.backends import DEFAULT_STORE, Backends, KeyStore
 from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.container import Services
 from openkms.service.crypto import CryptoService
+from openkms.service.gateway import GatewayAuthenticator
 from openkms.service.identity import IdentityService, IssuedKey
 from openkms.service.importing import ImportService
+from openkms.service.instances import InstanceService
 from openkms.service.keys import KeyService, Limits
+from openkms.service.quotas import QuotaService
 from openkms.service.ram_policies import RamPolicyService
 from openkms.service.ram_rotator import RamCredentialsRotator
 from openkms.service.ram_users import RamUserService
@@ -56,6 +72,7 @@ from openkms.service.scheduler import Scheduler
 from openkms.service.secret_rotation import SecretRotation
 from openkms.service.secret_values import SecretValues
 from openkms.service.secrets import SecretService
+from openkms.service.seeding import SeedService
 from openkms.service.tags import TagService
 from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
@@ -66,9 +83,11 @@ from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.system import (
     CLOCK_OFFSET,
     FAULT_RULES,
+    DeterministicIds,
     OffsetClock,
     SharedOffsetClock,
     SharedValue,
+    SingleNode,
     SystemClock,
     UuidGenerator,
 )
@@ -161,6 +180,9 @@ class Runtime:
     console_key: bytes = field(repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
     control: DevControl | None = None  # the test control API's, when it is on
+    # The cluster as this node sees it: on its own by default (one node, the leader).
+    leadership: Leadership = field(default_factory=SingleNode)
+    backends: Backends | None = None  # the key stores, for readiness and metrics
 
     def close(self) -> None:
         self.audit.close()  # seals what it recorded
@@ -197,6 +219,8 @@ def prepare(settings: Settings) -> IssuedKey | None:
         issued = runtime.services.identity.bootstrap_admin(
             settings.admin_access_key_id, settings.admin_access_key_secret
         )
+        if runtime.control is not None and runtime.control.seed is not None:
+            load_seed(runtime.control.seeding, runtime.control.seed, settings)
     finally:
         runtime.close()
     if issued is None or settings.admin_access_key_id:
@@ -208,6 +232,17 @@ def prepare(settings: Settings) -> IssuedKey | None:
     }
     _write_private(settings.data_dir / ADMIN_CREDENTIALS_FILE, json.dumps(record, indent=2).encode())
     return issued
+
+
+def load_seed(seeding: SeedService | None, seed: Seed, settings: Settings) -> None:
+    """The seed's data in place of any, at start: what the server cannot hold is told at the
+    entry's line of the file, and nothing is loaded then."""
+    assert seeding is not None
+    assert settings.seed_file is not None
+    try:
+        seeding.load(seed)
+    except SeedProblem as problem:
+        raise seedfile.error_at(settings.seed_file, seed, problem) from None
 
 
 def _keystore(settings: Settings, store_id: str) -> KeyStoreSettings:
@@ -313,6 +348,7 @@ def _open_sealed_data(
 ) -> tuple[Sealer, bool, list[Callable[[], None]], Store, bytes]:
     """(sealer, root key held in a file, closers, store, console key): the root of trust and the
     data it sealed, checked against each other; nothing is left open when either fails."""
+    make_data_dir(settings)
     sealer, in_file, closers = open_root(settings, create=first_start)
     store: Store | None = None
     try:
@@ -335,21 +371,19 @@ def build(
     first_start: bool = False,
     authorizer: Authorizer | None = None,
 ) -> Runtime:
-    make_data_dir(settings)
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
     movable = _movable_clock(settings, clock, store)
-    clock, ids = movable or clock or SystemClock(), ids or UuidGenerator()
+    deterministic = DeterministicIds(settings.deterministic) if settings.deterministic and ids is None else None
+    clock, ids = movable or clock or SystemClock(), ids or deterministic or UuidGenerator()
     regions = settings.catalogue()
-    software = SoftwareBackend(sealer, pool_size=settings.rsa_pool_size)
+    software = _software(settings, sealer)
     backends = Backends(key_stores(settings, sealer, software, clock), default_hsm=settings.default_hsm_keystore)
     resolver = KeyResolver(authorizer or PolicyAuthorizer(store, clock))
     identity = IdentityService(store, sealer, clock)
     versions = VersionService(store, resolver, backends, clock, ids, int(settings.version_spacing_days * 86_400))
     asym = AsymmetricService(store, resolver, backends, public := SoftwarePublicKeyCrypto(), clock)
     importing = ImportService(store, resolver, backends, sealer, clock, ids, regions)
-    audit_clock = clock if movable is None else SystemClock()  # a test clock moves back: a chain's times must not
-    trail = audit_trail(settings, store, sealer, audit_clock)
-    recorder = AuditRecorder(trail, audit_clock, ids)
+    audit_clock, trail, recorder = _recorder(settings, store, sealer, clock, movable, deterministic, ids)
     secrets, rotation = _secrets(settings, store, resolver, backends, identity, clock, ids)
     services = Services(
         keys=KeyService(store, resolver, backends, clock, ids, regions, _key_limits(settings)),
@@ -365,10 +399,8 @@ def build(
         scheduler=Scheduler(store, clock, versions, importing, backends, recorder, rotation),
         reconcile=Reconciler(store, backends, clock),
         audit_search=_audit_search(settings, resolver, audit_clock, trail),
-        ram_users=RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
-        ram_policies=RamPolicyService(store, resolver, clock, _ram_limits(settings)),
-        access=AccessService(store, resolver, clock),
-        console_sessions=ConsoleSessionService(store),
+        quotas=QuotaService(settings.quota_plan(), clock, SingleNode(), settings.workers),  # the lease table: later
+        **_access_services(settings, store, resolver, identity, backends, clock),
         audit=recorder,
         regions=regions,
         clock=clock,
@@ -385,8 +417,49 @@ def build(
         audit=trail,
         console_key=session_key,
         closers=[backends.close, *closers],
-        control=None if movable is None else _control(settings, store, movable, services, recorder),
+        backends=backends,
+        control=_control(settings, store, movable, services, recorder, (software, backends, resolver), deterministic),
     )
+
+
+def _access_services(
+    settings: Settings,
+    store: Store,
+    resolver: KeyResolver,
+    identity: IdentityService,
+    backends: Backends,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Who may do what (RAM users and policies, the console's view of it, applications and their
+    client keys) and what instances serve."""
+    client_keys = RsaClientKeys()  # one cache of parsed public keys for issuing and checking
+    return {
+        "ram_users": RamUserService(store, resolver, identity, clock, _ram_limits(settings)),
+        "ram_policies": RamPolicyService(store, resolver, clock, _ram_limits(settings)),
+        "access": AccessService(store, resolver, clock),
+        "console_sessions": ConsoleSessionService(store),
+        "instances": (instances := InstanceService(store, resolver, backends, settings.keys_per_region)),
+        "app_access": (app_access := AppAccessService(store, resolver, clock, client_keys, instances)),
+        "gateway": GatewayAuthenticator(app_access, client_keys, instances),
+    }  # fmt: skip
+
+
+def _recorder(
+    settings: Settings, store: Store, sealer: Sealer, clock: Clock, movable: OffsetClock | None,
+    deterministic: DeterministicIds | None, ids: IdGenerator,
+) -> tuple[Clock, AuditSink, AuditRecorder]:  # fmt: skip
+    """The trail on real time when the services' clock is a test's (``movable``): a test clock
+    moves back, and a chain's times must not; its event ids random even in deterministic mode, so
+    that requests do not use up the ids the calls of a test are to get."""
+    audit_clock = clock if movable is None else SystemClock()
+    trail = audit_trail(settings, store, sealer, audit_clock)
+    return audit_clock, trail, AuditRecorder(trail, audit_clock, UuidGenerator() if deterministic else ids)
+
+
+def _software(settings: Settings, sealer: Sealer) -> SoftwareBackend:
+    """The software backend; in deterministic mode its symmetric material comes from the seed."""
+    material_seed = settings.deterministic.encode() if settings.deterministic else None
+    return SoftwareBackend(sealer, pool_size=settings.rsa_pool_size, material_seed=material_seed)
 
 
 def _secrets(
@@ -415,12 +488,21 @@ def _rotators(settings: Settings, store: Store, identity: IdentityService, clock
 
 
 def _control(
-    settings: Settings, store: Store, clock: OffsetClock, services: Services, recorder: AuditRecorder
-) -> DevControl:
+    settings: Settings, store: Store, clock: OffsetClock | None, services: Services, recorder: AuditRecorder,
+    crypto: tuple[SoftwareBackend, Backends, KeyResolver], ids: DeterministicIds | None,
+) -> DevControl | None:  # fmt: skip
     """The control API's state; its fault rules shared by the workers as the clock's offset is,
-    unless a test runs the server on a clock of its own (one process)."""
+    unless a test runs the server on a clock of its own (one process); the seed it resets to. None
+    when the control API is off (no movable clock)."""
+    if clock is None:
+        return None
     shared = SharedValue(store, FAULT_RULES, settings.data_dir) if isinstance(clock, SharedOffsetClock) else None
-    return DevControl(store, clock, services, recorder.keyed_hash, shared)
+    software, backends, resolver = crypto
+    values = SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, UuidGenerator())
+    seeding = SeedService(store, services.identity, backends, software, values, services.regions, clock)
+    seed = seedfile.load(settings.seed_file) if settings.seed_file else None
+    restart = ids.restart if ids is not None else None
+    return DevControl(store, clock, services, recorder.keyed_hash, shared, seeding, seed, settings.dev, restart)
 
 
 def _movable_clock(settings: Settings, given: Clock | None, store: Store) -> OffsetClock | None:

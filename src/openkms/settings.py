@@ -21,6 +21,7 @@ from typing import Any
 
 from openkms.domain.aliases import DEFAULT_ALIASES_PER_REGION
 from openkms.domain.keys import DEFAULT_KEYS_PER_REGION
+from openkms.domain.quotas import PROFILES, UNLIMITED, QuotaPlan
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.regions import DEFAULT_REGION, DEFAULT_REGIONS, Region, RegionCatalogue
 from openkms.settings_options import (
@@ -39,6 +40,7 @@ from openkms.settings_options import (
     required,
     table_of,
 )
+from openkms.settings_quotas import QUOTA_ACCOUNT_OPTIONS, QuotaOverride, quota_overrides
 
 __all__ = [
     "ENTRY_LISTS",
@@ -316,6 +318,27 @@ class Settings:
         "Sealed segments older than this are deleted, on the record (0: kept).",
         check=at_least(0),
     )
+    quota_profile: str = option(
+        UNLIMITED,
+        "quotas.profile",
+        "Request rates per account, region and class of action: unlimited, or alibaba-shared (the "
+        "cloud's published numbers); shared out between the live nodes and their workers.",
+        check=one_of(*PROFILES),
+    )
+    quota_overrides: tuple[QuotaOverride, ...] = ()  # [[quotas.account]] entries: QUOTA_ACCOUNT_OPTIONS
+    metrics_enabled: bool = option(
+        True, "metrics.enabled", "Count requests for /metrics (false: nothing counted, /metrics not found)."
+    )
+    metrics_access: str = option(
+        "loopback",
+        "metrics.access",
+        "Who may read /metrics: loopback (clients on this host), open (anyone), or token (a bearer "
+        "token, OPENKMS_METRICS_TOKEN).",
+        check=one_of("loopback", "open", "token"),
+    )
+    metrics_token: str | None = option(
+        None, None, 'The bearer token of `[metrics] access = "token"`.', env="OPENKMS_METRICS_TOKEN", secret=True
+    )
     root_key: str | None = option(
         None, None, "The root key: 32 bytes, base64 or hex (see below).", env="OPENKMS_ROOT_KEY", secret=True
     )
@@ -330,6 +353,20 @@ class Settings:
         "testing.control_api",
         "The test control API under `/_openkms/` (clock, faults, reset, requests) for administrator "
         "keys; on in dev mode. Refused with `[server] production`.",
+    )
+    seed_file: Path | None = option(
+        None,
+        "testing.seed_file",
+        "A seed file (docs/SEED.md) a dev server loads at every start, and its control API's reset "
+        "returns to (or `openkms serve --dev --seed FILE`). Dev mode only.",
+        example="tests/seed.toml",
+    )
+    deterministic: str | None = option(
+        None,
+        "testing.deterministic",
+        "Dev mode only: KeyIds, version ids and symmetric key material made from this string, the same "
+        "on every run (or `--deterministic SEED`); IVs and nonces stay random.",
+        example="my-test-seed",
     )
     admin_access_key_id: str | None = option(
         None,
@@ -377,6 +414,9 @@ class Settings:
             s = _dev(s)
         return replace(s, data_dir=s.data_dir.expanduser().resolve())
 
+    def quota_plan(self) -> QuotaPlan:
+        return QuotaPlan(self.quota_profile.lower(), self.quota_overrides)
+
     @property
     def control_api_on(self) -> bool:
         return self.dev or self.control_api
@@ -421,6 +461,7 @@ REGION_OPTIONS: tuple[Option, ...] = (
 ENTRY_LISTS: tuple[tuple[str, str, tuple[Option, ...]], ...] = (
     ("regions.region", "One entry per region; without any, Alibaba's public regions.", REGION_OPTIONS),
     ("keystores", 'One entry per key store: see "Keys in a hardware security module".', KEYSTORE_OPTIONS),
+    ("quotas.account", "One entry per account whose rates differ from the profile's.", QUOTA_ACCOUNT_OPTIONS),
 )
 
 
@@ -442,6 +483,11 @@ def _check(s: Settings) -> None:
             "dev mode and [testing] control_api are refused with [server] production = true: "
             "they publish an administrator pair and let a caller move the clock"
         )
+    if s.metrics_access.lower() == "token" and not s.metrics_token:
+        raise SettingsError('[metrics] access = "token" needs the token in OPENKMS_METRICS_TOKEN')
+    for given, name in ((s.seed_file, "seed_file (--seed)"), (s.deterministic, "deterministic (--deterministic)")):
+        if given and not s.dev:
+            raise SettingsError(f"[testing] {name} is for dev mode only (openkms serve --dev)")
     if s.root_key_keystore and s.root_key:
         raise SettingsError("the root key comes either from OPENKMS_ROOT_KEY or from a key store, not both")
     if (s.tls_cert_file is None) != (s.tls_key_file is None):
@@ -513,6 +559,9 @@ def _apply_file(s: Settings, path: Path) -> Settings:
     regions = table_of(doc, "regions")
     if "region" in regions:
         changes["regions"] = _regions(regions["region"])
+    quotas = table_of(doc, "quotas")
+    if "account" in quotas:
+        changes["quota_overrides"] = quota_overrides(quotas["account"])
     if "keystores" in doc:
         entries = doc["keystores"]
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import threading
 import time
@@ -19,6 +21,26 @@ class SystemClock:
 class UuidGenerator:
     def new_id(self) -> str:
         return str(uuid.uuid4())
+
+
+class DeterministicIds:
+    """``--deterministic SEED`` (dev mode): the n-th id since the start or the last reset is a
+    UUID made from HMAC-SHA256(SEED, n), so the same calls give the same ids on every run."""
+
+    def __init__(self, seed: str) -> None:
+        self._key = hashlib.sha256(b"openkms/deterministic-ids/v1:" + seed.encode()).digest()
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def new_id(self) -> str:
+        with self._lock:
+            n, self._next = self._next, self._next + 1
+        digest = hmac.new(self._key, n.to_bytes(8, "big"), hashlib.sha256).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
+
+    def restart(self) -> None:
+        with self._lock:
+            self._next = 0
 
 
 class ManualClock:
@@ -140,3 +162,13 @@ class SharedOffsetClock(OffsetClock):
     def reset(self, offset: float = 0.0) -> None:
         self._shared.set(repr(offset).encode())
         super().reset(offset)
+
+
+class SingleNode:
+    """The ``LiveNodes`` and ``Leadership`` ports of a node on its own: one node, and the leader."""
+
+    def live_nodes(self) -> int:
+        return 1
+
+    def is_leader(self) -> bool:
+        return True

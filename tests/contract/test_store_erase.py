@@ -3,9 +3,25 @@
 
 from __future__ import annotations
 
+import pytest
+
+from openkms.domain import errors
+from openkms.domain.aliases import Alias
 from openkms.domain.identity import AccessKey, AccessKeyStatus, Account
+from openkms.domain.ports import UnitOfWork
+from openkms.domain.tags import Tag
 from openkms.storage.sql import SqlStore
-from tests.contract.test_store_contract import OTHER_UID, REGION, T0, UID, add_keys, make_key, make_version
+from tests.contract.test_store_contract import (
+    OTHER_REGION,
+    OTHER_UID,
+    REGION,
+    T0,
+    UID,
+    add_keys,
+    kid,
+    make_key,
+    make_version,
+)
 
 
 def test_a_changing_node_value_is_replaced(store: SqlStore) -> None:
@@ -37,3 +53,47 @@ def test_erase_keeps_only_the_administrators_own_pairs(store: SqlStore) -> None:
         assert uow.keys.get(UID, REGION, make_key(1).id) is None
         assert uow.keys.get(OTHER_UID, REGION, make_key(2).id) is None
     assert store.node_value("administrator-account") == UID.encode()
+
+
+def test_erase_writes_what_follows_in_its_own_transaction(store: SqlStore) -> None:
+    """A reset to a seed: the seed's rows in bulk (one statement a table), in the erase's
+    transaction; a failure among them leaves the data as it was before the erase."""
+    with store.write() as uow:
+        uow.accounts.add(Account(UID, T0))
+    add_keys(store, make_key(1))
+    seeded = [make_key(2), make_key(3, region=OTHER_REGION)]
+
+    def load(uow: UnitOfWork) -> None:
+        uow.keys.add_many(seeded)
+        uow.versions.add_many([make_version(2, 2), make_version(3, 3)])
+        uow.aliases.add_many(
+            [Alias("alias/two", kid(2), UID, REGION, T0), Alias("alias/x", kid(3), UID, OTHER_REGION, T0)]
+        )
+        uow.tags.add_many({kid(2): [Tag("b", "2"), Tag("a", "1")], kid(3): []})
+
+    store.erase(UID, load)
+    with store.read() as uow:
+        assert uow.keys.list_in_region(UID, REGION) == [seeded[0]]
+        assert uow.keys.list_in_region(UID, OTHER_REGION) == [seeded[1]]
+        assert uow.versions.list_for_key(kid(3)) == [make_version(3, 3)]
+        assert [a.name for a in uow.aliases.list_for_key(kid(2))] == ["alias/two"]
+        assert uow.tags.for_key(kid(2)) == [Tag("a", "1"), Tag("b", "2")]
+
+    def half(uow: UnitOfWork) -> None:
+        uow.keys.add_many([make_key(4)])
+        uow.versions.add_many([make_version(5, 5)])  # its key does not exist: refused
+
+    with pytest.raises(errors.BackendUnavailable):
+        store.erase(UID, half)
+    with store.read() as uow:
+        assert [k.id for k in uow.keys.list_in_region(UID, REGION)] == [kid(2)]  # nothing erased, nothing added
+
+
+def test_many_of_nothing_is_nothing(store: SqlStore) -> None:
+    with store.write() as uow:
+        uow.keys.add_many([])
+        uow.versions.add_many([])
+        uow.aliases.add_many([])
+        uow.tags.add_many({})
+    with store.read() as uow:
+        assert uow.keys.list_in_region(UID, REGION) == []

@@ -130,6 +130,52 @@ CASES: list[dict[str, Any]] = [
         "context": UNICODE_CONTEXT,
         "plaintext": "国密 SM4-GCM known answer",
     },
+    # Format 2 (issue 14): bound to the context as TransferClient hashes it into the instance
+    # gateway's Aad, so a blob crosses between the RPC API and the gateway.
+    {
+        "name": "aes256-v2-no-context",
+        "format": 2,
+        "spec": "Aliyun_AES_256",
+        "material": AES_256,
+        "version_id": "86a9efd9-3d16-4894-bd4f-1fc43f3f2abf",
+        "salt": "808182838485868788898a8b8c8d8e8f",
+        "nonce": "c0c1c2c3c4c5c6c7c8c9cacb",
+        "context": None,
+        "plaintext": "hello wörld *~",
+    },
+    {
+        "name": "aes256-v2-context",
+        "format": 2,
+        "spec": "Aliyun_AES_256",
+        "material": AES_256,
+        "version_id": "86a9efd9-3d16-4894-bd4f-1fc43f3f2abf",
+        "salt": "909192939495969798999a9b9c9d9e9f",
+        "nonce": "d0d1d2d3d4d5d6d7d8d9dadb",
+        "context": CONTEXT,
+        "plaintext": "hello wörld *~",
+    },
+    {
+        "name": "aes128-v2-context",
+        "format": 2,
+        "spec": "Aliyun_AES_128",
+        "material": AES_128,
+        "version_id": "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+        "salt": "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf",
+        "nonce": "e0e1e2e3e4e5e6e7e8e9eaeb",
+        "context": UNICODE_CONTEXT,
+        "plaintext": base64.b64encode(bytes(range(32))).decode(),
+    },
+    {
+        "name": "sm4-v2-context",
+        "format": 2,
+        "spec": "Aliyun_SM4",
+        "material": SM4,
+        "version_id": "7b0c9c53-5b9a-4f3e-8f6a-2c1d0e9f8a01",
+        "salt": "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
+        "nonce": "f0f1f2f3f4f5f6f7f8f9fafb",
+        "context": CONTEXT,
+        "plaintext": "国密 SM4-GCM known answer",
+    },
 ]
 
 
@@ -139,15 +185,18 @@ def make_blob(case: dict[str, Any]) -> dict[str, Any]:
     material = bytes.fromhex(case["material"])
     assert len(material) == info.material_bytes
     salt, nonce = bytes.fromhex(case["salt"]), bytes.fromhex(case["nonce"])
-    canonical = context.canonical(case["context"])
-    aad = ciphertext.associated_data(case["version_id"], canonical)
+    fmt = case.get("format", ciphertext.FORMAT_V1)
+    bound = context.binding(fmt, case["context"])
+    aad = ciphertext.associated_data(case["version_id"], bound, fmt)
     message_key = derive_message_key(info.cipher, material, salt)
     sealed = aead_encrypt(info.cipher, message_key, nonce, case["plaintext"].encode("utf-8"), aad)
-    blob = ciphertext.pack(ciphertext.Envelope(case["version_id"], salt, nonce, sealed))
+    blob = ciphertext.pack(ciphertext.Envelope(case["version_id"], salt, nonce, sealed, fmt))
+    # Format 1 rows keep the keys they were written with ("canonical_context"); format 2 names its binding.
+    binding_field = "canonical_context" if fmt == ciphertext.FORMAT_V1 else "binding"
     return {
         **case,
         "cipher": info.cipher.value,
-        "canonical_context": canonical.decode("utf-8"),
+        binding_field: bound.decode("utf-8"),
         "aad": aad.hex(),
         "message_key": message_key.hex(),
         "blob": base64.b64encode(blob).decode("ascii"),

@@ -31,6 +31,7 @@ import os
 import re
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,7 @@ class AuditTrail:
         self._timer: threading.Thread | None = None
         self._closed = False
         self.failures = 0  # events that could not be written (best-effort: dropped)
+        self.on_failure: Callable[[], None] | None = None  # told of each (the metrics' counter)
         self.seal_failures = 0
         self._seal_failing = False
         self._failing = False
@@ -259,6 +261,8 @@ class AuditTrail:
             self.failures += 1
             first = not self._failing
             self._failing = True
+        if self.on_failure is not None:
+            self.on_failure()
         reason = exc.strerror or str(exc)
         if first:
             what = "requests are refused" if self.config.fail_closed else "events are dropped and counted"

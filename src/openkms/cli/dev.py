@@ -34,4 +34,12 @@ def announce(settings: Settings) -> None:
         f"  AccessKeySecret: {settings.admin_access_key_secret}\n"
         f"  RegionId:        {settings.default_region}\n"
     )
+    if settings.seed_file is not None:
+        sys.stdout.write(f"openkms: seeded from {settings.seed_file}; the control API's reset returns to it\n")
+    if settings.deterministic:
+        sys.stdout.write(
+            "openkms: *** DETERMINISTIC MODE *** KeyIds, version ids and symmetric key material are made "
+            "from the --deterministic seed and repeat on every run: anyone with the seed has the keys. "
+            "IVs and nonces stay random.\n"
+        )
     sys.stdout.flush()

@@ -35,9 +35,7 @@ def duration(text: str) -> float:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p_dev = sub.add_parser("dev", help="the test control API of a dev server: clock, faults, reset, requests")
-    p_dev.add_argument("--endpoint", default="127.0.0.1:8080", help="server host:port or URL")
-    p_dev.add_argument("--access-key-id", help="or OPENKMS_ACCESS_KEY_ID (default: dev mode's pair)")
-    p_dev.add_argument("--credentials", type=Path, help="JSON file with AccessKeyId and AccessKeySecret")
+    connection_options(p_dev)
     dsub = p_dev.add_subparsers(dest="dev_command", required=True)
 
     p_clock = dsub.add_parser("clock", help="show, advance or set the server's clock")
@@ -64,15 +62,23 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     fsub.add_parser("clear", help="remove every rule")
     p_fault.set_defaults(func=fault)
 
-    dsub.add_parser("reset", help="empty the data (the administrator pair stays), real time, no faults").set_defaults(
-        func=reset
+    p_reset = dsub.add_parser(
+        "reset", help="back to the seed, or empty (the administrator pair stays); real time, no faults"
     )
+    p_reset.add_argument("--to", choices=("seed", "empty"), help="default: the seed if the server has one")
+    p_reset.set_defaults(func=reset)
     p_requests = dsub.add_parser("requests", help="the last requests (parameters without secrets)")
     p_requests.add_argument("--limit", type=int, default=20)
     p_requests.set_defaults(func=requests)
 
 
-def _client(args: argparse.Namespace) -> ControlClient:
+def connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", default="127.0.0.1:8080", help="server host:port or URL")
+    parser.add_argument("--access-key-id", help="or OPENKMS_ACCESS_KEY_ID (default: dev mode's pair)")
+    parser.add_argument("--credentials", type=Path, help="JSON file with AccessKeyId and AccessKeySecret")
+
+
+def control_client(args: argparse.Namespace) -> ControlClient:
     try:
         found = client_from(args.endpoint, args.access_key_id, None, args.credentials, None)
         return ControlClient(args.endpoint, found.access_key_id, found.secret)
@@ -82,7 +88,7 @@ def _client(args: argparse.Namespace) -> ControlClient:
 
 def _run(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None, **query: str) -> int:
     try:
-        answer = _client(args).call(method, path, body, **query)
+        answer = control_client(args).call(method, path, body, **query)
     except RemoteError as exc:
         sys.stderr.write(f"openkms dev: {exc}\n")
         return 1
@@ -127,7 +133,7 @@ def fault(args: argparse.Namespace) -> int:
 
 
 def reset(args: argparse.Namespace) -> int:
-    return _run(args, "POST", "/reset")
+    return _run(args, "POST", "/reset", {"To": args.to} if args.to else None)
 
 
 def requests(args: argparse.Namespace) -> int:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from openkms import __version__
-from openkms.cli import admin, audit, dev_control, hsm, importing, ram, secret, serve
+from openkms.cli import admin, audit, clientkey, dev_control, hsm, importing, ram, secret, seed, serve
 from openkms.settings import SettingsError
 
 _common = admin.data_args
@@ -17,21 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"openkms {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_serve = sub.add_parser("serve", help="start the server")
-    _common(p_serve)
-    p_serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p_serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    p_serve.add_argument("--workers", type=int, help="worker processes (default 1)")
-    p_serve.add_argument("--tls-port", type=int, help="HTTPS port (default 8443)")
-    p_serve.add_argument("--no-http", action="store_true", help="no plain-HTTP listener: HTTPS only")
-    p_serve.add_argument("--no-tls", action="store_true", help="no HTTPS listener: plain HTTP only")
-    p_serve.add_argument(
-        "--dev",
-        action="store_true",
-        help="dev mode: a throw-away data directory unless --data-dir, the well-known administrator pair, "
-        "no quotas, the control API (refused with [server] production = true)",
-    )
-    p_serve.set_defaults(func=serve.run)
+    _serve_parser(sub)
 
     p_ak = sub.add_parser("accesskey", help="manage AccessKey pairs")
     ak_sub = p_ak.add_subparsers(dest="ak_command", required=True)
@@ -59,10 +46,41 @@ def build_parser() -> argparse.ArgumentParser:
     ram.add_commands(sub)
     importing.add_commands(sub)
     secret.add_commands(sub)
+    clientkey.add_commands(sub)
     hsm.add_commands(sub)
     audit.add_commands(sub)
     dev_control.add_commands(sub)
+    seed.add_commands(sub)
     return parser
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p_serve = sub.add_parser("serve", help="start the server")
+    _common(p_serve)
+    p_serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p_serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    p_serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p_serve.add_argument("--tls-port", type=int, help="HTTPS port (default 8443)")
+    p_serve.add_argument("--no-http", action="store_true", help="no plain-HTTP listener: HTTPS only")
+    p_serve.add_argument("--no-tls", action="store_true", help="no HTTPS listener: plain HTTP only")
+    p_serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="dev mode: a throw-away data directory unless --data-dir, the well-known administrator pair, "
+        "no quotas, the control API (refused with [server] production = true)",
+    )
+    p_serve.add_argument(
+        "--seed",
+        type=Path,
+        metavar="FILE",
+        help="dev mode: load this seed file (docs/SEED.md) at start; reset goes back to it",
+    )
+    p_serve.add_argument(
+        "--deterministic",
+        metavar="SEED",
+        help="dev mode: KeyIds, version ids and symmetric material made from SEED, alike every run (IVs random)",
+    )
+    p_serve.set_defaults(func=serve.run)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging.config
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
-from openkms import bootstrap
+from openkms import bootstrap, seedfile
 from openkms.cli import dev, tls
 from openkms.cli.http_limits import HttpLimits, limited_protocol
 from openkms.domain import errors
@@ -262,7 +263,22 @@ def listen(settings: Settings) -> tuple[list[socket.socket], list[str]] | None:
     return sockets, [url(scheme, sock) for (scheme, _), sock in zip(wanted, sockets, strict=True)]
 
 
+METRICS_DIR = "metrics"
+
+
+def metrics_directory(settings: Settings) -> Path:
+    """prometheus-client's multi-process files, emptied at each start: a dead worker's counts from
+    an earlier run must not be added to this run's (its client library's rule). Set before any
+    worker starts, so that each imports prometheus-client in multi-process mode."""
+    directory = settings.data_dir / METRICS_DIR
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
+
+
 def _environment_for_workers(settings: Settings) -> None:
+    metrics_directory(settings)
     # Worker processes rebuild their settings from the environment.
     os.environ["OPENKMS_DATA_DIR"] = str(settings.data_dir)
     # Each worker chooses its replay protection by how many processes share the node.
@@ -271,6 +287,10 @@ def _environment_for_workers(settings: Settings) -> None:
         os.environ["OPENKMS_CONFIG"] = str(settings.config_file)
     if settings.dev:
         os.environ["OPENKMS_TESTING_DEV"] = "true"
+    if settings.seed_file is not None:
+        os.environ["OPENKMS_TESTING_SEED_FILE"] = str(settings.seed_file.resolve())
+    if settings.deterministic:
+        os.environ["OPENKMS_TESTING_DETERMINISTIC"] = settings.deterministic
 
 
 def load_settings(args: argparse.Namespace, dev_data_dir: Path | None = None) -> Settings:
@@ -284,6 +304,8 @@ def load_settings(args: argparse.Namespace, dev_data_dir: Path | None = None) ->
         tls_port=args.tls_port,
         plain_http=False if args.no_http else None,
         tls=False if args.no_tls else None,
+        seed_file=getattr(args, "seed", None),
+        deterministic=getattr(args, "deterministic", None),
     )
 
 
@@ -309,6 +331,8 @@ def _serve(settings: Settings) -> int:
     # The log is set up before uvicorn does so (with the same configuration) for the lines of the
     # start itself: the orphan report below.
     logging.config.dictConfig(log_config(settings.log_level))
+    if settings.seed_file is not None:
+        seedfile.load(settings.seed_file)  # a bad seed is told before anything is made
     if settings.tls and settings.tls_cert_file is not None:
         tls.configured(settings)  # a wrong path or key is told before anything is created
     issued = bootstrap.prepare(settings)

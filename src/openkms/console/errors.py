@@ -22,6 +22,7 @@ STATUS: Mapping[ErrorKind, int] = {
     ErrorKind.UNSUPPORTED: 400,
     ErrorKind.LIMIT: 400,
     ErrorKind.TOO_LARGE: 413,
+    ErrorKind.THROTTLED: 429,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.STATE: 409,

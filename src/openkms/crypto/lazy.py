@@ -146,3 +146,9 @@ class LazyBackend:
         if self._present is not None and not self._present():
             return []
         return self._get().list_objects()
+
+    def probe(self) -> None:
+        """Connects if needed (within the retry pauses), then asks the token itself."""
+        if self._present is not None and not self._present():
+            return
+        self._get().probe()

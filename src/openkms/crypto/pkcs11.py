@@ -235,6 +235,9 @@ class Pkcs11Backend:
 
         return self._call("decrypt", run, f"key version {version.id}", oid)
 
+    def probe(self) -> None:
+        self.random_bytes(1)  # C_GenerateRandom: a session on the token, and an answer from it
+
     def random_bytes(self, n: int) -> bytes:
         if n <= 0:
             return b""

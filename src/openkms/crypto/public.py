@@ -8,6 +8,7 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from openkms.crypto import asymmetric, pem
+from openkms.crypto.algorithms import KEY_TYPES
 from openkms.domain import errors
 from openkms.domain.algorithms import EncryptAlgorithm, SignAlgorithm
 
@@ -43,3 +44,11 @@ class SoftwarePublicKeyCrypto:
 
     def to_pem(self, public_key: bytes) -> str:
         return pem.encode(public_key)
+
+    def generate_pair(self, spec_name: str, as_pem: bool) -> tuple[bytes, bytes]:
+        if spec_name not in KEY_TYPES or spec_name in asymmetric.unavailable_specs():
+            raise errors.InvalidParameter("KeyPairSpec", f"{spec_name!r} is not a key pair spec this server makes.")
+        private, public = asymmetric.generate(spec_name)
+        if not as_pem:
+            return private, public
+        return pem.encode(private, "PRIVATE KEY").encode(), pem.encode(public).encode()

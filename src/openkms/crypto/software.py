@@ -8,6 +8,8 @@ import os
 import threading
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from openkms.crypto import asymmetric, symmetric
 from openkms.crypto.algorithms import KEY_TYPES
 from openkms.crypto.keypool import KeyPool
@@ -17,6 +19,7 @@ from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Sealer
+from openkms.domain.seed import hkdf
 from openkms.domain.specs import SpecInfo
 
 _MAX_CACHED_KEYS = 1024
@@ -37,8 +40,10 @@ def fingerprint(material: bytes) -> bytes:
 
 
 class SoftwareBackend:
-    def __init__(self, sealer: Sealer, pool_size: int = 2) -> None:
+    def __init__(self, sealer: Sealer, pool_size: int = 2, material_seed: bytes | None = None) -> None:
         self._sealer = sealer
+        # Deterministic mode (dev only): symmetric material derived from the seed and the version id.
+        self._material_seed = material_seed
         # Key types slow to generate (RSA); RSA_2048 pairs also serve as import wrapping keys.
         slow = [name for name, key_type in KEY_TYPES.items() if key_type.pregenerate]
         self._pool = KeyPool(asymmetric.generate, slow, pool_size)
@@ -50,7 +55,11 @@ class SoftwareBackend:
         self._capabilities: Capabilities | None = None
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
-        return self._sealer.seal(os.urandom(spec.material_bytes), material_aad(version_id))
+        if self._material_seed is not None:
+            material = hkdf(self._material_seed, b"deterministic/" + version_id.encode(), spec.material_bytes)
+        else:
+            material = os.urandom(spec.material_bytes)
+        return self._sealer.seal(material, material_aad(version_id))
 
     def _material(self, spec: SpecInfo, version: KeyVersion) -> bytes:
         # Keyed by the sealed bytes too: material imported again under the same version id is
@@ -127,8 +136,41 @@ class SoftwareBackend:
         importing.check_material_length(material, spec.material_bytes)
         return self._sealer.seal(material, material_aad(version_id)), fingerprint(material)
 
+    # --- seed files -------------------------------------------------------------------------------
+
+    def adopt(self, spec: SpecInfo, version_id: str, material: bytes | None) -> tuple[bytes, bytes | None]:
+        if material is None:
+            if spec.symmetric:
+                return self.create_symmetric(spec, version_id), None
+            return self.create_asymmetric(spec, version_id)
+        if spec.symmetric:
+            if len(material) != spec.material_bytes:
+                raise errors.InvalidKeyMaterial(f"{spec.name} material is {spec.material_bytes} bytes.")
+            return self._sealer.seal(material, material_aad(version_id)), None
+        public_der = _public_of(spec, material)
+        return self._sealer.seal(material, material_aad(version_id)), public_der
+
+    def reveal(self, spec: SpecInfo, version: KeyVersion) -> bytes:
+        material = self._sealer.unseal(version.material_ref, material_aad(version.id))
+        if spec.symmetric and len(material) != spec.material_bytes:
+            raise errors.IntegrityError("key material")
+        return material
+
     def discard(self, material_ref: bytes) -> None:
         """Sealed material lives only in its row, which the caller deletes."""
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _public_of(spec: SpecInfo, private_der: bytes) -> bytes:
+    """The SPKI of a given PKCS#8 private key, checked (fully, unlike our own keys) to be of ``spec``."""
+    key_type = KEY_TYPES[spec.name]
+    try:
+        private = serialization.load_der_private_key(private_der, password=None)
+        public = private.public_key()
+        if not key_type.matches(public):
+            raise errors.InvalidKeyMaterial(f"The private key is not a {spec.name} key.")
+        return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError, AttributeError):
+        raise errors.InvalidKeyMaterial(f"Not a PKCS#8 {spec.name} private key this backend can load.") from None

@@ -97,6 +97,26 @@ _ALL = (
     Action("DescribeAccountKmsStatus", False, C),
     Action("OpenKmsService", True, C),
     Action("GetRandomPassword", False, C),
+    # KMS instances: the configured key stores, read only
+    Action("ListKmsInstances", False, C),
+    Action("GetKmsInstance", False, C),
+    Action("GetKmsInstanceQuotaInfos", False, C),
+    Action("GetDefaultKmsInstance", False, C),
+    # application access (the instance gateway's callers): access points, client keys, policies, network rules
+    *(
+        Action(f"{verb}{noun}", verb not in ("Describe", "List", "Get"), C)
+        for noun, verbs in (
+            ("ApplicationAccessPoint", ("Create", "Describe", "Update", "Delete")),
+            ("ClientKey", ("Create", "Get", "Delete")),
+            ("Policy", ("Create", "Describe", "Update", "Delete")),
+            ("NetworkRule", ("Create", "Describe", "Update", "Delete")),
+        )
+        for verb in verbs
+    ),
+    Action("ListApplicationAccessPoints", False, C),
+    Action("ListClientKeys", False, C),
+    Action("ListPolicies", False, C),
+    Action("ListNetworkRules", False, C),
     # Secrets Manager (a secret's key is reached for its use: GenerateDataKey / Decrypt)
     *(
         Action(name, writes, Target.SECRET)

@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     UNSUPPORTED = "unsupported"  # not offered for this key, spec, origin or key store
     LIMIT = "limit"  # a quota or count would be exceeded
     TOO_LARGE = "too-large"  # the request itself is larger than the server takes
+    THROTTLED = "throttled"  # over the caller's request rate; retrying later succeeds
     UNAVAILABLE = "unavailable"  # a backend cannot serve now; retrying may succeed
     INTERNAL = "internal"  # a failure whose detail is for the operator's log only
 
@@ -131,6 +132,71 @@ class AliasNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__("The specified Alias is not found.")
+
+
+class InstanceNotFound(NotFound):
+    parameter = "KmsInstanceId"
+
+    def __init__(self) -> None:
+        super().__init__("The specified KMS instance is not found.")
+
+
+class AccessResourceNotFound(NotFound):
+    """An application access point, client key, its policy or network rule that does not exist."""
+
+    def __init__(self, what: str, parameter: str = "Name") -> None:
+        super().__init__(f"The specified {what} is not found.")
+        self.parameter = parameter
+
+
+class AccessResourceExists(KmsError):
+    kind = ErrorKind.STATE
+    parameter = "Name"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"The {what} already exists in this region.")
+
+
+class AccessResourceInUse(KmsError):
+    kind = ErrorKind.STATE
+    parameter = "Name"
+
+    def __init__(self, what: str, user: str) -> None:
+        super().__init__(f"The {what} is in use by {user}.")
+
+
+class ClientKeyNotFound(NotFound):
+    """A gateway request signed by a client key that does not exist (or was deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__("The specified client key is not found.")
+
+
+class ClientKeyNotValid(KmsError):
+    """A gateway request signed by a client key outside its NotBefore..NotAfter window."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The client key is not valid: {reason}.")
+
+
+class ClientKeySignatureMismatch(KmsError):
+    """A gateway request whose signature does not verify with its client key's public key."""
+
+    kind = ErrorKind.INVALID
+
+    def __init__(self) -> None:
+        super().__init__("The request signature does not verify with the client key.")
+
+
+class SourceNotAllowed(KmsError):
+    """A gateway request from an address none of its access point's policies' network rules admit."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"The source address {source} is not allowed by the access point's network rules.")
 
 
 class AliasAlreadyExists(KmsError):
@@ -275,6 +341,17 @@ class LimitExceeded(KmsError):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"The request was rejected because user create resource limit was exceeded. {detail}".strip())
+
+
+class Throttled(KmsError):
+    """Over the account's quota of requests of one class in one region (domain/quotas.py)."""
+
+    kind = ErrorKind.THROTTLED
+
+    def __init__(self, quota_class: str, retry_after: int) -> None:
+        super().__init__("QPS Limit Exceeded")
+        self.quota_class = quota_class
+        self.retry_after = retry_after  # whole seconds until a request of the class would be taken
 
 
 class ServiceAlreadyOpened(KmsError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from openkms.domain.app_access import Application
+
 # A signed request is accepted while its timestamp is within this many seconds of the server's
 # clock, either side.
 MAX_SKEW_SECONDS = 15 * 60
@@ -52,6 +54,9 @@ class Caller:
     user_name: str = ""
     source_ip: str = ""
     secure_transport: bool = False
+    # An application signing with a client key (the instance gateway): its AAP's policies decide,
+    # not RAM's.
+    application: Application | None = None
 
     @property
     def is_root(self) -> bool:

@@ -6,14 +6,15 @@ crosses a port.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from openkms.domain.actions import Action
 from openkms.domain.algorithms import Capabilities, EncryptAlgorithm, SignAlgorithm
 from openkms.domain.aliases import Alias
+from openkms.domain.app_access import AccessPoint, AppPolicy, ClientKey, NetworkRule
 from openkms.domain.audit import AuditEvent
 from openkms.domain.audit_query import AuditPage, AuditQuery
 from openkms.domain.authorization import Resource
@@ -26,6 +27,8 @@ from openkms.domain.ram.identities import Attachment, ManagedPolicy, PolicyType,
 from openkms.domain.secrets import Secret, SecretVersion
 from openkms.domain.specs import SpecInfo
 from openkms.domain.tags import Tag
+
+Named = TypeVar("Named", AccessPoint, AppPolicy, NetworkRule)
 
 
 class Clock(Protocol):
@@ -134,6 +137,20 @@ class BackendLifecycle(Protocol):
         ...
 
 
+class MaterialTransfer(Protocol):
+    """Material given by or written to a seed file (dev mode), for the software backend's keys."""
+
+    def adopt(self, spec: SpecInfo, version_id: str, material: bytes | None) -> tuple[bytes, bytes | None]:
+        """Keep ``material`` (raw symmetric bytes, or a PKCS#8 DER private key) for ``version_id``,
+        or new material when None: (reference to store, public key SPKI DER or None). Raises
+        ``InvalidKeyMaterial`` for material that is not of the spec."""
+        ...
+
+    def reveal(self, spec: SpecInfo, version: KeyVersion) -> bytes:
+        """A version's material in clear: raw symmetric bytes, or a PKCS#8 DER private key."""
+        ...
+
+
 class CryptoBackend(SymmetricCrypto, AsymmetricCrypto, KeyWrapping, BackendLifecycle, Protocol):
     """Generates and uses key material. One instance per protection level / key store."""
 
@@ -160,6 +177,11 @@ class ObjectInventory(Protocol):
         """Destroy what the reference names (nothing if it is gone already)."""
         ...
 
+    def probe(self) -> None:
+        """One round trip to the store (for readiness and metrics): raises ``BackendUnavailable``
+        unless it answers now. Creates nothing: a store not made yet has nothing to reach."""
+        ...
+
 
 class PublicKeyCrypto(Protocol):
     """Operations that need only a public key: the same for every backend, and for callers' keys."""
@@ -178,6 +200,11 @@ class PublicKeyCrypto(Protocol):
 
     def to_pem(self, public_key: bytes) -> str: ...
 
+    def generate_pair(self, spec_name: str, as_pem: bool) -> tuple[bytes, bytes]:
+        """A data key pair handed to a caller: (PKCS#8 private key, SPKI public key), DER or PEM;
+        InvalidParameter (KeyPairSpec) for a spec this machine cannot make."""
+        ...
+
 
 class KeyRepository(Protocol):
     def get(self, account_uid: str, region: str, key_id: str) -> Key | None: ...
@@ -190,6 +217,10 @@ class KeyRepository(Protocol):
     # the last committed change of the scope. See storage/sql/scopes.py.
 
     def add(self, key: Key) -> None: ...
+    def add_many(self, keys: Sequence[Key]) -> None:
+        """Many new keys at once (a seed's): one statement."""
+        ...
+
     def save(self, key: Key) -> None: ...
     def list_in_region(self, account_uid: str, region: str) -> list[Key]: ...
     def count(self, account_uid: str, region: str) -> int: ...
@@ -211,6 +242,7 @@ class KeyRepository(Protocol):
 
 class VersionRepository(Protocol):
     def add(self, version: KeyVersion) -> None: ...
+    def add_many(self, versions: Sequence[KeyVersion]) -> None: ...
     def set_material(self, version_id: str, material_ref: bytes) -> None:
         """Replace a version's material reference (empty bytes: the material was deleted)."""
         ...
@@ -224,6 +256,7 @@ class VersionRepository(Protocol):
 class AliasRepository(Protocol):
     def get(self, account_uid: str, region: str, name: str) -> Alias | None: ...
     def add(self, alias: Alias) -> None: ...
+    def add_many(self, aliases: Sequence[Alias]) -> None: ...
     def retarget(self, alias: Alias, key_id: str) -> None: ...
     def delete(self, alias: Alias) -> None: ...
     def list_in_region(self, account_uid: str, region: str) -> list[Alias]: ...
@@ -235,6 +268,9 @@ class TagRepository(Protocol):
     def for_key(self, key_id: str) -> list[Tag]: ...
     def list_for_region(self, account_uid: str, region: str) -> dict[str, list[Tag]]: ...
     def replace(self, key_id: str, tags: list[Tag]) -> None: ...
+    def add_many(self, tags: Mapping[str, Sequence[Tag]]) -> None:
+        """The tags of keys that have none yet, by key id."""
+        ...
 
 
 class ImportTokenRepository(Protocol):
@@ -369,6 +405,34 @@ class SecretRepository(Protocol):
     def delete_version(self, secret: Secret, version_id: str) -> None: ...
 
 
+class AppAccessRepository(Protocol):
+    """Application access points, their policies and network rules (by kind and name in an
+    account's region), and client keys (by id)."""
+
+    def get(self, kind: type[Named], account_uid: str, region: str, name: str) -> Named | None: ...
+    def list_all(self, kind: type[Named], account_uid: str, region: str) -> list[Named]: ...
+    def add(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def save(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def delete(self, item: AccessPoint | AppPolicy | NetworkRule) -> None: ...
+    def client_key(self, key_id: str) -> ClientKey | None: ...
+    def client_keys(self, account_uid: str, region: str, aap_name: str) -> list[ClientKey]: ...
+    def add_client_key(self, key: ClientKey) -> None: ...
+    def delete_client_key(self, key: ClientKey) -> None: ...
+
+
+class ClientKeyCrypto(Protocol):
+    """Client keys' cryptography: making a pair, checking a request's signature."""
+
+    def issue(self, password: str) -> tuple[bytes, bytes]:
+        """(the public key to keep, SubjectPublicKeyInfo DER; the private key, handed out once as
+        a PKCS#12 protected by ``password``)."""
+        ...
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """RSASSA-PKCS1-v1_5 with SHA-256 by the DER public key (parsed keys are remembered)."""
+        ...
+
+
 class DataCipher(Protocol):
     """AEAD with a data key the caller holds (the secrets' envelope): the data key itself is
     encrypted under a CMK by a backend; this only uses it."""
@@ -409,6 +473,8 @@ class UnitOfWork(Protocol):
     def logon_failures(self) -> LogOnFailureRepository: ...
     @property
     def secrets(self) -> SecretRepository: ...
+    @property
+    def app_access(self) -> AppAccessRepository: ...
 
 
 class Store(Protocol):
@@ -445,9 +511,10 @@ class Store(Protocol):
         """Store ``value`` in place of any: a node-wide value that changes (the test clock's offset)."""
         ...
 
-    def erase(self, keep_account_uid: str) -> None:
+    def erase(self, keep_account_uid: str, then: Callable[[UnitOfWork], None] | None = None) -> None:
         """The test control's reset: every row of the data gone but ``keep_account_uid``'s account
-        and its own AccessKeys (not its RAM users'); node values stay. One transaction."""
+        and its own AccessKeys (not its RAM users'); node values stay. One transaction, in which
+        ``then`` writes what the data starts from again (a seed's rows): all of it or none."""
         ...
 
     def ping(self) -> None:

@@ -21,6 +21,7 @@ from openkms.domain import errors
 from openkms.domain.audit import EventType
 from openkms.domain.faults import FaultError
 from openkms.domain.identity import Caller
+from openkms.domain.node_ports import NoMetrics, RequestMetrics
 from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.actions.context import Ctx, Handler
 from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, ACTIONTRAIL_VERSION, RAM_ACTIONS, RAM_VERSION
@@ -29,6 +30,7 @@ from openkms.protocol.errors import (
     ActionNotFound,
     BodyTooLarge,
     InvalidVersion,
+    NonceUsed,
     UnsupportedHttpMethod,
     WireError,
     to_wire,
@@ -62,6 +64,7 @@ class Response:
     body: bytes = field(repr=False)  # may carry a plaintext or a data key
     request_id: str
     delay: float = 0.0  # seconds to wait before answering: an injected fault's
+    retry_after: int | None = None  # a throttled request's Retry-After, in seconds
 
 
 class InjectedFault(Exception):
@@ -73,6 +76,19 @@ class InjectedFault(Exception):
         self.wire = WireError(error.status, error.code, error.message, None, error.message)
 
 
+def inject(control: DevControl | None, action: str, caller: Caller) -> float:
+    """The delay a fault rule of the test control API adds (0 for most requests); raises
+    ``InjectedFault`` for a rule that names an error. Both protocols (RPC, gateway) ask it."""
+    if control is None:
+        return 0.0
+    rule = control.faults.pick(action, caller.account_uid)
+    if rule is None:
+        return 0.0
+    if rule.error is not None:
+        raise InjectedFault(rule.error, rule.delay)
+    return rule.delay
+
+
 class RpcHandler:
     def __init__(
         self,
@@ -81,8 +97,11 @@ class RpcHandler:
         auth_clock: Clock,
         max_body_bytes: int = MAX_BODY_BYTES,
         control: DevControl | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
+        self._metrics: RequestMetrics = metrics or NoMetrics()
+        self._quotas = services.quotas
         self._services = services
         self._auth = Authenticator(services.identity, nonces)
         self._auth_clock = auth_clock
@@ -100,6 +119,7 @@ class RpcHandler:
         secure: bool = False,
     ) -> Response:
         started = time.perf_counter()
+        self._metrics.started()
         # Every request is an audit event, refused ones included: its facts are gathered as it goes.
         facts = RequestFacts(EventType.API_CALL, str(uuid.uuid4()).upper(), client, _header(raw_headers, b"user-agent"))
         # Known before anything can fail, so that every error body echoes it as HostId.
@@ -107,6 +127,7 @@ class RpcHandler:
         xml_root: str | None = None
         overrides = None
         delay = 0.0
+        retry_after: int | None = None
         try:
             if method not in ("GET", "POST"):
                 raise UnsupportedHttpMethod()
@@ -120,12 +141,10 @@ class RpcHandler:
             overrides = OVERRIDES.get(version)
             _describe(facts, req, action, version)
             handler = _handler_for(action, version)
-            cred = self._auth.authenticate(req, self._auth_clock.now())
-            # Only V3 signs the Host header: under V1 an unsigned header must not choose the region.
-            signed_host = host if (req.header("authorization") or "").startswith("ACS3-") else None
-            region = self._services.regions.resolve(req.params.get("RegionId") or None, signed_host).id
-            caller = Caller(cred.account_uid, region, cred.access_key_id, cred.user_name, client, secure)
-            facts.caller, facts.region = caller, region
+            caller = self._authenticate(req, host, client, secure)
+            facts.caller, facts.region = caller, caller.region
+            # Below the signature: only a known account spends its quota (domain/quotas.py).
+            self._quotas.take(caller.account_uid, caller.region, _SERVICES[version], action)
             self._audit.admit()  # fail-closed: refused here, before the action does anything
             delay = self._inject(action, caller)
             with noting() as facts.noted:
@@ -135,7 +154,9 @@ class RpcHandler:
             content_type, payload = render(result, f"{action}Response" if xml_root else None)
             status, code = 200, "-"
         except errors.KmsError as exc:
-            status, code, content_type, payload = self._failed(facts, to_wire(exc, overrides), host, xml_root, exc)
+            wire = to_wire(exc, overrides)
+            retry_after = wire.retry_after
+            status, code, content_type, payload = self._failed(facts, wire, host, xml_root, exc)
         except InjectedFault as fault:
             delay, (status, code, content_type, payload) = fault.delay, self._failed(facts, fault.wire, host, xml_root)
         except Exception:
@@ -146,33 +167,43 @@ class RpcHandler:
         except errors.AuditUnavailable as exc:  # fail-closed: an answer whose event is lost is not given
             status, code, content_type, payload = self._error(to_wire(exc), facts.request_id, host, xml_root)
         self._log(method, facts, status, code, started)
-        return Response(status, content_type, payload, facts.request_id, delay)
+        return Response(status, content_type, payload, facts.request_id, delay, retry_after)
+
+    def _count_refusal(self, exc: errors.KmsError) -> None:
+        """The refusals an operator watches for beside the codes: quotas spent, replays."""
+        if isinstance(exc, errors.Throttled):
+            self._metrics.throttled(exc.quota_class)
+        elif isinstance(exc, NonceUsed):
+            self._metrics.nonce_refused()
+
+    def _authenticate(self, req: RpcRequest, host: str, client: str, secure: bool) -> Caller:
+        cred = self._auth.authenticate(req, self._auth_clock.now())
+        # Only V3 signs the Host header: under V1 an unsigned header must not choose the region.
+        signed_host = host if (req.header("authorization") or "").startswith("ACS3-") else None
+        region = self._services.regions.resolve(req.params.get("RegionId") or None, signed_host).id
+        return Caller(cred.account_uid, region, cred.access_key_id, cred.user_name, client, secure)
 
     def _inject(self, action: str, caller: Caller) -> float:
-        """The delay a fault rule adds (0 for most requests); raises the error a rule names."""
-        if self._control is None:
-            return 0.0
-        rule = self._control.faults.pick(action, caller.account_uid)
-        if rule is None:
-            return 0.0
-        if rule.error is not None:
-            raise InjectedFault(rule.error, rule.delay)
-        return rule.delay
+        return inject(self._control, action, caller)
 
     def _failed(
         self, facts: RequestFacts, wire: WireError, host: str, xml_root: str | None, exc: Exception | None = None
     ) -> tuple[int, str, bytes, bytes]:
         if wire.status >= 500 and exc is not None:
             log.error("request %s failed: %s", facts.request_id, type(exc).__name__)
+        if isinstance(exc, errors.KmsError):
+            self._count_refusal(exc)
         facts.error_code, facts.error_message = wire.code, wire.audit_message
         return self._error(wire, facts.request_id, host, xml_root)
 
     def _log(self, method: str, facts: RequestFacts, status: int, code: str, started: float) -> None:
         caller = facts.caller
+        elapsed = time.perf_counter() - started
+        self._metrics.finished(facts.event_name or "?", "OK" if code == "-" else code, elapsed)
         if self._control is not None:
             self._control.requests.record(
                 self._services.clock.now(), facts.request_id, facts.event_name or "?", facts.access_key_id,
-                facts.parameters, status, code, (time.perf_counter() - started) * 1000,
+                facts.parameters, status, code, elapsed * 1000,
             )  # fmt: skip
         access_log.info(
             "%s %s %s %d %s %.1fms ak=%s region=%s",
@@ -181,7 +212,7 @@ class RpcHandler:
             facts.event_name or "?",
             status,
             code,
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
             caller.access_key_id if caller else "-",
             facts.region if caller else "-",
         )
@@ -282,15 +313,12 @@ class RpcApp:
             resp = self._handler.handle(*args)
         if resp.delay:
             await anyio.sleep(resp.delay)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": resp.status,
-                "headers": [
-                    (b"content-type", resp.content_type),
-                    (b"content-length", str(len(resp.body)).encode()),
-                    (b"x-acs-request-id", resp.request_id.encode()),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", resp.content_type),
+            (b"content-length", str(len(resp.body)).encode()),
+            (b"x-acs-request-id", resp.request_id.encode()),
+        ]
+        if resp.retry_after is not None:
+            headers.append((b"retry-after", str(resp.retry_after).encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": resp.body})

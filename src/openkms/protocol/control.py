@@ -25,9 +25,17 @@ from openkms.domain.faults import BadRule
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, NonceCache
 from openkms.protocol.app import Receive, Scope, Send
-from openkms.protocol.errors import IncompleteSignature, InvalidControl, NotAdministrator, UnknownControl, to_wire
+from openkms.protocol.errors import (
+    IncompleteSignature,
+    InvalidControl,
+    NotAdministrator,
+    NotDevMode,
+    UnknownControl,
+    to_wire,
+)
 from openkms.protocol.request import build_request
 from openkms.protocol.verify import Authenticator
+from openkms.seedfile import writer
 from openkms.service.audit import RequestFacts
 from openkms.service.container import Services
 from openkms.service.scheduler import SchedulerReport
@@ -107,9 +115,22 @@ class ControlHandler:
         self._control.faults.clear()
         return {}
 
-    def reset(self, _body: Body, _query: dict[str, str]) -> Body:
-        self._control.reset()
-        return {}
+    def reset(self, body: Body, _query: dict[str, str]) -> Body:
+        """``{"To": "seed"}`` (the default when the server has a seed) or ``{"To": "empty"}``."""
+        to = body.get("To", "seed" if self._control.seed is not None else "empty")
+        if to not in ("seed", "empty"):
+            raise InvalidControl('To must be "seed" or "empty"')
+        if to == "seed" and self._control.seed is None:
+            raise InvalidControl("the server was started without a seed (--seed FILE)")
+        self._control.reset(to_seed=to == "seed")
+        return {"To": to}
+
+    def seed(self, _body: Body, _query: dict[str, str]) -> Body:
+        """The data as a seed document, material and values in clear: dev servers only."""
+        if not self._control.dev or self._control.seeding is None:
+            raise NotDevMode()
+        seed, skipped = self._control.seeding.export()
+        return {"Seed": writer.to_document(seed), "SkippedKeys": skipped}
 
     def requests(self, _body: Body, query: dict[str, str]) -> Body:
         limit = query.get("Limit", str(DEFAULT_REQUESTS))
@@ -125,6 +146,7 @@ class ControlHandler:
         ("POST", "/faults"): ("AddFault", add_fault),
         ("DELETE", "/faults"): ("ClearFaults", clear_faults),
         ("POST", "/reset"): ("Reset", reset),
+        ("GET", "/seed"): ("ExportSeed", seed),
         ("GET", "/requests"): ("ListRequests", requests),
     }
 

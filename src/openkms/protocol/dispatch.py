@@ -8,9 +8,11 @@ from openkms.protocol.actions import (
     account,
     actiontrail,
     aliases,
+    app_access,
     asymmetric,
     crypto,
     importing,
+    instances,
     keys,
     ram,
     secrets,
@@ -42,6 +44,8 @@ ACTIONS: dict[str, Handler] = merge(
     tags.ACTIONS,
     account.ACTIONS,
     secrets.ACTIONS,
+    instances.ACTIONS,
+    app_access.ACTIONS,
 )
 
 # RAM 2015-05-01: a table of its own, since some names are KMS's too (CreatePolicy, ListPolicies).

@@ -44,8 +44,8 @@ class IllegalTimestamp(ProtocolError):
 
 
 class TimestampFormat(ProtocolError):
-    def __init__(self, name: str = "Timestamp") -> None:
-        super().__init__(f'The specified parameter "{name}" is not valid: use YYYY-MM-DDThh:mm:ssZ (UTC).')
+    def __init__(self, name: str = "Timestamp", form: str = "YYYY-MM-DDThh:mm:ssZ (UTC)") -> None:
+        super().__init__(f'The specified parameter "{name}" is not valid: use {form}.')
 
 
 class TimestampExpired(ProtocolError):
@@ -71,6 +71,13 @@ class InvalidVersion(ProtocolError):
             f"Specified api version {version!r} is not valid; openkms speaks 2016-01-20 (KMS), 2015-05-01 (RAM) "
             "and 2020-07-06 (ActionTrail)."
         )
+
+
+class BodyDigestMismatch(ProtocolError):
+    """The instance gateway: the body is not what ``content-sha256`` (which the signature covers) says."""
+
+    def __init__(self) -> None:
+        super().__init__("The content-sha256 header does not match the request body.")
 
 
 class UnsupportedHttpMethod(ProtocolError):
@@ -110,6 +117,15 @@ class UnknownControl(ProtocolError):
         super().__init__(f"No control endpoint {method} {path}.")
 
 
+class NotDevMode(ProtocolError):
+    """A seed export writes key material in clear: a dev server's only."""
+
+    kind = d.ErrorKind.FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__("Seed export is for dev mode only (openkms serve --dev): it writes key material in clear.")
+
+
 class InvalidControl(ProtocolError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"The control request is not valid: {detail}.")
@@ -123,6 +139,7 @@ class WireError:
     # Alibaba's AccessDeniedDetail for a denial (the SDKs read it into access_denied_detail).
     access_denied: dict[str, str] | None = None
     audit_message: str = ""  # what the audit trail keeps of the message (KmsError.audit_message)
+    retry_after: int | None = None  # seconds, for a Retry-After header (a throttled request's)
 
 
 # (class, HTTP status, code). Order does not matter: lookup walks the raised class's MRO.
@@ -130,6 +147,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     # protocol
     IncompleteSignature: (400, "IncompleteSignature"),
     SignatureDoesNotMatch: (400, "SignatureDoesNotMatch"),
+    BodyDigestMismatch: (400, "SignatureDoesNotMatch"),
     IllegalTimestamp: (400, "IllegalTimestamp"),
     TimestampFormat: (400, "InvalidTimeStamp.Format"),
     TimestampExpired: (400, "InvalidTimeStamp.Expired"),
@@ -153,6 +171,14 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.AliasNotFound: (404, "Forbidden.AliasNotFound"),
     d.AliasAlreadyExists: (400, "AliasAlreadyExists"),
     d.AliasNotAllowed: (400, "Unsupported.Alias"),
+    d.InstanceNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.AccessResourceNotFound: (404, "Forbidden.ResourceNotFound"),
+    d.AccessResourceExists: (409, "Rejected.ResourceExist"),
+    d.AccessResourceInUse: (409, "Rejected.ResourceInUse"),
+    d.ClientKeyNotFound: (404, "InvalidAccessKeyId.NotFound"),
+    d.ClientKeyNotValid: (403, "Forbidden.ClientKey"),
+    d.SourceNotAllowed: (403, "Forbidden.NetworkRule"),
+    d.ClientKeySignatureMismatch: (400, "SignatureDoesNotMatch"),
     # secrets
     d.SecretNotFound: (404, "Forbidden.ResourceNotFound"),
     d.SecretVersionNotFound: (404, "Forbidden.ResourceNotFound"),
@@ -173,6 +199,8 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     d.UnsupportedProtectionLevel: (400, "Unsupported.ProtectionLevel"),
     d.LimitExceeded: (400, "Rejected.LimitExceeded"),
     d.ServiceAlreadyOpened: (400, "Forbidden.Opened"),
+    # quotas: the cloud's code and message for a request over its class's rate (the CreateSecret page)
+    d.Throttled: (429, "Rejected.Throttling"),
     # import
     d.InvalidImportToken: (400, "InvalidImportToken"),
     d.ExpiredImportToken: (400, "ExpiredImportToken"),
@@ -190,6 +218,7 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     NotAdministrator: (403, "Forbidden.NotAdministrator"),
     UnknownControl: (404, "InvalidControl.NotFound"),
     InvalidControl: (400, "InvalidControl"),
+    NotDevMode: (403, "Forbidden.NotDevMode"),
     # infrastructure
     d.BackendUnavailable: (503, "ServiceUnavailableTemporary"),
     # A token object removed outside openkms: the row is intact and a token backup restores the
@@ -223,7 +252,8 @@ def to_wire(exc: BaseException, overrides: dict[type[BaseException], tuple[int, 
                 code = code.format_map(vars(exc))
             if not isinstance(exc, d.KmsError):
                 return WireError(status, code, "")
-            return WireError(status, code, exc.message, _detail(exc), exc.audit_message)
+            retry_after = exc.retry_after if isinstance(exc, d.Throttled) else None
+            return WireError(status, code, exc.message, _detail(exc), exc.audit_message, retry_after)
     return INTERNAL
 
 

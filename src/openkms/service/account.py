@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from openkms.domain import errors, passwords
 from openkms.domain.actions import action
 from openkms.domain.identity import Caller
@@ -29,6 +31,12 @@ class AccountService:
         self._resolver.authorize(caller, _OPEN)
         # A self-hosted KMS is always open; the real service answers a second call this way.
         raise errors.ServiceAlreadyOpened()
+
+    @staticmethod
+    def random_bytes(caller: Caller, length: int) -> bytes:
+        """The instance gateway's GenerateRandom: any authenticated caller's (nothing is read)."""
+        del caller
+        return secrets.token_bytes(length)
 
     def random_password(self, caller: Caller, rules: passwords.PasswordRules) -> str:
         self._resolver.authorize(caller, _PASSWORD)

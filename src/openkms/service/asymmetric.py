@@ -42,7 +42,8 @@ class AsymmetricService:
         conditions = {"kms:EncryptionAlgorithm": algorithm} if algorithm else None
         with self._store.read() as uow:
             key = self._resolver.key(uow, caller, ref, act, int(self._clock.now()), conditions)
-            version = uow.versions.get(version_id)
+            # No version (the instance gateway names none): the key's primary one.
+            version = uow.versions.get(version_id or key.primary_version_id or "")
         if version is None or version.key_id != key.id:
             raise errors.KeyVersionNotFound()
         if key.spec_info.symmetric or version.public_key is None:

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from openkms.domain import errors
 from openkms.domain.actions import Action
+from openkms.domain.app_access import permission_for
 from openkms.domain.authorization import IDENTITY_BASED, RESOURCE_BASED, SYSTEM_ACCOUNT, Resource
 from openkms.domain.identity import Caller
 from openkms.domain.keys import Key
@@ -105,6 +106,9 @@ class PolicyAuthorizer:
     def authorize(
         self, caller: Caller, action: Action, resource: Resource, conditions: Mapping[str, str] | None = None
     ) -> None:
+        if caller.application is not None:
+            self._application(caller, action, resource)
+            return
         # System policies (account "system") are everyone's to read and attach.
         same_account = resource.account_uid in (caller.account_uid, SYSTEM_ACCOUNT)
         if caller.is_root and same_account:
@@ -131,6 +135,21 @@ class PolicyAuthorizer:
                 self._decisions[memo] = outcome
         if outcome[0] is not Decision.ALLOW:
             raise self._denied(caller, action, resource, *outcome)
+
+    def _application(self, caller: Caller, action: Action, resource: Resource) -> None:
+        """An application (a client key's caller) may do what its access point's policies grant:
+        the template's actions on the resources they name, in their instance, from their
+        networks; never anything in another account."""
+        assert caller.application is not None
+        permission = permission_for(action)
+        store_id = resource.key.key_store_id if resource.key is not None else None
+        allowed = (
+            permission is not None
+            and resource.account_uid == caller.account_uid
+            and caller.application.allows(permission, resource.path, store_id, caller.source_ip)
+        )
+        if not allowed:
+            raise self._denied(caller, action, resource, Decision.IMPLICIT_DENY, IDENTITY_BASED)
 
     @staticmethod
     def _denied(

@@ -97,6 +97,22 @@ class Backends:
         found = [(s.id, s.inventory) for s in self._stores.values() if s.inventory is not None]
         return sorted(found, key=lambda pair: pair[0])
 
+    def health(self) -> list[tuple[str, ProtectionLevel, str | None]]:
+        """(store id, level, why it cannot be reached or None) of every store that serves: a
+        store outside the database (a token) is asked now; the software store always answers."""
+        found: list[tuple[str, ProtectionLevel, str | None]] = []
+        for store in self._stores.values():
+            if store.backend is None or store.unavailable is not None:
+                continue  # not configured to serve (SoftHSM2 absent, HSM keys switched off)
+            failure = None
+            if store.inventory is not None:
+                try:
+                    store.inventory.probe()
+                except errors.KmsError as exc:
+                    failure = exc.message.removeprefix("Service Unavailable Temporary. ")
+            found.append((store.id, store.protection_level, failure))
+        return sorted(found, key=lambda row: (row[0], row[1].value))
+
     def key_stores(self) -> list[KeyStoreStatus]:
         """For the console: every store, whether it can take new keys, and why not."""
         out = []

@@ -9,14 +9,18 @@ from openkms.domain.regions import RegionCatalogue
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
 from openkms.service.aliases import AliasService
+from openkms.service.app_access import AppAccessService
 from openkms.service.asymmetric import AsymmetricService
 from openkms.service.audit import AuditRecorder
 from openkms.service.audit_search import AuditSearchService
 from openkms.service.console_sessions import ConsoleSessionService
 from openkms.service.crypto import CryptoService
+from openkms.service.gateway import GatewayAuthenticator
 from openkms.service.identity import IdentityService
 from openkms.service.importing import ImportService
+from openkms.service.instances import InstanceService
 from openkms.service.keys import KeyService
+from openkms.service.quotas import QuotaService
 from openkms.service.ram_policies import RamPolicyService
 from openkms.service.ram_users import RamUserService
 from openkms.service.reconcile import Reconciler
@@ -38,6 +42,9 @@ class Services:
     importing: ImportService
     account: AccountService
     secrets: SecretService
+    instances: InstanceService
+    app_access: AppAccessService
+    gateway: GatewayAuthenticator
     scheduler: Scheduler
     ram_users: RamUserService
     ram_policies: RamPolicyService
@@ -46,5 +53,6 @@ class Services:
     reconcile: Reconciler
     audit: AuditRecorder
     audit_search: AuditSearchService
+    quotas: QuotaService
     regions: RegionCatalogue
     clock: Clock

@@ -55,6 +55,18 @@ class DataKey:
 
 
 @dataclass(frozen=True, slots=True)
+class DataKeyPair:
+    key_id: str
+    version_id: str
+    blob: bytes  # the private key sealed under the CMK
+    public_key: bytes
+    private_key: bytes = field(repr=False)  # empty for ...WithoutPlaintext
+
+
+KEY_FORMATS = ("PEM", "DER")
+
+
+@dataclass(frozen=True, slots=True)
 class AsymmetricSource:
     """ReEncrypt of an asymmetric ciphertext: which key version and algorithm made it."""
 
@@ -103,13 +115,18 @@ class CryptoService:
             raise errors.KeyVersionNotFound()
         return key, version
 
-    def _seal(self, key: Key, version: KeyVersion, plaintext: bytes, ctx: Mapping[str, str]) -> bytes:
-        aad = ciphertext.associated_data(version.id, context.canonical(ctx))
-        return ciphertext.pack_message(
-            version.id, self._backends.for_key(key).encrypt(key.spec_info, version, aad, plaintext)
-        )
+    def _seal(
+        self, key: Key, version: KeyVersion, plaintext: bytes, ctx: Mapping[str, str] | None, aad: bytes | None = None
+    ) -> bytes:
+        """A new blob (format 2) bound to the context, or to the instance gateway's ``aad``."""
+        fmt = ciphertext.FORMAT_V2
+        bound = ciphertext.associated_data(version.id, context.binding(fmt, ctx, aad), fmt)
+        sealed = self._backends.for_key(key).encrypt(key.spec_info, version, bound, plaintext)
+        return ciphertext.pack_message(version.id, sealed, fmt)
 
-    def _open(self, caller: Caller, blob: bytes, ctx: Mapping[str, str], act: Action) -> tuple[Key, KeyVersion, bytes]:
+    def _open(
+        self, caller: Caller, blob: bytes, ctx: Mapping[str, str] | None, act: Action, aad: bytes | None = None
+    ) -> tuple[Key, KeyVersion, bytes]:
         env = ciphertext.unpack(blob)
         with self._store.read() as uow:
             version = uow.versions.get(env.version_id)
@@ -117,25 +134,34 @@ class CryptoService:
                 raise errors.KeyNotFound()
             key = self._resolver.key(uow, caller, version.key_id, act, int(self._clock.now()), _SYMMETRIC)
         _require_symmetric_encrypt(key)
-        aad = ciphertext.associated_data(version.id, context.canonical(ctx))
-        plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, aad, *env.message)
+        bound = ciphertext.associated_data(version.id, context.binding(env.format, ctx, aad), env.format)
+        plaintext = self._backends.for_key(key).decrypt(key.spec_info, version, bound, *env.message)
         return key, version, plaintext
 
     # --- use cases ----------------------------------------------------------------------------
 
     def encrypt(
-        self, caller: Caller, ref: str, plaintext: bytes, ctx: Mapping[str, str], dry_run: bool = False
+        self,
+        caller: Caller,
+        ref: str,
+        plaintext: bytes,
+        ctx: Mapping[str, str],
+        dry_run: bool = False,
+        aad: bytes | None = None,
     ) -> Encrypted:
+        """``aad``: the instance gateway's associated data, bound instead of the context."""  # fmt: skip
         if len(plaintext) > MAX_PLAINTEXT_BYTES:
             raise errors.InvalidParameter("Plaintext", f"At most {MAX_PLAINTEXT_BYTES} bytes (6 KB).")
         with self._store.read() as uow:
             key, version = self._encryption_key(uow, caller, ref, _ENCRYPT)
         if dry_run:
             raise errors.DryRunSucceeded()
-        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, ctx))
+        return Encrypted(key.id, version.id, self._seal(key, version, plaintext, ctx, aad))
 
-    def decrypt(self, caller: Caller, blob: bytes, ctx: Mapping[str, str], dry_run: bool = False) -> Decrypted:
-        key, version, plaintext = self._open(caller, blob, ctx, _DECRYPT)
+    def decrypt(
+        self, caller: Caller, blob: bytes, ctx: Mapping[str, str], dry_run: bool = False, aad: bytes | None = None
+    ) -> Decrypted:
+        key, version, plaintext = self._open(caller, blob, ctx, _DECRYPT, aad)
         if dry_run:
             raise errors.DryRunSucceeded()
         return Decrypted(key.id, version.id, plaintext)
@@ -220,9 +246,13 @@ class CryptoService:
         ctx: Mapping[str, str],
         with_plaintext: bool = True,
         dry_run: bool = False,
+        aad: bytes | None = None,
+        sealed_raw: bool = False,
     ) -> DataKey:
+        """``sealed_raw``: the blob holds the data key's bytes (the instance gateway's data keys),
+        not its base64 text (the RPC API's, whose Decrypt answers the text)."""
         act = _DATA_KEY if with_plaintext else _DATA_KEY_NO_PLAINTEXT
-        return self._generate(caller, ref, length, ctx, with_plaintext, dry_run, act)
+        return self._generate(caller, ref, length, ctx, with_plaintext, dry_run, act, sealed_raw, aad)
 
     def _generate(
         self,
@@ -233,15 +263,32 @@ class CryptoService:
         with_plaintext: bool,
         dry_run: bool,
         act: Action,
+        sealed_raw: bool = False,
+        aad: bytes | None = None,
     ) -> DataKey:
         with self._store.read() as uow:
             key, version = self._encryption_key(uow, caller, ref, act)
         if dry_run:
             raise errors.DryRunSucceeded()
         backend = self._backends.for_key(key)
-        data_key_b64 = base64.b64encode(backend.random_bytes(length)).decode("ascii")
-        blob = self._seal(key, version, data_key_b64.encode("ascii"), ctx)
+        raw = backend.random_bytes(length)
+        data_key_b64 = base64.b64encode(raw).decode("ascii")
+        blob = self._seal(key, version, raw if sealed_raw else data_key_b64.encode("ascii"), ctx, aad)
         return DataKey(key.id, version.id, blob, data_key_b64 if with_plaintext else "")
+
+    def generate_data_key_pair(
+        self, caller: Caller, ref: str, spec: str, key_format: str, aad: bytes, with_plaintext: bool
+    ) -> DataKeyPair:
+        """The instance gateway's GenerateDataKeyPair[WithoutPlaintext]: a key pair made here and
+        its private key sealed under the CMK (authorized as GenerateDataKey[WithoutPlaintext])."""
+        if key_format not in KEY_FORMATS:
+            raise errors.InvalidParameter("KeyFormat", "KeyFormat is PEM or DER.")
+        act = _DATA_KEY if with_plaintext else _DATA_KEY_NO_PLAINTEXT
+        with self._store.read() as uow:
+            key, version = self._encryption_key(uow, caller, ref, act)
+        private, public = self._public.generate_pair(spec, key_format == "PEM")
+        blob = self._seal(key, version, private, None, aad)
+        return DataKeyPair(key.id, version.id, blob, public, private if with_plaintext else b"")
 
 
 def _require_symmetric_encrypt(key: Key) -> None:

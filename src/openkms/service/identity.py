@@ -98,6 +98,12 @@ class IdentityService:
         uow.access_keys.add(ak)
         return IssuedKey(ak, secret)
 
+    def pair(self, account_uid: str, ak_id: str, secret: str, user_name: str, enabled: bool, now: int) -> AccessKey:
+        """A pair with the id and secret a seed gives, its secret sealed as every pair's is."""
+        status = AccessKeyStatus.ENABLED if enabled else AccessKeyStatus.DISABLED
+        sealed = self._sealer.seal(secret.encode(), secret_aad(ak_id))
+        return AccessKey(ak_id, account_uid, sealed, status, now, "seed", user_name)
+
     def bootstrap_admin(self, access_key_id: str | None, secret: str | None) -> IssuedKey | None:
         """On first start, create the administrator account and its pair (given, or random).
 

@@ -12,16 +12,18 @@ import json
 import random
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from openkms.domain.audit import KeyedHash, redact
 from openkms.domain.faults import FaultRule, rule_from, stored_rule
 from openkms.domain.ports import Store
+from openkms.domain.seed import Seed
 from openkms.service.container import Services
 from openkms.service.identity import Credential
 from openkms.service.scheduler import SchedulerReport
+from openkms.service.seeding import SeedService
 
 REQUEST_LOG_SIZE = 1000
 
@@ -157,8 +159,16 @@ class DevControl:
         services: Services,
         keyed_hash: KeyedHash,
         shared_faults: SharedBytes | None = None,
+        seeding: SeedService | None = None,
+        seed: Seed | None = None,
+        dev: bool = True,
+        on_reset: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
+        self.seeding = seeding
+        self.seed = seed
+        self.dev = dev  # a dev server (not only [testing] control_api): it may export its material
+        self._on_reset = on_reset
         self.faults = Faults(shared_faults)
         self.requests = RequestLog(keyed_hash)
         self._store = store
@@ -180,9 +190,15 @@ class DevControl:
         self.clock.reset(self.clock.offset + when - self.clock.now())
         return self._scheduler.run_once()
 
-    def reset(self) -> None:
-        """Every account's data gone but the administrator's own pairs; real time; no faults."""
-        self._store.erase(self._identity.account())
+    def reset(self, to_seed: bool = True) -> None:
+        """Every account's data gone but the administrator's own pairs, then the seed's data when
+        the server has a seed and ``to_seed``; real time; no faults."""
+        if to_seed and self.seed is not None and self.seeding is not None:
+            self.seeding.load(self.seed, again=True)
+        else:
+            self._store.erase(self._identity.account())
+        if self._on_reset is not None:  # deterministic ids start again: a test sees the same ids each run
+            self._on_reset()
         self.clock.refresh()
         if self.clock.offset != 0.0:  # most tests leave the clock alone: no write then
             self.clock.reset(0.0)

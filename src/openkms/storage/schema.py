@@ -244,3 +244,59 @@ secret_versions = Table(
     Column("sealed_data_key", LargeBinary, nullable=False),
     Column("sealed_value", LargeBinary, nullable=False),
 )
+
+# --- application access (the instance gateway's callers) -------------------------------------------
+
+app_access_points = Table(
+    "app_access_points",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("authentication_method", String(32), nullable=False),
+    Column("policies", Text, nullable=False),  # JSON list of policy names
+    Column("created_at", Integer, nullable=False),
+)
+
+app_policies = Table(
+    "app_policies",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("kms_instance", String(64), nullable=False),
+    Column("permissions", Text, nullable=False),  # JSON lists
+    Column("resources", Text, nullable=False),
+    Column("network_rules", Text, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+app_network_rules = Table(
+    "app_network_rules",
+    metadata,
+    Column("account_uid", String(32), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("source_private_ip", Text, nullable=False),  # JSON list of CIDRs
+    Column("created_at", Integer, nullable=False),
+)
+
+# A client key: only its public key (the private key is handed out once, in a PKCS#12).
+client_keys = Table(
+    "client_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_uid", String(32), nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("aap_name", String(64), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("key_algorithm", String(16), nullable=False),
+    Column("not_before", Integer, nullable=False),
+    Column("not_after", Integer, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Index("ix_client_keys_aap", "account_uid", "region", "aap_name"),
+)

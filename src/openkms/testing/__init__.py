@@ -105,9 +105,22 @@ class _Running:
 class OpenKms:
     """A dev server on a free port for the life of the ``with`` block."""
 
-    def __init__(self, mode: str = "thread", data_dir: Path | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        mode: str = "thread",
+        data_dir: Path | None = None,
+        seed: Path | str | None = None,
+        deterministic: str | None = None,
+        **settings: Any,
+    ) -> None:
+        """``seed``: a seed file (docs/SEED.md) the server starts from and ``reset()`` returns to;
+        ``deterministic``: the ``--deterministic`` seed of generated ids and material."""
         if mode not in ("thread", "process"):
             raise ValueError('mode is "thread" or "process"')
+        if seed is not None:
+            settings["seed_file"] = Path(seed).resolve()
+        if deterministic is not None:
+            settings["deterministic"] = deterministic
         self.mode = mode
         self.access_key_id = DEV_ACCESS_KEY_ID
         self.access_key_secret = DEV_ACCESS_KEY_SECRET
@@ -193,9 +206,14 @@ class OpenKms:
 
         return _Running(stop)
 
-    def reset(self) -> None:
-        """Every key, alias, RAM user and account gone (the administrator pair stays); real time; no faults."""
-        self.control.call("POST", "/reset")
+    def reset(self, to: str | None = None) -> None:
+        """Back to the seed (the server's, by default, if it has one) or, ``to="empty"``, every key,
+        alias, secret, RAM user and account gone (the administrator pair stays); real time; no faults."""
+        self.control.call("POST", "/reset", {"To": to} if to is not None else None)
+
+    def export_seed(self) -> dict[str, Any]:
+        """The server's data as a seed document (``openkms.seedfile.writer.dumps`` writes it as TOML)."""
+        return dict(self.control.call("GET", "/seed")["Seed"])
 
     def requests(self, limit: int = 100) -> list[dict[str, Any]]:
         """The last requests, oldest first: Action, Parameters (secrets hashed or left out), Code, LatencyMs."""

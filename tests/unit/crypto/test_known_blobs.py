@@ -50,7 +50,8 @@ def _open(entry: dict[str, Any], ctx: dict[str, str] | None) -> bytes:
     info = spec_info(entry["spec"])
     assert info.cipher is not None
     env = ciphertext.unpack(base64.b64decode(entry["blob"]))
-    aad = ciphertext.associated_data(env.version_id, context.canonical(ctx))
+    assert env.format == entry.get("format", 1)
+    aad = ciphertext.associated_data(env.version_id, context.binding(env.format, ctx), env.format)
     return symmetric.decrypt_message(
         info.cipher, bytes.fromhex(entry["material"]), aad, env.salt, env.nonce, env.sealed
     )
@@ -95,7 +96,7 @@ def test_a_blob_moved_to_another_version_id_does_not_decrypt(entry: dict[str, An
     blob = bytearray(base64.b64decode(entry["blob"]))
     blob[0:1] = b"0" if blob[0:1] != b"0" else b"1"
     env = ciphertext.unpack(bytes(blob))
-    aad = ciphertext.associated_data(env.version_id, context.canonical(entry["context"]))
+    aad = ciphertext.associated_data(env.version_id, context.binding(env.format, entry["context"]), env.format)
     with pytest.raises(errors.InvalidCiphertext):
         symmetric.decrypt_message(
             Cipher.AES_GCM, bytes.fromhex(entry["material"]), aad, env.salt, env.nonce, env.sealed
@@ -177,9 +178,14 @@ def _independent_open(entry: dict[str, Any]) -> bytes | None:
     # The layout, as documented in domain/ciphertext.py, read by offsets.
     version_id, fmt = blob[0:36].decode("ascii"), blob[36]
     salt, nonce, sealed = blob[37:53], blob[53:65], blob[65:]
-    assert fmt == 0x01
-    canonical = json.dumps(entry["context"] or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    aad = version_id.encode("ascii") + b"\x01" + canonical.encode("utf-8")
+    assert fmt == entry.get("format", 0x01)
+    if fmt == 0x01:
+        canonical = json.dumps(entry["context"] or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        binding = canonical.encode("utf-8")
+    else:  # TransferClient's Aad: hex SHA-256 of k=v pairs joined by &, keys sorted; nothing without a context
+        pairs = "&".join(f"{k}={v}" for k, v in sorted((entry["context"] or {}).items()))
+        binding = hashlib.sha256(pairs.encode("utf-8")).hexdigest().encode() if entry["context"] else b""
+    aad = version_id.encode("ascii") + bytes([fmt]) + binding
     digestmod: Any = hashlib.sha256 if entry["cipher"] == "AES-GCM" else Sm3
     material = bytes.fromhex(entry["material"])
     key = hkdf_rfc5869(digestmod, material, salt, INFO[entry["cipher"]], len(material))

@@ -69,7 +69,7 @@ def test_unpack_refuses_short_blobs() -> None:
             ciphertext.unpack(blob[:cut])
 
 
-@pytest.mark.parametrize("fmt", [0x00, 0x02, 0xFF])
+@pytest.mark.parametrize("fmt", [0x00, 0x03, 0xFF])
 def test_unpack_refuses_unknown_formats(fmt: int) -> None:
     blob = bytearray(ciphertext.pack(Envelope(VERSION, SALT, NONCE, SEALED)))
     blob[36] = fmt

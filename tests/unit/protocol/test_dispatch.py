@@ -24,6 +24,14 @@ SERVED = [
     "BatchGetSecretValue", "CreateSecret", "DeleteSecret", "DescribeSecret", "GetSecretPolicy", "GetSecretValue",
     "ListSecretVersionIds", "ListSecrets", "PutSecretValue", "RestoreSecret", "RotateSecret", "SetSecretPolicy",
     "UpdateSecret", "UpdateSecretRotationPolicy", "UpdateSecretVersionStage",
+    # KMS instances
+    "GetDefaultKmsInstance", "GetKmsInstance", "GetKmsInstanceQuotaInfos", "ListKmsInstances",
+    # application access
+    "CreateApplicationAccessPoint", "DescribeApplicationAccessPoint", "ListApplicationAccessPoints",
+    "UpdateApplicationAccessPoint", "DeleteApplicationAccessPoint", "CreateClientKey", "GetClientKey",
+    "ListClientKeys", "DeleteClientKey", "CreatePolicy", "DescribePolicy", "ListPolicies", "UpdatePolicy",
+    "DeletePolicy", "CreateNetworkRule", "DescribeNetworkRule", "ListNetworkRules", "UpdateNetworkRule",
+    "DeleteNetworkRule",
 ]  # fmt: skip
 
 

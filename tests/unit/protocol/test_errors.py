@@ -46,6 +46,7 @@ SPEC_STATUS = {
     "SignatureNonceUsed": 400,
     "SignatureDoesNotMatch": 400,
     "Rejected.LimitExceeded": 400,
+    "Rejected.Throttling": 429,  # the CreateSecret page; its Message "QPS Limit Exceeded"
     "AliasAlreadyExists": 400,
     "InvalidKeyMaterial": 400,
     "InvalidImportToken": 400,
@@ -73,6 +74,12 @@ SPEC_STATUS = {
     "Forbidden.NotAdministrator": 403,
     "InvalidControl.NotFound": 404,
     "InvalidControl": 400,
+    # openkms's own (the cloud documents none): deleting an access point, policy or network rule still named
+    "Rejected.ResourceInUse": 409,
+    # openkms's own: the instance gateway's client key outside its validity window
+    "Forbidden.ClientKey": 403,
+    "Forbidden.NetworkRule": 403,
+    "Forbidden.NotDevMode": 403,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, func, insert, select, update
 
 from openkms.domain.aliases import Alias
@@ -37,6 +39,11 @@ class SqlAliases:
     def add(self, a: Alias) -> None:
         self._scopes.lock(a.account_uid, a.region)
         self._db.run(ALIAS_INSERT, **ALIAS.to_params(a))
+
+    def add_many(self, aliases: Sequence[Alias]) -> None:
+        for scope in dict.fromkeys((a.account_uid, a.region) for a in aliases):
+            self._scopes.lock(*scope)
+        self._db.run_many(ALIAS_INSERT, [ALIAS.to_params(a) for a in aliases])
 
     def retarget(self, a: Alias, key_id: str) -> None:
         self._scopes.lock(a.account_uid, a.region)

@@ -95,6 +95,19 @@ class Db:
     def run(self, stmt: ClauseElement, **params: Any) -> None:
         self._run(stmt, params).close()
 
+    def run_many(self, stmt: ClauseElement, rows: Sequence[dict[str, Any]]) -> None:
+        """One statement for many rows (the driver's ``executemany``): a seed's hundreds of rows."""
+        if not rows:
+            return
+        c = self._stmts.get(stmt)
+        full = [{**c.defaults, **row} for row in rows] if c.defaults else rows
+        cur = self._conn.cursor()
+        if c.positions is not None:
+            cur.executemany(c.sql, [[row[n] for n in c.positions] for row in full])
+        else:
+            cur.executemany(c.sql, full)
+        cur.close()
+
 
 _MEMO_LIMIT = 4096
 

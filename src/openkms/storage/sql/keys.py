@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, func, insert, or_, select, union_all, update
 
 from openkms.domain.keys import Key
@@ -71,6 +73,11 @@ class SqlKeys:
     def add(self, key: Key) -> None:
         self._scopes.lock(key.account_uid, key.region)
         self._db.run(KEY_INSERT, **KEY.to_params(key))
+
+    def add_many(self, keys: Sequence[Key]) -> None:
+        for scope in dict.fromkeys((k.account_uid, k.region) for k in keys):
+            self._scopes.lock(*scope)
+        self._db.run_many(KEY_INSERT, [KEY.to_params(k) for k in keys])
 
     def save(self, key: Key) -> None:
         params = KEY.to_params(key)

@@ -9,7 +9,7 @@ same for every engine. Driver and SQLAlchemy errors leave as ``BackendUnavailabl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
@@ -18,8 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
+from openkms.domain.ports import UnitOfWork
 from openkms.storage.schema import access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql.aliases import SqlAliases
+from openkms.storage.sql.app_access import SqlAppAccess
 from openkms.storage.sql.db import Db, Statements, param
 from openkms.storage.sql.identity import SqlAccessKeys, SqlAccounts
 from openkms.storage.sql.keys import SqlKeys
@@ -65,6 +67,7 @@ class SqlUnitOfWork:
         self.console_sessions = SqlConsoleSessions(db)
         self.logon_failures = SqlLogOnFailures(db, scopes)
         self.secrets = SqlSecrets(db, scopes)
+        self.app_access = SqlAppAccess(db, scopes)
 
 
 class SqlStore(ABC):
@@ -157,10 +160,12 @@ class SqlStore(ABC):
             db.run(NODE_VALUE_DELETE, name=name)
             db.run(NODE_VALUE_INSERT, name=name, value=value)
 
-    def erase(self, keep_account_uid: str) -> None:
+    def erase(self, keep_account_uid: str, then: Callable[[UnitOfWork], None] | None = None) -> None:
         with self._failures(FAILED), self._transaction() as db:
             for statement in ERASE:
                 db.run(statement, account=keep_account_uid)
+            if then is not None:
+                then(SqlUnitOfWork(db, self.scope_lock, writes=True))
 
     def ping(self) -> None:
         with self._failures(UNAVAILABLE), self.engine.connect() as conn:

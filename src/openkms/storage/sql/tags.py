@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from sqlalchemy import delete, insert, select
 
 from openkms.domain.tags import Tag
@@ -37,6 +39,9 @@ class SqlTags:
         for r in self._db.all(TAG_LIST_REGION, account=account_uid, region=region):
             out.setdefault(r[2], []).append(TAG.from_row(r))
         return out
+
+    def add_many(self, tags: Mapping[str, Sequence[Tag]]) -> None:
+        self._db.run_many(TAG_INSERT, [{"key_id": k, **TAG.to_params(t)} for k, ts in tags.items() for t in ts])
 
     def replace(self, key_id: str, tags: list[Tag]) -> None:
         self._db.run(TAG_CLEAR, key_id=key_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import insert, select, update
 
 from openkms.domain.keys import KeyVersion
@@ -25,6 +27,9 @@ class SqlVersions:
 
     def add(self, v: KeyVersion) -> None:
         self._db.run(VERSION_INSERT, **VERSION.to_params(v))
+
+    def add_many(self, versions: Sequence[KeyVersion]) -> None:
+        self._db.run_many(VERSION_INSERT, [VERSION.to_params(v) for v in versions])
 
     def set_material(self, version_id: str, material_ref: bytes) -> None:
         self._db.run(VERSION_SET_MATERIAL, id=version_id, material_ref=material_ref)

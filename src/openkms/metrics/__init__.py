@@ -1,0 +1,1 @@
+"""Metrics for an operator's monitoring (prometheus-client), and /metrics's access rule."""
