@@ -71,6 +71,10 @@ class Server:
         """User + system CPU of the server process and all its descendants (the uvicorn workers)."""
         return sum(_proc_cpu(pid) for pid in _tree(self.process.pid))
 
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process and all its descendants (VmRSS of each)."""
+        return sum(_proc_rss(pid) for pid in _tree(self.process.pid))
+
 
 def _proc_cpu(pid: int) -> float:
     try:
@@ -78,6 +82,15 @@ def _proc_cpu(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def _proc_rss(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else 0
 
 
 def _tree(root: int) -> list[int]:

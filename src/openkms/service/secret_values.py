@@ -10,6 +10,7 @@ nor the data key is ever stored in clear.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from openkms.domain import ciphertext, context, errors, keys
 from openkms.domain.actions import action
@@ -38,6 +39,14 @@ class Sealed:
 def _binding(account_uid: str, region: str, name: str, version_id: str) -> dict[str, str]:
     """What both layers are bound to: a value cannot be moved to another secret or version."""
     return {"acs:secret": f"{account_uid}:{region}:{name}", "acs:secret-version": version_id}
+
+
+@lru_cache(maxsize=4096)
+def _bound(account_uid: str, region: str, name: str, version_id: str) -> bytes:
+    """The binding in its canonical form, kept per version: its JSON with sorted keys was a
+    visible share of a GetSecretValue's CPU (benchmarks/secret_reads.py). Names only, nothing
+    secret, and the cache is bounded."""
+    return context.canonical(_binding(account_uid, region, name, version_id))
 
 
 class SecretValues:
@@ -114,7 +123,7 @@ class SecretValues:
         """``where``: (account, region, secret name, version id)."""
         backend = self._backends.for_key(key)
         data_key = backend.random_bytes(_DATA_KEY_BYTES)
-        bound = context.canonical(_binding(*where))
+        bound = _bound(*where)
         aad = ciphertext.associated_data(version.id, bound)
         blob = ciphertext.pack_message(version.id, backend.encrypt(key.spec_info, version, aad, data_key))
         return Sealed(blob, self._cipher.seal(data_key, value, bound))
@@ -124,7 +133,7 @@ class SecretValues:
         version = uow.versions.get(env.version_id)
         if version is None or version.key_id != key.id:
             raise errors.KeyVersionNotFound()
-        bound = context.canonical(_binding(*where))
+        bound = _bound(*where)
         aad = ciphertext.associated_data(version.id, bound)
         data_key = self._backends.for_key(key).decrypt(key.spec_info, version, aad, *env.message)
         return self._cipher.open(data_key, sealed.value, bound)

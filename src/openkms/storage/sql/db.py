@@ -150,8 +150,19 @@ class MemoDb(Db):
     def all(self, stmt: ClauseElement, **params: Any) -> list[Sequence[Any]]:
         return list(self._remembered("all", super().all, stmt, params))
 
+    def all_as(self, stmt: ClauseElement, to: Callable[[Sequence[Any]], Mapped], **params: Any) -> list[Mapped]:
+        # The domain objects, as one_as: mapping a secret's versions on every GetSecretValue cost
+        # more than reading their remembered rows. A new list each time, so its reader may change it.
+        fetch = partial(_map_all, self, to=to)
+        return list(self._remembered((to, "all"), fetch, stmt, params))
+
     def run(self, stmt: ClauseElement, **params: Any) -> None:
         raise TypeError("a read unit of work does not write")
 
 
 _MISSING = object()
+
+
+def _map_all(db: Db, stmt: ClauseElement, to: Callable[[Sequence[Any]], Mapped], **params: Any) -> tuple[Mapped, ...]:
+    """The rows read afresh (not through the memo of rows), mapped; a tuple, as rows are."""
+    return tuple(to(r) for r in Db.all(db, stmt, **params))
