@@ -89,6 +89,18 @@ def inject(control: DevControl | None, action: str, caller: Caller) -> float:
     return rule.delay
 
 
+def report(metrics: RequestMetrics, control: DevControl | None, clock: Clock, facts: RequestFacts, status: int,
+           code: str, elapsed: float) -> None:  # fmt: skip
+    """An answered request told to the metrics and, when it is on, the test control API's request
+    log. Both protocols (RPC, gateway) report through here."""
+    metrics.finished(facts.event_name or "?", "OK" if code == "-" else code, elapsed)
+    if control is not None:
+        control.requests.record(
+            clock.now(), facts.request_id, facts.event_name or "?", facts.access_key_id,
+            facts.parameters, status, code, elapsed * 1000,
+        )  # fmt: skip
+
+
 class RpcHandler:
     def __init__(
         self,
@@ -199,12 +211,7 @@ class RpcHandler:
     def _log(self, method: str, facts: RequestFacts, status: int, code: str, started: float) -> None:
         caller = facts.caller
         elapsed = time.perf_counter() - started
-        self._metrics.finished(facts.event_name or "?", "OK" if code == "-" else code, elapsed)
-        if self._control is not None:
-            self._control.requests.record(
-                self._services.clock.now(), facts.request_id, facts.event_name or "?", facts.access_key_id,
-                facts.parameters, status, code, elapsed * 1000,
-            )  # fmt: skip
+        report(self._metrics, self._control, self._services.clock, facts, status, code, elapsed)
         access_log.info(
             "%s %s %s %d %s %.1fms ak=%s region=%s",
             facts.request_id,

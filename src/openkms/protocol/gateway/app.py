@@ -27,7 +27,7 @@ from openkms.domain.audit import EventType
 from openkms.domain.identity import MAX_SKEW_SECONDS, Caller
 from openkms.domain.node_ports import NoMetrics, RequestMetrics
 from openkms.domain.ports import Clock
-from openkms.protocol.app import InjectedFault, Receive, Scope, Send, inject
+from openkms.protocol.app import InjectedFault, Receive, Scope, Send, inject, report
 from openkms.protocol.errors import (
     ActionNotFound,
     BodyDigestMismatch,
@@ -139,12 +139,7 @@ class GatewayHandler:
 
     def _done(self, facts: RequestFacts, status: int, code: str, elapsed: float) -> None:
         """The request told to the metrics, the test control API's request log and the access log."""
-        self._metrics.finished(facts.event_name or "?", "OK" if code == "-" else code, elapsed)
-        if self._control is not None:
-            self._control.requests.record(
-                self._services.clock.now(), facts.request_id, facts.event_name or "?", facts.access_key_id,
-                facts.parameters, status, code, elapsed * 1000,
-            )  # fmt: skip
+        report(self._metrics, self._control, self._services.clock, facts, status, code, elapsed)
         access_log.info(
             "%s POST %s %d %s %.1fms ak=%s region=%s", facts.request_id, facts.event_name or "?", status, code,
             elapsed * 1000, facts.access_key_id or "-", facts.region or "-",
