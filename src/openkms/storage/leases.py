@@ -14,6 +14,7 @@ others try as often, so a dead holder is replaced within a lease and a third of 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -40,9 +41,9 @@ def node_id(data_dir: Path) -> str:
         made = data_dir / f".{NODE_ID_FILE}.{uuid.uuid4().hex}"
         made.write_text(uuid.uuid4().hex[:16])
         try:
-            os.link(made, path)
-        except FileExistsError:
-            pass  # another process named the node first
+            # A process starting at the same moment may have named the node first: its name stands.
+            with contextlib.suppress(FileExistsError):
+                os.link(made, path)
         finally:
             made.unlink()
     return path.read_text().strip()
