@@ -223,3 +223,58 @@ def test_percent_encode_agrees_with_the_rfc3986_encoder_on_every_character() -> 
     samples += [chr(c) for c in range(0x300)]
     for text in samples:
         assert signing.percent_encode(text) == quote(text, safe="~", encoding="utf-8"), text
+
+
+# --- the one-pass canonical query against its definition ------------------------------------------
+# signing.py escapes a whole query at once, with stand-ins for '=' and '&' (\x00 and \x01); the
+# definition escapes each name and value with urllib's strict RFC 3986 encoder, then (V1) the
+# canonical query again.
+
+_EVERY_CHARACTER = [chr(c) for c in range(0x300)] + ["€", "中", "😀", "\ufffd", "\x00", "\x01", "%", "%25", "=", "&"]
+
+
+def _by_definition(pairs: list[tuple[str, str]]) -> str:
+    return "&".join(f"{quote(k, safe='~', encoding='utf-8')}={quote(v, safe='~', encoding='utf-8')}" for k, v in pairs)
+
+
+def _random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(_EVERY_CHARACTER) for _ in range(rng.randint(0, 12)))
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_canonical_queries_equal_their_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    params = {_random_text(rng): _random_text(rng) for _ in range(rng.randint(0, 10))}
+    if rng.random() < 0.5:
+        params["Signature"] = _random_text(rng)
+    pairs = [(k, params[k]) for k in sorted(params) if k != "Signature"]
+    canonical = _by_definition(pairs)
+    assert signing.v1_canonical_query(params) == canonical
+    assert signing.v1_string_to_sign("get", params) == "GET&%2F&" + quote(canonical, safe="~")
+    query = [(_random_text(rng), _random_text(rng)) for _ in range(rng.randint(0, 10))]
+    assert signing.v3_canonical_query(query) == _by_definition(sorted(query))
+
+
+def test_canonical_queries_escape_every_character_as_the_definition_does() -> None:
+    for char in _EVERY_CHARACTER:
+        params = {"A": char, f"B{char}": "x", "C": f"{char}={char}&{char}"}
+        canonical = _by_definition(sorted(params.items()))
+        assert signing.v1_canonical_query(params) == canonical, repr(char)
+        assert signing.v1_string_to_sign("POST", params) == "POST&%2F&" + quote(canonical, safe="~"), repr(char)
+        assert signing.v3_canonical_query(list(params.items())) == canonical, repr(char)
+
+
+def test_a_stand_in_in_a_name_or_value_is_escaped_not_taken_for_a_separator() -> None:
+    params = {"A\x00": "1\x01", "B": "x\x00y"}
+    assert signing.v1_canonical_query(params) == "A%00=1%01&B=x%00y"
+    assert signing.v3_canonical_query([("A", "\x01\x00")]) == "A=%01%00"
+
+
+def test_a_lone_surrogate_cannot_be_signed() -> None:
+    # As urllib's strict encoder: such a string has no UTF-8 form (the command-line client could
+    # be given one from an undecodable argument).
+    for params in ({"A": "x\udc80"}, {"A\ud800": "x"}):
+        with pytest.raises(UnicodeEncodeError):
+            signing.v1_string_to_sign("GET", params)
+        with pytest.raises(UnicodeEncodeError):
+            signing.v3_canonical_query(list(params.items()))
