@@ -109,6 +109,8 @@ def v1_signature(secret: str, string_to_sign: str) -> str:
 
 def v3_canonical_query(query: Iterable[tuple[str, str]]) -> str:
     pairs = sorted(query)
+    if not pairs:  # the SDKs' POST: every parameter in the body
+        return ""
     joined = _encode_joined(_AMP.join([f"{name}{_EQ}{value}" for name, value in pairs]), len(pairs), twice=False)
     return _piecewise(pairs) if joined is None else joined
 
@@ -116,8 +118,10 @@ def v3_canonical_query(query: Iterable[tuple[str, str]]) -> str:
 def v3_canonical_headers(headers: Mapping[str, list[str]], signed: list[str]) -> str:
     lines = []
     for name in signed:
-        values = sorted(v.strip() for v in headers.get(name, []))
-        lines.append(f"{name}:{','.join(values)}\n")
+        values = headers.get(name, [])
+        # A header sent once (all but a few, in practice) needs no sort.
+        text = values[0].strip() if len(values) == 1 else ",".join(sorted(v.strip() for v in values))
+        lines.append(f"{name}:{text}\n")
     return "".join(lines)
 
 
