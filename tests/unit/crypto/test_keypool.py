@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from openkms.crypto.keypool import KeyPool, KeyPair
+from openkms.crypto.keypool import KeyPair, KeyPool
 
 HOUR = 3600.0  # a delay no test reaches: the fill must be started by something else
 
