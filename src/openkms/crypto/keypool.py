@@ -5,8 +5,9 @@ creates many keys should not wait for it. ``cryptography`` releases the GIL whil
 so the refill thread does not stall request handling. Each worker process has its own pool.
 
 The first fill waits ``fill_after`` seconds, or until a pair is first taken: filling the pool
-takes about a second of CPU, which a server that has just started owes its first requests
-(issue 16: ready in under a second; ``benchmarks/dev_start.py``).
+(two RSA_2048 and two RSA_3072 pairs) takes about a third of a second of CPU, which a server that
+has just started owes its first requests (issue 16: ready in under a second; see
+``benchmarks/dev_start.py``).
 """
 
 from __future__ import annotations
