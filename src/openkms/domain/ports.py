@@ -484,6 +484,11 @@ class Store(Protocol):
         """A consistent snapshot for reading."""
         ...
 
+    def request(self) -> AbstractContextManager[None]:
+        """The reads of one request: whether the database changed is checked once, at the first
+        of them, not at each (a write in it makes the next read check again)."""
+        ...
+
     def write(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction: committed when the block ends normally, rolled back on any exception.
 

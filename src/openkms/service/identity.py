@@ -62,12 +62,25 @@ class IdentityService:
         # Unsealed secrets by (id, sealed bytes): the row is still read on every request, so a
         # disabled, deleted or re-keyed pair takes effect at once in every worker.
         self._secrets: dict[tuple[str, bytes], str] = {}
+        # The credential made of a row, by the row itself: the store hands out the same object
+        # until the database changes (its remembered reads), so this costs an identity test.
+        self._made: dict[str, tuple[AccessKey, Credential]] = {}
 
     def credential(self, access_key_id: str) -> Credential:
         with self._store.read() as uow:
             ak = uow.access_keys.get(access_key_id)
         if ak is None:
             raise errors.AccessKeyNotFound()
+        made = self._made.get(access_key_id)
+        if made is not None and made[0] is ak:
+            return made[1]
+        credential = self._credential(ak)
+        if len(self._made) > 4096:
+            self._made.clear()
+        self._made[access_key_id] = (ak, credential)
+        return credential
+
+    def _credential(self, ak: AccessKey) -> Credential:
         cache_key = (ak.id, ak.sealed_secret)
         secret = self._secrets.get(cache_key)
         if secret is None:
