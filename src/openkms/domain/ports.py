@@ -489,6 +489,20 @@ class Store(Protocol):
         of them, not at each (a write in it makes the next read check again)."""
         ...
 
+    def deferred(self) -> AbstractContextManager[None]:
+        """Within a request: reads in this block may use remembered rows unchecked, because the
+        request's nonce claim will check them (on a store whose claims can, else no effect)."""
+        ...
+
+    def stale(self) -> bool:
+        """Whether the check the nonce claim made found that rows read in ``deferred`` changed."""
+        ...
+
+    def recheck(self) -> bool:
+        """Check rows read unchecked in ``deferred`` now (before a refusal that rests on them);
+        whether they changed."""
+        ...
+
     def write(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction: committed when the block ends normally, rolled back on any exception.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 from openkms.domain import errors
@@ -79,6 +80,27 @@ class IdentityService:
             self._made.clear()
         self._made[access_key_id] = (ak, credential)
         return credential
+
+    def checked_by_claim(self) -> AbstractContextManager[None]:
+        """Credentials read in this block may come from rows the store has not checked for
+        changes yet: the nonce claim that ends a successful authentication checks them, and
+        ``confirm`` or ``recheck`` says what that check found (storage/sql/changes.py)."""
+        return self._store.deferred()
+
+    def confirm(self, credential: Credential) -> Credential | None:
+        """After the nonce claim: ``credential`` if the rows it was read from did not change;
+        otherwise the credential as the database has it now (None: the pair is gone)."""
+        if not self._store.stale():
+            return credential
+        try:
+            return self.credential(credential.access_key_id)
+        except errors.AccessKeyNotFound:
+            return None
+
+    def recheck(self) -> bool:
+        """Before refusing a request on a credential read unchecked: whether the database changed
+        since (if so, authenticate again on what it holds now)."""
+        return self._store.recheck()
 
     def _credential(self, ak: AccessKey) -> Credential:
         cache_key = (ak.id, ak.sealed_secret)

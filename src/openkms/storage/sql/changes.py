@@ -58,12 +58,16 @@ COUNTER = "SELECT counter FROM store_changes WHERE id = 1"
 
 
 class _Scope:
-    """What the reads of one request share: for each store, what its check validated."""
+    """What the reads of one request share: for each store, what its check validated; and, while
+    the check is left to the nonce claim (``deferred``), the remembered rows used unchecked."""
 
-    __slots__ = ("validated",)
+    __slots__ = ("deferred", "provisional", "stale", "validated")
 
     def __init__(self) -> None:
         self.validated: dict[int, object] = {}
+        self.deferred = False
+        self.provisional: dict[int, tuple[int | None, dict[tuple[Any, ...], Any]]] = {}
+        self.stale: set[int] = set()
 
 
 _SCOPE: ContextVar[_Scope | None] = ContextVar("openkms_read_scope", default=None)
@@ -80,6 +84,26 @@ def request() -> Iterator[None]:
         yield
     finally:
         _SCOPE.reset(token)
+
+
+def current() -> _Scope | None:
+    return _SCOPE.get()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Reads in this block may use remembered rows unchecked, until the nonce claim's round trip
+    checks them (``Changes.observe``); outside a request's scope, reads check as always."""
+    scope = _SCOPE.get()
+    if scope is None:
+        yield
+        return
+    scope.deferred = True
+    try:
+        yield
+    finally:
+        scope.deferred = False
+        scope.provisional.clear()
 
 
 def validated(owner: object) -> object | None:
@@ -115,12 +139,20 @@ class Changes:
 
     def memo(self) -> dict[tuple[Any, ...], Any]:
         """The rows remembered under the counter's current value (a new, empty dict if it moved)."""
-        counter = self._read()
+        return self.observe(self._read())
+
+    def observe(self, counter: int) -> dict[tuple[Any, ...], Any]:
+        """The rows remembered under ``counter``, a value just read from the database."""
         tag, memo = self._state  # one tuple: swapped whole, so threads never see half of it
         if tag != counter:
             memo = {}
             self._state = (counter, memo)
         return memo
+
+    def unchecked(self) -> tuple[int | None, dict[tuple[Any, ...], Any]]:
+        """The rows remembered under the last value read, and that value: for reads whose check
+        comes later, in the nonce claim's statement."""
+        return self._state
 
     def _read(self) -> int:
         for attempt in (1, 2):

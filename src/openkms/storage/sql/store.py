@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, ClassVar, Self
 
@@ -128,6 +128,18 @@ class SqlStore(ABC):
     def request(self) -> AbstractContextManager[None]:
         """The reads of one request: one check for changes, at the first (storage/sql/changes.py)."""
         return changes.request()
+
+    def deferred(self) -> AbstractContextManager[None]:
+        """Reads whose check for changes a later nonce claim makes (PostgreSQL); here, none."""
+        return nullcontext()
+
+    def stale(self) -> bool:
+        """Whether the nonce claim found rows read unchecked in ``deferred`` changed; here never."""
+        return False
+
+    def recheck(self) -> bool:
+        """Check rows read unchecked now, whether they changed; here every read was checked."""
+        return False
 
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
