@@ -490,17 +490,15 @@ class Store(Protocol):
         ...
 
     def deferred(self) -> AbstractContextManager[None]:
-        """Within a request: reads in this block may use remembered rows unchecked, because the
-        request's nonce claim will check them (on a store whose claims can, else no effect)."""
+        """Reads in it may use remembered rows unchecked: the request's nonce claim checks them."""
         ...
 
     def stale(self) -> bool:
-        """Whether the check the nonce claim made found that rows read in ``deferred`` changed."""
+        """Whether the nonce claim's check found rows read in ``deferred`` changed."""
         ...
 
     def recheck(self) -> bool:
-        """Check rows read unchecked in ``deferred`` now (before a refusal that rests on them);
-        whether they changed."""
+        """Check rows read unchecked in ``deferred`` now; whether they changed."""
         ...
 
     def write(self) -> AbstractContextManager[UnitOfWork]:
