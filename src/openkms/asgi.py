@@ -116,6 +116,7 @@ class OpenKmsApp:
             self._control = ControlApp(control_handler, offload=runtime.offload)
         # Another worker may have moved the test clock: read again before each request (a stat).
         self._refresh = control.clock.refresh if control is not None else None
+        self._reads = runtime.store.request
 
     def _gateway_app(self) -> ASGIApp:
         from openkms.protocol.gateway.app import GatewayApp, GatewayHandler  # protobuf: OnFirstRequest
@@ -138,6 +139,13 @@ class OpenKmsApp:
         return create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._route(scope, receive, send)
+            return
+        with self._reads():  # one check for changes to the data per request, at its first read
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._refresh is not None and scope["type"] == "http":
             self._refresh()
         if scope["type"] == "http" and scope["path"] == "/":
