@@ -10,7 +10,8 @@ alone (the second idles, beating its heart in the lease table).
 Server CPU is read from /proc: the openkms processes (supervisor and workers) and, on PostgreSQL,
 every process of the database server (the backends, the WAL writer; and those that exited, whose
 CPU the postmaster keeps as its children's), since the nonce claim and the reads are the database's
-work; both figures are printed. wrk drives pre-signed V1 requests at
+work; both figures are printed, and the database's transactions per request (pg_stat_database's
+commits + rollbacks, read after the backends have reported them). wrk drives pre-signed V1 requests at
 concurrency 16 in all; with two nodes, two wrk processes at 8 each, one per node (a load balancer's
 even spread), their requests added up. Cases take turns within each round, in an order that
 alternates, so machine load hurts all alike; each figure is the median of the rounds.
@@ -31,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -38,11 +40,15 @@ from pathlib import Path
 
 import harness
 from nonce_cost import postgres_schema
+from sqlalchemy import Engine, create_engine, text
 
 PLAINTEXT = base64.b64encode(os.urandom(32)).decode()
 RATE_CEILING = 3000  # above any one node's rate here: no pre-signed request is sent twice
 CONCURRENCY = 16
 CASES = ("sqlite, 1 node", "postgres, 1 node", "postgres, 2 nodes")
+# A backend reports its counts at most once a second, and within a second of going idle.
+STATS_DELAY = 1.5
+TRANSACTIONS = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
 
 
 @dataclass
@@ -50,6 +56,14 @@ class Case:
     nodes: list[harness.Server]
     postmaster: int | None  # the database server's, whose processes' CPU counts too
     lines: list[Callable[[], str]]
+    stats: Engine | None = None  # where the database's transactions are counted
+
+    def transactions(self) -> int:
+        if self.stats is None:
+            return 0
+        time.sleep(STATS_DELAY)
+        with self.stats.connect() as conn:
+            return int(conn.execute(text(TRANSACTIONS)).scalar_one())
 
     def cpu(self) -> tuple[float, float]:
         """(openkms processes, database server processes) CPU seconds so far."""
@@ -73,6 +87,7 @@ class Round:
     own_us: float  # openkms CPU per request
     total_us: float  # openkms + database server CPU per request
     failed: int
+    xacts: float  # database transactions per request
 
 
 @contextlib.contextmanager
@@ -102,6 +117,7 @@ def drive(case: Case, label: str, seconds: float) -> Round:
     """wrk on every node of the case at once, CONCURRENCY shared out between them."""
     share = CONCURRENCY // len(case.nodes)
     results: list[harness.Result] = []
+    xacts_before = case.transactions()
     before = case.cpu()
 
     def one(server: harness.Server, line: Callable[[], str]) -> None:
@@ -113,6 +129,7 @@ def drive(case: Case, label: str, seconds: float) -> Round:
     for thread in threads:
         thread.join()
     after = case.cpu()
+    xacts = case.transactions() - xacts_before
     if len(results) != len(case.nodes):
         raise SystemExit(f"{label}: a wrk run failed")
     requests = sum(r.requests for r in results)
@@ -122,6 +139,7 @@ def drive(case: Case, label: str, seconds: float) -> Round:
         own_us=1e6 * own / requests,
         total_us=1e6 * (own + database) / requests,
         failed=sum(r.failed for r in results),
+        xacts=xacts / requests,
     )
 
 
@@ -138,6 +156,8 @@ def main() -> None:
     rounds: dict[str, list[Round]] = {case: [] for case in CASES}
     with contextlib.ExitStack() as stack:
         url, postmaster = stack.enter_context(postgres_schema(pg_url))
+        stats = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        stack.callback(stats.dispose)
         root_key = base64.b64encode(os.urandom(32)).decode()
         sqlite = stack.enter_context(node(args.workers, root_key, None))
         first = stack.enter_context(node(args.workers, root_key, url))
@@ -145,8 +165,8 @@ def main() -> None:
         lines = {server.port: encrypt_line(server) for server in (sqlite, first, second)}
         cases = {
             CASES[0]: Case([sqlite], None, [lines[sqlite.port]]),
-            CASES[1]: Case([first], postmaster, [lines[first.port]]),
-            CASES[2]: Case([first, second], postmaster, [lines[first.port], lines[second.port]]),
+            CASES[1]: Case([first], postmaster, [lines[first.port]], stats),
+            CASES[2]: Case([first, second], postmaster, [lines[first.port], lines[second.port]], stats),
         }
         for label, case in cases.items():
             drive(case, f"warm-up {label}", 2)
@@ -158,7 +178,7 @@ def main() -> None:
                 rounds[label].append(r)
                 print(
                     f"  round {round_no} {label:18} {r.rps:7.0f} req/s  {r.own_us:5.0f} us openkms"
-                    f"  {r.total_us:5.0f} us with the database",
+                    f"  {r.total_us:5.0f} us with the database  {r.xacts:4.2f} transactions/req",
                     flush=True,
                 )
     report(args, rounds)
@@ -169,10 +189,10 @@ def report(args: argparse.Namespace, rounds: dict[str, list[Round]]) -> None:
            for case, rs in rounds.items()}  # fmt: skip
     print(f"\nEncrypt, concurrency {CONCURRENCY}, {args.workers} worker(s) per node, median of {args.rounds} x "
           f"{args.seconds:.0f} s on {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"{'case':18} {'req/s':>7} {'CPU us/req openkms':>19} {'+ database':>11}")
+    print(f"{'case':18} {'req/s':>7} {'CPU us/req openkms':>19} {'+ database':>11} {'transactions/req':>17}")
     for case in CASES:
         m = med[case]
-        print(f"{case:18} {m.rps:>7.0f} {m.own_us:>19.0f} {m.total_us:>11.0f}")
+        print(f"{case:18} {m.rps:>7.0f} {m.own_us:>19.0f} {m.total_us:>11.0f} {m.xacts:>17.2f}")
     lite, pg, two = med[CASES[0]], med[CASES[1]], med[CASES[2]]
     cpu_ratio = pg.total_us / lite.total_us
     per_round = [p.total_us / s.total_us for p, s in zip(rounds[CASES[1]], rounds[CASES[0]], strict=True)]

@@ -2,9 +2,13 @@
 "ready in under a second"), against the stack's floor started the same way: uvicorn serving the
 minimal Starlette app of ``minimal_app.py``.
 
-    python benchmarks/dev_start.py [--rounds 7]
+    python benchmarks/dev_start.py [--rounds 7] [--against DIR]
 
-Each round starts both, taking turns, and polls ``/healthz`` (``/`` for the floor) every 5 ms. The
+``--against DIR`` also starts ``openkms serve --dev`` from another source tree (a worktree of an
+earlier commit, say: ``git worktree add /tmp/before <commit>``), with this interpreter and
+``DIR/src`` first on its path, so that a change is measured against what it changed in one run.
+
+Each round starts them all, taking turns, and polls ``/healthz`` (``/`` for the floor) every 5 ms. The
 wall time counts the interpreter, the imports and the start; the CPU time is the server process's
 own (``/proc/<pid>/stat`` at the first answer), which moves less than the wall time when a
 neighbour takes a core.
@@ -38,10 +42,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def first_answer(command: list[str], url: str) -> tuple[float, float]:
+def first_answer(command: list[str], url: str, tree: Path = _ROOT) -> tuple[float, float]:
     """(wall seconds, server CPU seconds) from the launch to the first answer at ``url``."""
+    env = dict(os.environ, PYTHONPATH=str(tree / "src")) if tree != _ROOT else None
     started = time.perf_counter()
-    server = subprocess.Popen(command, cwd=_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
             try:
@@ -87,14 +92,20 @@ def dev(port: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--against", type=Path, metavar="DIR", help="another source tree's dev server, in turns")
     args = parser.parse_args()
-    runs: dict[str, list[tuple[float, float]]] = {"uvicorn + minimal app": [], "openkms serve --dev": []}
+    load = os.getloadavg()[0]
+    trees = {"openkms serve --dev": _ROOT}
+    if args.against is not None:
+        trees[f"… from {args.against.name}"[:24]] = args.against.resolve()
+    runs: dict[str, list[tuple[float, float]]] = {"uvicorn + minimal app": [], **{name: [] for name in trees}}
     for _ in range(args.rounds):
         port = free_port()
         runs["uvicorn + minimal app"].append(first_answer(floor(port), f"http://127.0.0.1:{port}/"))
-        port = free_port()
-        runs["openkms serve --dev"].append(first_answer(dev(port), f"http://127.0.0.1:{port}/healthz"))
-    print(f"load average before: {os.getloadavg()[0]:.2f}; medians of {args.rounds} rounds")
+        for name, tree in trees.items():
+            port = free_port()
+            runs[name].append(first_answer(dev(port), f"http://127.0.0.1:{port}/healthz", tree))
+    print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}; medians of {args.rounds} rounds")
     print(f"| {'server':24} | wall ms | CPU ms | CPU × floor |")
     print(f"|{'-' * 26}|---------|--------|-------------|")
     base = statistics.median(cpu for _, cpu in runs["uvicorn + minimal app"])

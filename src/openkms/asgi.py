@@ -2,7 +2,8 @@
 "/readyz" (ready for requests) and "/metrics" (Prometheus); the lifespan renews the scheduler's
 lease and, while this process holds it, runs the scheduler.
 
-"/" is dispatched before Starlette's router: it is the hot path and needs no routing.
+"/" is dispatched before Starlette's router: it is the hot path and needs no routing. The console
+and the instance gateway are made on their first request (``OnFirstRequest``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import hmac
 import ipaddress
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -21,17 +23,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from openkms import bootstrap
 from openkms.audit.trail import AuditTrail
-from openkms.console.app import MAX_FORM_BYTES, ConsoleConfig, create_console
+from openkms.console import MAX_FORM_BYTES
 from openkms.domain import errors
 from openkms.domain.ports import Fence
 from openkms.metrics import prometheus
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.protocol.control import PREFIX as CONTROL_PREFIX
 from openkms.protocol.control import ControlApp, ControlHandler
-from openkms.protocol.gateway.app import GatewayApp, GatewayHandler
 from openkms.readiness import Readiness
 from openkms.service.scheduler import SchedulerReport
 from openkms.settings import Settings
@@ -41,6 +43,29 @@ log = logging.getLogger("openkms")
 # A probe's nonce is 128 random bits, so it never takes a nonce a request will send; the prefix
 # tells probes apart in the nonce file.
 HEALTH_NONCE_PREFIX = "healthz:"
+
+
+class OnFirstRequest:
+    """An ASGI app made by ``build`` when its first request comes rather than at start: what only
+    some requests need (the console's Jinja2 templates and pages, the instance gateway's protobuf
+    messages) is imported then, off the event loop (issue 16: ready in under a second)."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+        self._lock = threading.Lock()  # two first requests at once make it once
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app
+        if app is None:
+            app = await anyio.to_thread.run_sync(self._made)
+        await app(scope, receive, send)
+
+    def _made(self) -> ASGIApp:
+        with self._lock:
+            if self._app is None:
+                self._app = self._build()
+            return self._app
 
 
 class OpenKmsApp:
@@ -74,22 +99,13 @@ class OpenKmsApp:
             runtime.settings.scheduler_interval,
         )
         self._rpc = RpcApp(handler, offload=runtime.offload)
-        gateway = GatewayHandler(
-            runtime.services,
-            runtime.services.gateway,
-            runtime.auth_clock,
-            runtime.settings.http_max_body_bytes,
-            control,
-            self._metrics,
-        )
-        self._gateway = GatewayApp(gateway, offload=runtime.offload)
-        console = create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
+        self._gateway = OnFirstRequest(self._gateway_app)
         self._site = Starlette(
             routes=[
                 Route("/healthz", self._healthz),
                 Route("/readyz", self._readyz),
                 Route("/metrics", self._scrape),
-                Mount("/console", app=console, max_body_size=MAX_FORM_BYTES),
+                Mount("/console", app=OnFirstRequest(self._console_app), max_body_size=MAX_FORM_BYTES),
             ],
             lifespan=self._lifespan,
         )
@@ -100,8 +116,36 @@ class OpenKmsApp:
             self._control = ControlApp(control_handler, offload=runtime.offload)
         # Another worker may have moved the test clock: read again before each request (a stat).
         self._refresh = control.clock.refresh if control is not None else None
+        self._reads = runtime.store.request
+
+    def _gateway_app(self) -> ASGIApp:
+        from openkms.protocol.gateway.app import GatewayApp, GatewayHandler  # protobuf: OnFirstRequest
+
+        runtime = self.runtime
+        gateway = GatewayHandler(
+            runtime.services,
+            runtime.services.gateway,
+            runtime.auth_clock,
+            runtime.settings.http_max_body_bytes,
+            runtime.control,
+            self._metrics,
+        )
+        return GatewayApp(gateway, offload=runtime.offload)
+
+    def _console_app(self) -> ASGIApp:
+        from openkms.console.app import ConsoleConfig, create_console  # Jinja2: OnFirstRequest
+
+        runtime = self.runtime
+        return create_console(runtime.services, ConsoleConfig(runtime.console_key), offload=runtime.offload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._route(scope, receive, send)
+            return
+        with self._reads():  # one check for changes to the data per request, at its first read
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._refresh is not None and scope["type"] == "http":
             self._refresh()
         if scope["type"] == "http" and scope["path"] == "/":

@@ -81,6 +81,7 @@ from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, is_postg
 from openkms.storage.leases import SqlLeases, node_id
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.storage.pg_nonces import PostgresNonceCache
+from openkms.storage.postgres import PostgresStore
 from openkms.storage.sql import SqlStore
 from openkms.system import (
     CLOCK_OFFSET,
@@ -413,7 +414,7 @@ def build(
         settings=settings,
         services=services,
         store=store,
-        nonces=_nonces(settings, closers),
+        nonces=_nonces(settings, closers, store),
         auth_clock=auth_clock or SystemClock(),
         offload=not store.calls_are_brief,
         leases=leases,
@@ -523,10 +524,12 @@ def _key_limits(settings: Settings) -> Limits:
     return Limits(settings.keys_per_region, settings.aliases_per_region)
 
 
-def _nonces(settings: Settings, closers: list[Callable[[], None]]) -> NonceCache:
+def _nonces(settings: Settings, closers: list[Callable[[], None]], store: SqlStore) -> NonceCache:
     nonces = nonce_cache(settings)
     if isinstance(nonces, ProcessNonceCache | PostgresNonceCache):
         closers.append(nonces.close)
+    if isinstance(nonces, PostgresNonceCache) and isinstance(store, PostgresStore):
+        nonces.on_changes = store.observed  # each claim checks the request's remembered rows
     return nonces
 
 

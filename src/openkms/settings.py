@@ -211,7 +211,7 @@ class Settings:
     rsa_pool_size: int = option(
         2,
         "crypto.rsa_pool_size",
-        "RSA key pairs made ahead, per spec and worker (0: on demand).",
+        "RSA key pairs made ahead, per spec and worker (0: on demand), from 5 s after the start or the first RSA key.",
         env="OPENKMS_RSA_POOL_SIZE",
         check=at_least(0),
     )

@@ -42,7 +42,6 @@ from openkms.domain.ports import Clock
 from openkms.service.container import Services
 
 HERE = Path(__file__).parent
-MAX_FORM_BYTES = 64 * 1024
 
 SECURITY_HEADERS = [
     (

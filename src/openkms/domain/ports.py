@@ -484,6 +484,23 @@ class Store(Protocol):
         """A consistent snapshot for reading."""
         ...
 
+    def request(self) -> AbstractContextManager[None]:
+        """The reads of one request: whether the database changed is checked once, at the first
+        of them, not at each (a write in it makes the next read check again)."""
+        ...
+
+    def deferred(self) -> AbstractContextManager[None]:
+        """Reads in it may use remembered rows unchecked: the request's nonce claim checks them."""
+        ...
+
+    def stale(self) -> bool:
+        """Whether the nonce claim's check found rows read in ``deferred`` changed."""
+        ...
+
+    def recheck(self) -> bool:
+        """Check rows read unchecked in ``deferred`` now; whether they changed."""
+        ...
+
     def write(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction: committed when the block ends normally, rolled back on any exception.
 

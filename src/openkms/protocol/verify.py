@@ -60,6 +60,18 @@ class Authenticator:
         self._nonces = nonces
 
     def authenticate(self, req: RpcRequest, now: float) -> Credential:
+        # The AccessKey may come from remembered rows that only the nonce claim checks for changes
+        # (one round trip on PostgreSQL): a refusal resting on them is made only once they are
+        # checked, and a success is confirmed after the claim (``_finish``).
+        with self._identity.checked_by_claim():
+            try:
+                return self._authenticate(req, now)
+            except (errors.AccessKeyNotFound, errors.AccessKeyDisabled, SignatureDoesNotMatch):
+                if not self._identity.recheck():
+                    raise
+        return self._authenticate(req, now)  # the pair changed meanwhile: again, on its rows now
+
+    def _authenticate(self, req: RpcRequest, now: float) -> Credential:
         authorization = req.header("authorization")
         if authorization and authorization.startswith("ACS3-"):
             return self._v3(req, authorization, now)
@@ -75,12 +87,23 @@ class Authenticator:
             raise TimestampExpired()
         return signed_at
 
-    def _finish(self, cred: Credential, nonce: str, now: float, signed_at: float) -> Credential:
+    def _finish(self, cred: Credential, nonce: str, now: float, signed_at: float, string_to_sign: str) -> Credential:
         if not cred.enabled:
             raise errors.AccessKeyDisabled()
         if not self._nonces.claim(f"{cred.access_key_id}:{nonce}", now, signed_at):
             raise NonceUsed()
-        return cred
+        now_cred = self._identity.confirm(cred)
+        if now_cred is cred:
+            return cred
+        # The claim found the pair changed since it was read: the request is judged by the pair
+        # as it is now (its nonce stays claimed: the request was signed, once).
+        if now_cred is None:
+            raise errors.AccessKeyNotFound()
+        if not hmac.compare_digest(now_cred.secret.encode(), cred.secret.encode()):
+            raise SignatureDoesNotMatch(string_to_sign)  # it matched the former secret only
+        if not now_cred.enabled:
+            raise errors.AccessKeyDisabled()
+        return now_cred
 
     def _v1(self, req: RpcRequest, now: float) -> Credential:
         p = req.params
@@ -104,7 +127,7 @@ class Authenticator:
         expected = signing.v1_signature(cred.secret, string_to_sign)
         if not hmac.compare_digest(expected.encode(), p.get("Signature", "").encode()):
             raise SignatureDoesNotMatch(string_to_sign)
-        return self._finish(cred, nonce, now, signed_at)
+        return self._finish(cred, nonce, now, signed_at, string_to_sign)
 
     def _v3(self, req: RpcRequest, authorization: str, now: float) -> Credential:
         match = _V3_AUTH.fullmatch(authorization)
@@ -135,4 +158,4 @@ class Authenticator:
         expected = signing.v3_signature(algorithm, cred.secret, string_to_sign)
         if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
             raise SignatureDoesNotMatch(string_to_sign)
-        return self._finish(cred, nonce, now, signed_at)
+        return self._finish(cred, nonce, now, signed_at, string_to_sign)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 from openkms.domain import errors
@@ -62,12 +63,46 @@ class IdentityService:
         # Unsealed secrets by (id, sealed bytes): the row is still read on every request, so a
         # disabled, deleted or re-keyed pair takes effect at once in every worker.
         self._secrets: dict[tuple[str, bytes], str] = {}
+        # The credential made of a row, by the row itself: the store hands out the same object
+        # until the database changes (its remembered reads), so this costs an identity test.
+        self._made: dict[str, tuple[AccessKey, Credential]] = {}
 
     def credential(self, access_key_id: str) -> Credential:
         with self._store.read() as uow:
             ak = uow.access_keys.get(access_key_id)
         if ak is None:
             raise errors.AccessKeyNotFound()
+        made = self._made.get(access_key_id)
+        if made is not None and made[0] is ak:
+            return made[1]
+        credential = self._credential(ak)
+        if len(self._made) > 4096:
+            self._made.clear()
+        self._made[access_key_id] = (ak, credential)
+        return credential
+
+    def checked_by_claim(self) -> AbstractContextManager[None]:
+        """Credentials read in this block may come from rows the store has not checked for
+        changes yet: the nonce claim that ends a successful authentication checks them, and
+        ``confirm`` or ``recheck`` says what that check found (storage/sql/changes.py)."""
+        return self._store.deferred()
+
+    def confirm(self, credential: Credential) -> Credential | None:
+        """After the nonce claim: ``credential`` if the rows it was read from did not change;
+        otherwise the credential as the database has it now (None: the pair is gone)."""
+        if not self._store.stale():
+            return credential
+        try:
+            return self.credential(credential.access_key_id)
+        except errors.AccessKeyNotFound:
+            return None
+
+    def recheck(self) -> bool:
+        """Before refusing a request on a credential read unchecked: whether the database changed
+        since (if so, authenticate again on what it holds now)."""
+        return self._store.recheck()
+
+    def _credential(self, ak: AccessKey) -> Credential:
         cache_key = (ak.id, ak.sealed_secret)
         secret = self._secrets.get(cache_key)
         if secret is None:

@@ -29,6 +29,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -42,11 +43,15 @@ _UNAVAILABLE = "The replay-protection store is not available."
 # set_config(..., true) holds for this statement's own transaction only (autocommit: one statement,
 # one transaction), and a commit reads it before the transaction's settings are undone. Local, so
 # that it never outlives the claim on a connection a pooler (PgBouncer) hands to another client.
+# The same statement reads the store's change counter (storage/sql/changes.py), as of its start:
+# the request's remembered rows are checked by the claim's round trip, not by one of their own.
 _CLAIM = (
+    "WITH claimed AS ("
     "INSERT INTO nonce_claims (nonce, bucket, seen_at) SELECT %(nonce)s, %(bucket)s, %(now)s "
     "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unsynced "
     "ON CONFLICT (nonce) DO UPDATE SET bucket = excluded.bucket, seen_at = excluded.seen_at "
-    "WHERE nonce_claims.seen_at < %(oldest)s RETURNING 1"
+    "WHERE nonce_claims.seen_at < %(oldest)s RETURNING 1) "
+    "SELECT (SELECT count(*) FROM claimed), (SELECT counter FROM store_changes WHERE id = 1)"
 )
 _PURGE = "DELETE FROM nonce_claims WHERE bucket < %(bucket)s"
 _SERVER_STARTED = "SELECT extract(epoch FROM pg_postmaster_start_time())::float8"
@@ -68,16 +73,24 @@ class PostgresNonceCache:
         self._floor = 0.0
         self._purged_bucket = 0
         self._lock = threading.Lock()
+        # Told the change counter each claim read (the store's ``observed``, set by bootstrap).
+        self.on_changes: Callable[[int], None] | None = None
         driver: Any = engine.dialect.loaded_dbapi
         self._driver_error: type[Exception] = driver.Error
         self._disconnect: type[Exception] = driver.OperationalError
         event.listen(engine, "connect", self._on_connect)
 
     @classmethod
-    def from_url(cls, url: str, window: float, pool_size: int = 4) -> PostgresNonceCache:
+    def from_url(cls, url: str, window: float, pool_size: int = 16) -> PostgresNonceCache:
         """A pool of its own: autocommit (a claim is its own transaction: one round trip) and no
-        ping before each use (a dead connection is replaced and the claim tried once more)."""
-        engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=pool_size * 4)
+        ping before each use (a dead connection is replaced and the claim tried once more).
+
+        Every request claims, from as many threads as requests are in flight: a pool that kept
+        fewer connections than that closed the others as they came back and opened new ones
+        (measured: one in five claims paid a connection and its floor's four statements).
+        ``pool_size`` are kept; at most a quarter more are opened beyond them."""
+        overflow = max(pool_size // 4, 1)
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=overflow)
         return cls(engine, window)
 
     @property
@@ -87,10 +100,13 @@ class PostgresNonceCache:
     def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:
         params = {"nonce": nonce, "bucket": int(now // BUCKET_SECONDS), "now": now, "oldest": now - self._window}
         rows = self._run(_CLAIM, params, fetch=True)  # may open a connection, which reads the floor
+        claimed, counter = rows[0]
+        if self.on_changes is not None:
+            self.on_changes(0 if counter is None else int(counter))
         if signed_at is not None and signed_at < self._floor:
             return False
         self._purge(now)
-        return bool(rows)
+        return bool(claimed)
 
     def _purge(self, now: float) -> None:
         # Every row of a bucket below this one was seen before ``now - window``.

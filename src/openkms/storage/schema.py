@@ -291,8 +291,17 @@ cluster_nodes = Table(
     Column("seen_at", Float, nullable=False),
 )
 
+# One row: a counter every write unit of work on PostgreSQL raises in its own transaction, so a
+# node's remembered reads are checked by reading one number (storage/sql/changes.py).
+store_changes = Table(
+    "store_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("counter", BigInteger, nullable=False),
+)
+
 # What the control API's reset keeps: the cluster's coordination, not an account's data.
-CLUSTER_TABLES = (nonce_claims.name, nonce_floor.name, leases.name, cluster_nodes.name)
+CLUSTER_TABLES = (nonce_claims.name, nonce_floor.name, leases.name, cluster_nodes.name, store_changes.name)
 
 # --- application access (the instance gateway's callers) -------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from openkms.domain import errors
+from openkms.storage.sql import changes
 from openkms.storage.sql.db import MemoDb
 from openkms.storage.sql.store import SqlStore, SqlUnitOfWork
 
@@ -52,7 +53,8 @@ class SqliteStore(SqlStore):
     That connection never writes, so ``PRAGMA data_version`` on it moves exactly when a commit
     (from any connection, any process) may have changed what it would read; until then the
     results of its queries are remembered. A request then costs one cheap pragma instead of
-    looking up its AccessKey, key and version again.
+    looking up its AccessKey, key and version again, and only one: the reads of a request's scope
+    (``request()``) made on one thread's connection trust the first one's pragma.
     """
 
     scope_lock = None  # BEGIN IMMEDIATE already serialises every writer
@@ -84,7 +86,9 @@ class SqliteStore(SqlStore):
     def read(self) -> Iterator[SqlUnitOfWork]:
         try:
             reader = self._reader()
-            reader.refresh()
+            if changes.validated(self) is not reader:
+                reader.refresh()
+                changes.remember(self, reader)
             yield reader.uow
         except sqlite3.Error as exc:
             raise errors.BackendUnavailable("The database failed.") from exc

@@ -177,13 +177,55 @@ def test_a_failed_write_behind_does_not_fail_the_request(tmp_path: Path, caplog:
     assert not ProcessNonceCache(path).claim("n", T0 + 2)
 
 
-def test_a_broken_file_is_backend_unavailable_for_a_process_cache(tmp_path: Path) -> None:
+def test_a_broken_file_is_backend_unavailable_for_a_process_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nonce the file may hold (here: one written to it) is looked up there."""
+    monkeypatch.setattr(nonces, "_FLUSH_BATCH", 1)
     path = tmp_path / "nonces.sqlite3"
     cache = ProcessNonceCache(path)
+    assert cache.claim("n", T0)
+    assert cache._pending == {}
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE nonces")
     with pytest.raises(errors.BackendUnavailable):
-        cache.claim("n", T0)
+        cache.claim("n", T0 + 1)
+
+
+def test_a_fresh_nonce_is_not_looked_up_in_the_file(tmp_path: Path) -> None:
+    """The filter answers for a nonce neither claimed nor in the file: the (broken) file is not read."""
+    path = tmp_path / "nonces.sqlite3"
+    cache = ProcessNonceCache(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE nonces RENAME TO moved")
+    assert all(cache.claim(f"fresh-{i}", T0) for i in range(100))
+
+
+def test_the_nonces_in_the_file_at_the_start_are_refused(tmp_path: Path) -> None:
+    """Written by a process before this one (another node's file copied in, an older run): the
+    filter is filled from the file when the process starts."""
+    path = tmp_path / "nonces.sqlite3"
+    SqliteNonceCache(path).claim("ak:earlier", T0)
+    cache = ProcessNonceCache(path)
+    assert not cache.claim("ak:earlier", T0 + 60)
+    assert cache.claim("ak:earlier", T0 + WINDOW_SECONDS + 1)
+    cache.close()
+
+
+def test_the_filter_finds_a_nonce_for_the_whole_window_whatever_its_generation() -> None:
+    seen = nonces._Filter(window=100.0)
+    seen.turn(T0)
+    seen.add("early")
+    seen.turn(T0 + 99)
+    seen.add("late")  # the generation's last moment
+    seen.turn(T0 + 100)  # a new generation: the earlier one is still asked
+    assert seen.may_hold("early")
+    assert seen.may_hold("late")
+    seen.turn(T0 + 199)
+    assert seen.may_hold("late")  # 100 seconds after it was added
+    seen.turn(T0 + 200)
+    assert not seen.may_hold("early")  # two generations on: gone (a false "maybe" is 1 in millions here)
+    assert not seen.may_hold("never added")
 
 
 def test_claims_are_refused_once_too_many_could_not_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

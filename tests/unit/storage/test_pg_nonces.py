@@ -158,14 +158,15 @@ def test_a_claim_commits_without_waiting_for_the_disk_and_leaves_the_session_as_
     """The claim's own statement, asked what synchronous_commit is while it runs; the connection
     (which a pooler may hand to another client) keeps the server's setting afterwards."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    probe = pg_nonces._CLAIM.replace("RETURNING 1", "RETURNING current_setting('synchronous_commit')")
-    assert probe != pg_nonces._CLAIM
+    probe = pg_nonces._CLAIM.replace("RETURNING 1", "RETURNING current_setting('synchronous_commit') AS setting")
+    probe = probe.replace("SELECT (SELECT count(*) FROM claimed)", "SELECT (SELECT min(setting) FROM claimed)")
+    assert probe.count("setting) FROM claimed") == 1
     params = {"nonce": "ak:probe", "bucket": 1, "now": T0, "oldest": T0 - WINDOW}
     raw = engine.raw_connection()
     try:
         with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(probe, params)
-            assert cur.fetchall() == [("off",)]
+            assert [row[0] for row in cur.fetchall()] == ["off"]
             cur.execute("SHOW synchronous_commit")
             assert cur.fetchall() == [("on",)]
     finally:

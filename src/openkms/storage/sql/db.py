@@ -116,13 +116,16 @@ class MemoDb(Db):
     """A read-only Db that remembers query results until ``forget`` is called.
 
     The owner calls ``forget`` whenever the database may have changed since the results were
-    read (on SQLite: whenever ``PRAGMA data_version`` moves). Rows are tuples, so a remembered
+    read (on SQLite: whenever ``PRAGMA data_version`` moves), or hands each MemoDb the ``memo``
+    its check validated (PostgreSQL: storage/sql/changes.py). Rows are tuples, so a remembered
     result cannot be altered by its reader.
     """
 
-    def __init__(self, driver_conn: Any, statements: Statements) -> None:
+    def __init__(
+        self, driver_conn: Any, statements: Statements, memo: dict[tuple[Any, ...], Any] | None = None
+    ) -> None:
         super().__init__(driver_conn, statements)
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {} if memo is None else memo
 
     def forget(self) -> None:
         self._memo.clear()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, ClassVar, Self
 
@@ -21,6 +21,7 @@ from sqlalchemy.sql import ClauseElement
 from openkms.domain import errors
 from openkms.domain.ports import Fence, UnitOfWork
 from openkms.storage.schema import CLUSTER_TABLES, access_keys, accounts, metadata, node_meta, ram_generations
+from openkms.storage.sql import changes
 from openkms.storage.sql.aliases import SqlAliases
 from openkms.storage.sql.app_access import SqlAppAccess
 from openkms.storage.sql.db import Db, Statements, param
@@ -89,6 +90,9 @@ class SqlStore(ABC):
     calls_are_brief: bool
     # How "cannot ... the database" reads when it cannot be reached: "open" (a file), "connect to" (a server).
     connect_verb: ClassVar[str]
+    # The last statement of a write unit of work, where other nodes learn of changes by it
+    # (PostgreSQL: storage/sql/changes.py); None where the engine tells them itself (SQLite).
+    bump: ClassVar[ClauseElement | None] = None
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -121,6 +125,22 @@ class SqlStore(ABC):
         except (SQLAlchemyError, self._driver_error) as exc:
             raise errors.BackendUnavailable(CONFLICT if self._is_conflict(exc) else message) from exc
 
+    def request(self) -> AbstractContextManager[None]:
+        """The reads of one request: one check for changes, at the first (storage/sql/changes.py)."""
+        return changes.request()
+
+    def deferred(self) -> AbstractContextManager[None]:
+        """Reads whose check for changes a later nonce claim makes (PostgreSQL); here, none."""
+        return nullcontext()
+
+    def stale(self) -> bool:
+        """Whether the nonce claim found rows read unchecked in ``deferred`` changed; here never."""
+        return False
+
+    def recheck(self) -> bool:
+        """Check rows read unchecked now, whether they changed; here every read was checked."""
+        return False
+
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
         with self._failures(UNAVAILABLE):
@@ -150,6 +170,14 @@ class SqlStore(ABC):
             if fence is not None and db.one(self._fence_check, **vars_of(fence)) is None:
                 raise errors.LeaseLost()
             yield SqlUnitOfWork(db, self.scope_lock, writes=True)
+            self._changed(db)
+        changes.written(self)
+
+    def _changed(self, db: Db) -> None:
+        """Last in a write's transaction: raise the change counter (its lock is held to commit, so
+        as briefly as can be)."""
+        if self.bump is not None:
+            db.run(self.bump)
 
     @contextmanager
     def fenced(self, fence: Fence) -> Iterator[None]:
@@ -188,6 +216,8 @@ class SqlStore(ABC):
                 db.run(statement, account=keep_account_uid)
             if then is not None:
                 then(SqlUnitOfWork(db, self.scope_lock, writes=True))
+            self._changed(db)
+        changes.written(self)
 
     def ping(self) -> None:
         with self._failures(UNAVAILABLE), self.engine.connect() as conn:
