@@ -23,7 +23,8 @@ def test_a_refused_text_is_refused_every_time_under_its_own_name(text: str) -> N
     for name in ("Timestamp", "x-acs-date", "Timestamp"):
         with pytest.raises(TimestampFormat) as refused:
             parse_timestamp(text, name)
-        assert refused.value.message == f'The specified parameter "{name}" is not valid: use YYYY-MM-DDThh:mm:ssZ (UTC).'
+        expected = f'The specified parameter "{name}" is not valid: use YYYY-MM-DDThh:mm:ssZ (UTC).'
+        assert refused.value.message == expected
 
 
 def test_a_missing_text_is_refused_every_time() -> None:
