@@ -34,7 +34,7 @@ _counter = itertools.count()  # next() on it is atomic under the GIL: safe from 
 
 
 def _reseed() -> None:
-    global _prefix, _counter  # noqa: PLW0603 (the process's state, redrawn in a forked child)
+    global _prefix, _counter  # the process's state, redrawn in a forked child
     _prefix, _counter = _new_prefix(), itertools.count()
 
 
