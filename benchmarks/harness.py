@@ -289,11 +289,13 @@ def drive(
     seconds: float,
     expected_rate: float,
     wrk_threads: int = 1,
+    alongside: Callable[[], object] | None = None,
 ) -> Result:
     """Replays ``expected_rate * seconds * 1.5`` distinct requests with wrk at ``concurrency``.
 
     The pool is sized above the rate the server can reach, so no request is sent twice; a
-    request wrapped around would be refused as a replay and counted in ``failed``.
+    request wrapped around would be refused as a replay and counted in ``failed``. ``alongside``
+    runs once wrk has started (signing the pool first can take seconds), e.g. a profiler.
     """
     wrk = require_wrk()
     count = max(int(expected_rate * seconds * 1.5), 1000)
@@ -304,27 +306,14 @@ def drive(
         path = f.name
     try:
         cpu_before = server.cpu_seconds()
-        out = subprocess.run(
-            [
-                wrk,
-                "-t",
-                str(wrk_threads),
-                "-c",
-                str(concurrency),
-                "-d",
-                f"{round(seconds)}s",
-                "--latency",
-                "-s",
-                str(HERE / "cycle.lua"),
-                server.url,
-                "--",
-                path,
-                str(wrk_threads),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        argv = [wrk, "-t", str(wrk_threads), "-c", str(concurrency), "-d", f"{round(seconds)}s", "--latency"]
+        argv += ["-s", str(HERE / "cycle.lua"), server.url, "--", path, str(wrk_threads)]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as load:
+            if alongside is not None:
+                alongside()
+            out, _ = load.communicate()
+        if load.returncode != 0:
+            raise subprocess.CalledProcessError(load.returncode, argv, out)
         cpu = server.cpu_seconds() - cpu_before
     finally:
         os.unlink(path)
