@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -34,6 +33,7 @@ from openkms.protocol.errors import (
     to_wire,
 )
 from openkms.protocol.request import build_request
+from openkms.protocol.request_ids import new_request_id
 from openkms.protocol.verify import Authenticator
 from openkms.seedfile import writer
 from openkms.service.audit import RequestFacts
@@ -153,7 +153,7 @@ class ControlHandler:
     def handle(
         self, method: str, path: str, raw_query: bytes, headers: list[tuple[bytes, bytes]], body: bytes, client: str
     ) -> tuple[int, bytes]:
-        facts = RequestFacts(EventType.API_CALL, str(uuid.uuid4()).upper(), client, service="openkms")
+        facts = RequestFacts(EventType.API_CALL, new_request_id(), client, service="openkms")
         facts.api_version = CONTROL_VERSION
         self._control.clock.refresh()
         try:
