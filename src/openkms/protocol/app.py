@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio.to_thread
+import anyio
 
 from openkms import API_VERSION, access_log
 from openkms.domain import errors
@@ -38,6 +38,7 @@ from openkms.protocol.params import Params
 from openkms.protocol.render import render
 from openkms.protocol.request import RpcRequest, build_request
 from openkms.protocol.request_ids import new_request_id
+from openkms.protocol.threads import run_blocking
 from openkms.protocol.verify import Authenticator
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
@@ -309,7 +310,7 @@ class RpcApp:
         secure = scope.get("scheme") == "https"
         args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body, client, secure)
         if self._offload or _may_wait(body, scope):
-            resp = await anyio.to_thread.run_sync(self._handler.handle, *args)
+            resp = await run_blocking(self._handler.handle, *args)
         else:
             resp = self._handler.handle(*args)
         if resp.delay:

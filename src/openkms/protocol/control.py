@@ -16,8 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import anyio.to_thread
-
 from openkms.domain import errors
 from openkms.domain.audit import EventType
 from openkms.domain.faults import BadRule
@@ -34,6 +32,7 @@ from openkms.protocol.errors import (
 )
 from openkms.protocol.request import build_request
 from openkms.protocol.request_ids import new_request_id
+from openkms.protocol.threads import run_blocking
 from openkms.protocol.verify import Authenticator
 from openkms.seedfile import writer
 from openkms.service.audit import RequestFacts
@@ -231,7 +230,7 @@ class ControlApp:
         peer = scope.get("client")
         args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body, peer[0] if peer else "")
         if self._offload:
-            status, payload = await anyio.to_thread.run_sync(self._handler.handle, *args)
+            status, payload = await run_blocking(self._handler.handle, *args)
         else:
             status, payload = self._handler.handle(*args)
         await _send(send, status, payload)

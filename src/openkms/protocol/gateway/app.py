@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import anyio.to_thread
+import anyio
 from google.protobuf.message import DecodeError
 
 from openkms import access_log
@@ -42,6 +42,7 @@ from openkms.protocol.errors import (
 from openkms.protocol.gateway.messages import new, parse
 from openkms.protocol.gateway.operations import OPERATIONS, GatewayCtx
 from openkms.protocol.request_ids import new_request_id
+from openkms.protocol.threads import run_blocking
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
 from openkms.service.gateway import GatewayAuthenticator, SignedRequest
@@ -220,7 +221,7 @@ class GatewayApp:
         peer = scope.get("client")
         args = (scope["headers"], body, peer[0] if peer else "", scope.get("scheme") == "https")
         if self._offload:
-            resp = await anyio.to_thread.run_sync(self._handler.handle, *args)
+            resp = await run_blocking(self._handler.handle, *args)
         else:
             resp = self._handler.handle(*args)
         headers = [
