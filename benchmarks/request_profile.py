@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ from functools import partial
 from pathlib import Path
 
 import harness
+from nonce_cost import postgres_schema
 
 PLAINTEXT = base64.b64encode(os.urandom(32)).decode()
 
@@ -60,6 +62,7 @@ PURPOSES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
 ]
 # Samples no purpose claims, by their innermost matching frame.
 FALLBACKS: list[tuple[str, tuple[str, ...]]] = [
+    ("hand-off to a worker thread (anyio)", ("anyio/", "threading.py", "queue.py")),
     ("HTTP: uvicorn, limits, event loop, socket", ("uvicorn/", "openkms/cli/http_limits.py", "asyncio/", "uvloop")),
     ("handler glue (dispatch, handlers, dataclasses)", ("openkms/", "<string>", "contextlib.py")),
 ]
@@ -115,11 +118,18 @@ def main() -> None:
     parser.add_argument("--case", choices=("encrypt-v1", "encrypt-v3", "get-secret-value"), default="encrypt-v1")
     parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--postgres", action="store_true", help="on OPENKMS_TEST_POSTGRES_URL (a fresh schema)")
     parser.add_argument("--keep", metavar="FILE", help="also write py-spy's raw samples here")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; case {args.case}", flush=True)
-    with harness.openkms(1) as server, tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        env = {}
+        if args.postgres:
+            url, _ = stack.enter_context(postgres_schema(os.environ["OPENKMS_TEST_POSTGRES_URL"]))
+            env["OPENKMS_DATABASE_URL"] = url
+        server = stack.enter_context(harness.openkms(1, env))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         line = _line(server, args.case)
         harness.drive(server, "warm-up", line, args.concurrency, 3, 14000)
         plain = harness.drive(server, "measure", line, args.concurrency, args.seconds, 14000)
@@ -127,7 +137,9 @@ def main() -> None:
         out = Path(tmp) / "raw.txt"
         argv = [py_spy, "record", "-p", str(worker), "-d", str(round(args.seconds)), "-r", "500", "-f", "raw"]
         # Not stopping the worker for each sample: it keeps its pace (a few stacks come out torn).
-        argv += ["--nonblocking", "-o", str(out)]
+        # Only the thread holding the GIL: a thread waiting in C for the database (PostgreSQL) is
+        # not spending CPU, though py-spy cannot always tell it from one that is.
+        argv += ["--nonblocking", "--gil", "-o", str(out)]
         # The load runs longer than the sampling: py-spy takes a moment to attach, and samples of
         # an idle server would dilute the shares.
         spy = partial(subprocess.run, argv, check=True, capture_output=True)

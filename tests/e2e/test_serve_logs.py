@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -74,3 +75,32 @@ def test_the_log_holds_no_secret_and_no_plaintext(tmp_path: Path) -> None:
         assert again.stop() == 0
     assert again.stdout() == ""
     assert {name for name, value in needles.items() if value in again.log()} == set()
+
+
+ACCESS_LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO openkms\.access "
+    r"[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12} (GET|POST) (\S+) (\d{3}) (\S+) "
+    r"\d+\.\dms ak=(\S+) region=(\S+)"
+)
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_one_access_line_per_request_unless_the_level_is_warning(tmp_path: Path, level: str) -> None:
+    with process_server(tmp_path / "data", env={"OPENKMS_LOG_LEVEL": level}) as srv:
+        admin = srv.admin()
+        kms = Kms("new-v3", srv.endpoint, admin["AccessKeyId"], admin["AccessKeySecret"])
+        kms.call("DescribeRegions")
+        with pytest.raises(ApiError):
+            Kms("new-v3", srv.endpoint, admin["AccessKeyId"], "wrong-secret").call("DescribeRegions")
+        assert srv.stop() == 0
+    lines = [line for line in srv.stderr().splitlines() if "openkms.access" in line]
+    if level == "warning":
+        assert lines == []
+        return
+    found = [ACCESS_LINE.fullmatch(line) for line in lines]
+    assert all(found), lines
+    said = [m.groups()[1:] for m in found if m]
+    assert said == [
+        ("DescribeRegions", "200", "-", admin["AccessKeyId"], "cn-hangzhou"),
+        ("DescribeRegions", "400", "SignatureDoesNotMatch", "-", "-"),
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
-from openkms import bootstrap, seedfile
+from openkms import access_log, bootstrap, seedfile
 from openkms.cli import dev, tls
 from openkms.cli.http_limits import HttpLimits, limited_protocol
 from openkms.domain import errors
@@ -35,13 +35,18 @@ def log_config(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+        "formatters": {"plain": {"format": access_log.FORMAT}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
+            # The same stream and format; its lines skip the logging machinery (openkms/access_log.py).
+            "access": {"class": "openkms.access_log.LineHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
+        },
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "openkms": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "openkms.access": {"handlers": ["access"], "level": level.upper(), "propagate": False},
         },
     }
 

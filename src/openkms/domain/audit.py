@@ -16,6 +16,7 @@ Where the trail is written is the ``AuditSink`` port's business (``domain/ports.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -43,9 +44,18 @@ class EventRW(StrEnum):
     WRITE = "Write"
 
 
+_last_second: tuple[int, str] = (-1, "")  # every event of a second has the same time: made once
+
+
 def event_time(seconds: float) -> str:
     """ActionTrail's ``eventTime``: UTC, ISO 8601 to the second (``2026-12-01T08:30:00Z``)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    global _last_second  # noqa: PLW0603 (one entry, replaced whole: safe between threads)
+    whole = math.floor(seconds)
+    second, text = _last_second
+    if second != whole:
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(whole))
+        _last_second = (whole, text)
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +214,8 @@ def _hash_value(value: Any, keyed_hash: KeyedHash) -> Any:
 
 
 def _keep_value(value: Any, keyed_hash: KeyedHash) -> Any:
+    if type(value) is str:  # most values: before the (slower) abstract class checks
+        return value
     if isinstance(value, Mapping):
         return redact(value, keyed_hash)
     if isinstance(value, list | tuple):
@@ -216,8 +228,9 @@ def redact(values: Mapping[str, Any], keyed_hash: KeyedHash) -> dict[str, Any]:
     treated by ``PARAMETERS``, nested objects name by name. ``keyed_hash`` hashes the value's
     UTF-8 text as sent (a CiphertextBlob's base64, a context value)."""
     out: dict[str, Any] = {}
+    known = PARAMETERS.get
     for name, value in values.items():
-        how = treatment(name)
+        how = known(name) or treatment(name)  # the table first: most names are in it as they are
         if how is Treatment.KEEP:
             out[name] = _keep_value(value, keyed_hash)
         elif how is Treatment.HASH:

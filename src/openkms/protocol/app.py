@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio.to_thread
+import anyio
 
-from openkms import API_VERSION
+from openkms import API_VERSION, access_log
 from openkms.domain import errors
 from openkms.domain.audit import EventType
 from openkms.domain.faults import FaultError
@@ -38,13 +37,14 @@ from openkms.protocol.errors import (
 from openkms.protocol.params import Params
 from openkms.protocol.render import render
 from openkms.protocol.request import RpcRequest, build_request
+from openkms.protocol.request_ids import new_request_id
+from openkms.protocol.threads import run_blocking
 from openkms.protocol.verify import Authenticator
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
 from openkms.service.testing import DevControl
 
 MAX_BODY_BYTES = 256 * 1024  # the default of [http] max_body_bytes
-access_log = logging.getLogger("openkms.access")
 # The API version selects the table: a name may be in both (CreatePolicy is KMS's and RAM's).
 _TABLES = {API_VERSION: ACTIONS, RAM_VERSION: RAM_ACTIONS, ACTIONTRAIL_VERSION: ACTIONTRAIL_ACTIONS}
 _SERVICES = {API_VERSION: "kms", RAM_VERSION: "ram", ACTIONTRAIL_VERSION: "actiontrail"}  # the audit event's
@@ -133,7 +133,7 @@ class RpcHandler:
         started = time.perf_counter()
         self._metrics.started()
         # Every request is an audit event, refused ones included: its facts are gathered as it goes.
-        facts = RequestFacts(EventType.API_CALL, str(uuid.uuid4()).upper(), client, _header(raw_headers, b"user-agent"))
+        facts = RequestFacts(EventType.API_CALL, new_request_id(), client, _header(raw_headers, b"user-agent"))
         # Known before anything can fail, so that every error body echoes it as HostId.
         host = _header(raw_headers, b"host")
         xml_root: str | None = None
@@ -212,17 +212,12 @@ class RpcHandler:
         caller = facts.caller
         elapsed = time.perf_counter() - started
         report(self._metrics, self._control, self._services.clock, facts, status, code, elapsed)
-        access_log.info(
-            "%s %s %s %d %s %.1fms ak=%s region=%s",
-            facts.request_id,
-            method,
-            facts.event_name or "?",
-            status,
-            code,
-            elapsed * 1000,
-            caller.access_key_id if caller else "-",
-            facts.region if caller else "-",
-        )
+        if access_log.on():
+            ak, region = (caller.access_key_id, facts.region) if caller else ("-", "-")
+            name = facts.event_name or "?"
+            access_log.write(
+                f"{facts.request_id} {method} {name} {status} {code} {elapsed * 1000:.1f}ms ak={ak} region={region}"
+            )
 
     @staticmethod
     def _error(wire: WireError, request_id: str, host: str, xml_root: str | None) -> tuple[int, str, bytes, bytes]:
@@ -315,7 +310,7 @@ class RpcApp:
         secure = scope.get("scheme") == "https"
         args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body, client, secure)
         if self._offload or _may_wait(body, scope):
-            resp = await anyio.to_thread.run_sync(self._handler.handle, *args)
+            resp = await run_blocking(self._handler.handle, *args)
         else:
             resp = self._handler.handle(*args)
         if resp.delay:

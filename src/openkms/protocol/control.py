@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-
-import anyio.to_thread
 
 from openkms.domain import errors
 from openkms.domain.audit import EventType
@@ -34,6 +31,8 @@ from openkms.protocol.errors import (
     to_wire,
 )
 from openkms.protocol.request import build_request
+from openkms.protocol.request_ids import new_request_id
+from openkms.protocol.threads import run_blocking
 from openkms.protocol.verify import Authenticator
 from openkms.seedfile import writer
 from openkms.service.audit import RequestFacts
@@ -153,7 +152,7 @@ class ControlHandler:
     def handle(
         self, method: str, path: str, raw_query: bytes, headers: list[tuple[bytes, bytes]], body: bytes, client: str
     ) -> tuple[int, bytes]:
-        facts = RequestFacts(EventType.API_CALL, str(uuid.uuid4()).upper(), client, service="openkms")
+        facts = RequestFacts(EventType.API_CALL, new_request_id(), client, service="openkms")
         facts.api_version = CONTROL_VERSION
         self._control.clock.refresh()
         try:
@@ -231,7 +230,7 @@ class ControlApp:
         peer = scope.get("client")
         args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body, peer[0] if peer else "")
         if self._offload:
-            status, payload = await anyio.to_thread.run_sync(self._handler.handle, *args)
+            status, payload = await run_blocking(self._handler.handle, *args)
         else:
             status, payload = self._handler.handle(*args)
         await _send(send, status, payload)

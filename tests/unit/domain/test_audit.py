@@ -176,3 +176,12 @@ def test_secret_values_and_extended_config_never_reach_the_trail() -> None:
         "SecretValues": [{"SecretName": "db"}],
         "Errors": [{"SecretName": "x", "Code": "c"}],
     }
+
+
+def test_event_time_is_the_seconds_own_time_whatever_was_asked_before() -> None:
+    # One second's text is remembered: asking for another second, or going back, gives that one's.
+    assert event_time(1_800_000_000.9) == "2027-01-15T08:00:00Z"
+    assert event_time(1_800_000_000.0) == "2027-01-15T08:00:00Z"
+    assert event_time(1_800_000_001.0) == "2027-01-15T08:00:01Z"
+    assert event_time(1_799_999_999.99) == "2027-01-15T07:59:59Z"
+    assert event_time(1_800_000_001.5) == "2027-01-15T08:00:01Z"

@@ -14,14 +14,14 @@ import hashlib
 import hmac
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import anyio.to_thread
+import anyio
 from google.protobuf.message import DecodeError
 
+from openkms import access_log
 from openkms.domain import errors
 from openkms.domain.audit import EventType
 from openkms.domain.identity import MAX_SKEW_SECONDS, Caller
@@ -41,6 +41,8 @@ from openkms.protocol.errors import (
 )
 from openkms.protocol.gateway.messages import new, parse
 from openkms.protocol.gateway.operations import OPERATIONS, GatewayCtx
+from openkms.protocol.request_ids import new_request_id
+from openkms.protocol.threads import run_blocking
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
 from openkms.service.gateway import GatewayAuthenticator, SignedRequest
@@ -49,7 +51,6 @@ from openkms.service.testing import DevControl
 API_VERSION = "dkms-gcs-0.2"
 QUOTA_SERVICE = "gateway"  # domain/quotas.py classes the gateway's operations under this name
 CONTENT_TYPE = b"application/x-protobuf"
-access_log = logging.getLogger("openkms.access")
 log = logging.getLogger("openkms.protocol")
 
 
@@ -97,7 +98,7 @@ class GatewayHandler:
         started = time.perf_counter()
         self._metrics.started()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
-        facts = RequestFacts(EventType.API_CALL, str(uuid.uuid4()).upper(), client, headers.get("user-agent", ""))
+        facts = RequestFacts(EventType.API_CALL, new_request_id(), client, headers.get("user-agent", ""))
         name = headers.get("x-kms-apiname", "")
         facts.api_version = API_VERSION
         facts.access_key_id = headers.get("x-kms-acccesskeyid", "")[:128]
@@ -140,10 +141,11 @@ class GatewayHandler:
     def _done(self, facts: RequestFacts, status: int, code: str, elapsed: float) -> None:
         """The request told to the metrics, the test control API's request log and the access log."""
         report(self._metrics, self._control, self._services.clock, facts, status, code, elapsed)
-        access_log.info(
-            "%s POST %s %d %s %.1fms ak=%s region=%s", facts.request_id, facts.event_name or "?", status, code,
-            elapsed * 1000, facts.access_key_id or "-", facts.region or "-",
-        )  # fmt: skip
+        if access_log.on():
+            ak, region, name = facts.access_key_id or "-", facts.region or "-", facts.event_name or "?"
+            access_log.write(
+                f"{facts.request_id} POST {name} {status} {code} {elapsed * 1000:.1f}ms ak={ak} region={region}"
+            )
 
     def _authenticate(self, headers: dict[str, str], body: bytes, client: str, secure: bool) -> Caller:
         authorization = headers.get("authorization", "")
@@ -219,7 +221,7 @@ class GatewayApp:
         peer = scope.get("client")
         args = (scope["headers"], body, peer[0] if peer else "", scope.get("scheme") == "https")
         if self._offload:
-            resp = await anyio.to_thread.run_sync(self._handler.handle, *args)
+            resp = await run_blocking(self._handler.handle, *args)
         else:
             resp = self._handler.handle(*args)
         headers = [
