@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from openkms.domain import errors
+from openkms.storage.sql.autocommit import AutocommitStatements
 
 log = logging.getLogger("openkms.nonces")
 BUCKET_SECONDS = 60
@@ -75,9 +75,7 @@ class PostgresNonceCache:
         self._lock = threading.Lock()
         # Told the change counter each claim read (the store's ``observed``, set by bootstrap).
         self.on_changes: Callable[[int], None] | None = None
-        driver: Any = engine.dialect.loaded_dbapi
-        self._driver_error: type[Exception] = driver.Error
-        self._disconnect: type[Exception] = driver.OperationalError
+        self._statements = AutocommitStatements(engine, _UNAVAILABLE)
         event.listen(engine, "connect", self._on_connect)
 
     @classmethod
@@ -99,7 +97,7 @@ class PostgresNonceCache:
 
     def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:
         params = {"nonce": nonce, "bucket": int(now // BUCKET_SECONDS), "now": now, "oldest": now - self._window}
-        rows = self._run(_CLAIM, params, fetch=True)  # may open a connection, which reads the floor
+        rows = self._statements.run(_CLAIM, params)  # may open a connection, which reads the floor
         claimed, counter = rows[0]
         if self.on_changes is not None:
             self.on_changes(0 if counter is None else int(counter))
@@ -115,29 +113,7 @@ class PostgresNonceCache:
             if expired <= self._purged_bucket:
                 return
             self._purged_bucket = expired
-        self._run(_PURGE, {"bucket": expired}, fetch=False)
-
-    def _run(self, sql: str, params: dict[str, Any], fetch: bool) -> list[Any]:
-        for attempt in (1, 2):
-            try:
-                raw = self._engine.raw_connection()
-            except Exception as exc:  # SQLAlchemy wraps the driver's refusal to connect
-                raise errors.BackendUnavailable(_UNAVAILABLE) from exc
-            try:
-                with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-                    cur.execute(sql, params)
-                    return list(cur.fetchall()) if fetch else []
-            except self._disconnect as exc:
-                # A connection the server dropped (a restart): never used again; one more try
-                # on a new one, whose connect hook checks the floor first.
-                raw.invalidate()
-                if attempt == 2:
-                    raise errors.BackendUnavailable(_UNAVAILABLE) from exc
-            except self._driver_error as exc:
-                raise errors.BackendUnavailable(_UNAVAILABLE) from exc
-            finally:
-                raw.close()
-        raise AssertionError("unreachable")  # pragma: no cover
+        self._statements.run(_PURGE, {"bucket": expired}, fetch=False)
 
     def _on_connect(self, dbapi_conn: Any, _record: Any) -> None:
         """Each new connection: raise the floor if the database server started since it was last

@@ -45,6 +45,7 @@ from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
 from openkms.storage.schema import store_changes
+from openkms.storage.sql.autocommit import AutocommitStatements
 
 UNAVAILABLE = "The database is not available."
 
@@ -132,10 +133,8 @@ class Changes:
         # Autocommit, without a ping before each use: the check is one statement, one round trip;
         # a connection the server dropped is replaced and the check tried once more.
         self._engine = engine
+        self._statements = AutocommitStatements(engine, UNAVAILABLE)
         self._state: tuple[int | None, dict[tuple[Any, ...], Any]] = (None, {})
-        driver: Any = engine.dialect.loaded_dbapi
-        self._driver_error: type[Exception] = driver.Error
-        self._disconnect: type[Exception] = driver.OperationalError
 
     def memo(self) -> dict[tuple[Any, ...], Any]:
         """The rows remembered under the counter's current value (a new, empty dict if it moved)."""
@@ -155,25 +154,8 @@ class Changes:
         return self._state
 
     def _read(self) -> int:
-        for attempt in (1, 2):
-            try:
-                raw = self._engine.raw_connection()
-            except Exception as exc:  # SQLAlchemy wraps the driver's refusal to connect
-                raise errors.BackendUnavailable(UNAVAILABLE) from exc
-            try:
-                with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-                    cur.execute(COUNTER)
-                    row = cur.fetchone()
-                    return 0 if row is None else int(row[0])
-            except self._disconnect as exc:
-                raw.invalidate()
-                if attempt == 2:
-                    raise errors.BackendUnavailable(UNAVAILABLE) from exc
-            except self._driver_error as exc:
-                raise errors.BackendUnavailable(UNAVAILABLE) from exc
-            finally:
-                raw.close()
-        raise AssertionError("unreachable")  # pragma: no cover
+        rows = self._statements.run(COUNTER)
+        return 0 if not rows else int(rows[0][0])
 
     def close(self) -> None:
         self._engine.dispose()
