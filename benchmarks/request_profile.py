@@ -40,7 +40,14 @@ PLAINTEXT = base64.b64encode(os.urandom(32)).decode()
 PURPOSES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
     ("background: key pool filling", (("openkms/crypto/keypool.py", ""),)),
     ("audit trail", (("openkms/service/audit.py", "AuditRecorder.request"), ("openkms/audit/", ""))),
-    ("access log and metrics", (("openkms/protocol/app.py", "_log"), ("openkms/protocol/app.py", "report"))),
+    (
+        "access log and metrics",
+        (
+            ("openkms/protocol/app.py", "_log"),
+            ("openkms/protocol/app.py", "report"),
+            ("prometheus_client/", ""),
+        ),
+    ),
     ("quotas", (("openkms/service/quotas.py", ""), ("openkms/domain/quotas.py", ""))),
     ("AccessKey lookup", (("openkms/service/identity.py", "credential"),)),
     ("nonce claim", (("openkms/protocol/verify.py", "_finish"), ("openkms/storage/nonces.py", ""))),
@@ -62,7 +69,7 @@ PURPOSES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
 ]
 # Samples no purpose claims, by their innermost matching frame.
 FALLBACKS: list[tuple[str, tuple[str, ...]]] = [
-    ("hand-off to a worker thread (anyio)", ("anyio/", "threading.py", "queue.py")),
+    ("hand-off to a worker thread", ("anyio/", "threading.py", "queue.py", "concurrent/", "protocol/threads.py")),
     ("HTTP: uvicorn, limits, event loop, socket", ("uvicorn/", "openkms/cli/http_limits.py", "asyncio/", "uvloop")),
     ("handler glue (dispatch, handlers, dataclasses)", ("openkms/", "<string>", "contextlib.py")),
 ]
@@ -136,10 +143,12 @@ def main() -> None:
         worker = harness._tree(server.process.pid)[-1]
         out = Path(tmp) / "raw.txt"
         argv = [py_spy, "record", "-p", str(worker), "-d", str(round(args.seconds)), "-r", "500", "-f", "raw"]
-        # Not stopping the worker for each sample: it keeps its pace (a few stacks come out torn).
-        # Only the thread holding the GIL: a thread waiting in C for the database (PostgreSQL) is
-        # not spending CPU, though py-spy cannot always tell it from one that is.
-        argv += ["--nonblocking", "--gil", "-o", str(out)]
+        # The worker is stopped for each sample: with --nonblocking, a stack read while Python
+        # runs is often torn and dropped, while one read during a system call is not, so the
+        # socket writes came out at twice their share. Only the thread holding the GIL: a thread
+        # waiting in C for the database (PostgreSQL) is not spending CPU, though py-spy cannot
+        # always tell it from one that is.
+        argv += ["--gil", "-o", str(out)]
         # The load runs longer than the sampling: py-spy takes a moment to attach, and samples of
         # an idle server would dilute the shares.
         spy = partial(subprocess.run, argv, check=True, capture_output=True)
