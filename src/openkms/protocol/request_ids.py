@@ -23,7 +23,8 @@ _COUNTER_MASK = (1 << 62) - 1
 
 
 def _new_prefix() -> str:
-    """``XXXXXXXX-XXXX-4XXX-``: 60 random bits and the version nibble."""
+    """The id's first three groups and the dash after them (8, 4 and 4 hex digits): 60 random
+    bits, with the version nibble ``4`` as the third group's first digit."""
     bits = int.from_bytes(os.urandom(8), "big")
     text = f"{bits & ~(0xF << 12) | (0x4 << 12):016X}"
     return f"{text[:8]}-{text[8:12]}-{text[12:]}-"
