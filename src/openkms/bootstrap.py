@@ -80,8 +80,6 @@ from openkms.settings import KeyStoreSettings, Settings, SettingsError
 from openkms.storage.factory import InvalidDatabaseUrl, StoreOpenError, is_postgres, open_store
 from openkms.storage.leases import SqlLeases, node_id
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
-from openkms.storage.pg_nonces import PostgresNonceCache
-from openkms.storage.postgres import PostgresStore
 from openkms.storage.sql import SqlStore
 from openkms.system import (
     CLOCK_OFFSET,
@@ -525,10 +523,26 @@ def _key_limits(settings: Settings) -> Limits:
 
 
 def _nonces(settings: Settings, closers: list[Callable[[], None]], store: SqlStore) -> NonceCache:
-    nonces = nonce_cache(settings)
-    if isinstance(nonces, ProcessNonceCache | PostgresNonceCache):
-        closers.append(nonces.close)
-    if isinstance(nonces, PostgresNonceCache) and isinstance(store, PostgresStore):
+    """On PostgreSQL every node claims in the database's table. Otherwise, several workers must
+    claim in the node's shared file; a single one can write its claims behind."""
+    if settings.database_url and is_postgres(settings.database_url):
+        return _postgres_nonces(settings.database_url, closers, store)
+    path = settings.data_dir / "nonces.sqlite3"
+    if settings.workers > 1:
+        return SqliteNonceCache(path, window=NONCE_MEMORY_SECONDS)
+    nonces = ProcessNonceCache(path, window=NONCE_MEMORY_SECONDS)
+    closers.append(nonces.close)
+    return nonces
+
+
+def _postgres_nonces(database_url: str, closers: list[Callable[[], None]], store: SqlStore) -> NonceCache:
+    # Imported for a PostgreSQL database only: its dialect's modules are no part of a SQLite start.
+    from openkms.storage.pg_nonces import PostgresNonceCache
+    from openkms.storage.postgres import PostgresStore
+
+    nonces = PostgresNonceCache.from_url(database_url, window=NONCE_MEMORY_SECONDS)
+    closers.append(nonces.close)
+    if isinstance(store, PostgresStore):
         nonces.on_changes = store.observed  # each claim checks the request's remembered rows
     return nonces
 
@@ -565,17 +579,6 @@ def report_orphans(settings: Settings) -> None:
 def _leases(settings: Settings, store: SqlStore) -> SqlLeases:
     """The scheduler's lease and this node's heartbeat; the quotas' and the metrics' view of the cluster."""
     return SqlLeases(store.engine, node_id(settings.data_dir), settings.scheduler_lease_seconds)
-
-
-def nonce_cache(settings: Settings) -> NonceCache:
-    """On PostgreSQL every node claims in the database's table. Otherwise, several workers must
-    claim in the node's shared file; a single one can write its claims behind."""
-    if settings.database_url and is_postgres(settings.database_url):
-        return PostgresNonceCache.from_url(settings.database_url, window=NONCE_MEMORY_SECONDS)
-    path = settings.data_dir / "nonces.sqlite3"
-    if settings.workers == 1:
-        return ProcessNonceCache(path, window=NONCE_MEMORY_SECONDS)
-    return SqliteNonceCache(path, window=NONCE_MEMORY_SECONDS)
 
 
 def announce(runtime: Runtime) -> None:

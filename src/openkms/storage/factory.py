@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from openkms.storage import migrate
-from openkms.storage.postgres import PostgresStore
 from openkms.storage.sql import SqlStore
 from openkms.storage.sqlite import SqliteStore, sqlite_url
 
-# The store for each URL scheme: the dialect's name, before any "+driver" (postgresql+psycopg).
-STORES: dict[str, type[SqlStore]] = {"sqlite": SqliteStore, "postgresql": PostgresStore}
+
+def _postgres() -> type[SqlStore]:
+    # Imported for a PostgreSQL URL only: its dialect's modules are no part of a SQLite start.
+    from openkms.storage.postgres import PostgresStore
+
+    return PostgresStore
+
+
+# The store for each URL scheme (the dialect's name, before any "+driver": postgresql+psycopg),
+# given by a function that imports it.
+STORES: dict[str, Callable[[], type[SqlStore]]] = {"sqlite": lambda: SqliteStore, "postgresql": _postgres}
 # The longest driver message passed on: the first line says what failed, the rest is advice.
 _MAX_REASON = 300
 
@@ -34,11 +43,11 @@ def open_store(database_url: str | None, sqlite_path: Path, run_migrations: bool
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise InvalidDatabaseUrl("expected dialect+driver://user:password@host:port/database") from None
     shown = url.set(query={}).render_as_string(hide_password=True)  # the query may carry a password too
-    kind = STORES.get(url.get_backend_name())
-    if kind is None:
+    store_class = STORES.get(url.get_backend_name())
+    if store_class is None:
         raise StoreOpenError(f"no database driver for {shown}: openkms stores its data in {' or '.join(STORES)}")
     try:
-        store = kind.from_url(url_text)
+        store = store_class().from_url(url_text)
     except (NoSuchModuleError, ImportError) as exc:
         raise StoreOpenError(f"no database driver for {shown}: {_first_line(exc)}") from None
     try:

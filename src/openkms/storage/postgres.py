@@ -11,18 +11,29 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Self
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql import ClauseElement
 
+from openkms.storage.schema import store_changes
 from openkms.storage.sql import changes
 from openkms.storage.sql.db import MemoDb
 from openkms.storage.sql.scopes import POSTGRES_SCOPE_LOCK
 from openkms.storage.sql.store import FAILED, SqlStore, SqlUnitOfWork
+
+# The last statement of every write unit of work (sql/changes.py's counter): an upsert, so that a
+# database made at the head (no row yet) needs nothing seeded. Here, not in changes.py, which
+# SQLite's store shares: the PostgreSQL dialect's modules are imported for a PostgreSQL store only.
+_upsert = pg_insert(store_changes).values(id=1, counter=1)
+BUMP: ClauseElement = _upsert.on_conflict_do_update(
+    index_elements=[store_changes.c.id], set_={"counter": store_changes.c.counter + 1}
+)
 
 
 class PostgresStore(SqlStore):
     scope_lock = POSTGRES_SCOPE_LOCK
     calls_are_brief = False  # a network round trip: callers make their calls from a worker thread
     connect_verb = "connect to"
-    bump = changes.BUMP
+    bump = BUMP
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import update
 
 from openkms.domain.identity import AccessKey, AccessKeyStatus, Account
+from openkms.storage import postgres
 from openkms.storage.factory import open_store
 from openkms.storage.schema import access_keys
-from openkms.storage.sql import SqlStore, changes
+from openkms.storage.sql import SqlStore
 from tests.stores import ADAPTERS, database_url
 
 PAIR = AccessKey("LTAIchanges", "1000000000000001", b"sealed", AccessKeyStatus.ENABLED, 1_700_000_000)
@@ -81,7 +82,7 @@ def test_a_row_read_between_a_writers_raise_and_its_commit_is_not_kept(nodes: tu
     a, b = nodes
     with b.engine.connect() as writer:
         writer.execute(update(access_keys).where(access_keys.c.id == PAIR.id).values(status="Disabled"))
-        writer.execute(changes.BUMP)
+        writer.execute(postgres.BUMP)
         assert _status(a) is AccessKeyStatus.ENABLED  # the write is not committed: the old row
         writer.commit()
     assert _status(a) is AccessKeyStatus.DISABLED

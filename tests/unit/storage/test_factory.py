@@ -15,7 +15,10 @@ PASSWORD = "s3cret-Pa55word"
 
 
 def test_the_scheme_table() -> None:
-    assert {"sqlite": SqliteStore, "postgresql": PostgresStore} == STORES
+    assert {name: store_class() for name, store_class in STORES.items()} == {
+        "sqlite": SqliteStore,
+        "postgresql": PostgresStore,
+    }
 
 
 def test_no_url_is_the_embedded_sqlite_database(tmp_path: Path) -> None:
@@ -40,7 +43,7 @@ def test_a_sqlite_url(tmp_path: Path, url: str) -> None:
 
 @pytest.mark.parametrize("url", ["postgresql://kms@127.0.0.1/kms", "postgresql+psycopg://kms@127.0.0.1/kms"])
 def test_a_postgresql_url_is_the_postgresql_store_whatever_its_driver(url: str) -> None:
-    assert STORES[make_url(url).get_backend_name()] is PostgresStore
+    assert STORES[make_url(url).get_backend_name()]() is PostgresStore
 
 
 def test_the_postgresql_store_waits_on_the_network() -> None:

@@ -10,7 +10,7 @@ a request that writes and then reads sees its own write.
 
 On PostgreSQL, where several nodes share the database, the check reads one number: the
 ``store_changes`` counter, which every write unit of work raises as its last statement, in its
-own transaction (``BUMP``). Why a node never answers from a row older than a change acknowledged
+own transaction (``BUMP``, in storage/postgres.py). Why a node never answers from a row older than a change acknowledged
 before its check began:
 
 * The counter's row is updated under its row lock, held to commit: transactions that raise it
@@ -40,21 +40,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
-from openkms.storage.schema import store_changes
 from openkms.storage.sql.autocommit import AutocommitStatements
 
 UNAVAILABLE = "The database is not available."
 
-# The last statement of every write unit of work on PostgreSQL: an upsert, so that a database made
-# at the head (no row yet) needs nothing seeded.
-_upsert = pg_insert(store_changes).values(id=1, counter=1)
-BUMP: ClauseElement = _upsert.on_conflict_do_update(
-    index_elements=[store_changes.c.id], set_={"counter": store_changes.c.counter + 1}
-)
 COUNTER = "SELECT counter FROM store_changes WHERE id = 1"
 
 
