@@ -21,6 +21,11 @@ DEFERRED = {
     "openkms.console.app": "the console's first request (asgi.OnFirstRequest)",
     "google.protobuf": "the instance gateway's first request (asgi.OnFirstRequest)",
     "openkms.protocol.gateway": "the instance gateway's first request (asgi.OnFirstRequest)",
+    "sqlalchemy.dialects.postgresql": "a PostgreSQL database (storage/factory.py, bootstrap._postgres_nonces)",
+    "openkms.storage.postgres": "a PostgreSQL database (storage/factory.py)",
+    "openkms.storage.pg_nonces": "a PostgreSQL database (bootstrap._postgres_nonces)",
+    "cryptography.x509": "a server that serves HTTPS (cli/serve.py), an issued client key (crypto/client_keys.py)",
+    "openkms.cli.tls": "a server that serves HTTPS (cli/serve.py)",
 }
 
 _START = """

@@ -14,18 +14,21 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
 from openkms import access_log, bootstrap, seedfile
-from openkms.cli import dev, tls
+from openkms.cli import dev
 from openkms.cli.http_limits import HttpLimits, limited_protocol
 from openkms.domain import errors
 from openkms.domain.ports import Clock
 from openkms.settings import Settings, SettingsError
 from openkms.system import SystemClock
+
+if TYPE_CHECKING:  # cli/tls.py and its X.509 modules are imported by a server that serves HTTPS only
+    from openkms.cli import tls
 
 log = logging.getLogger("openkms")
 
@@ -100,6 +103,8 @@ class DrainingServer(uvicorn.Server):
             return
         plain, secure = sockets[: listeners.plain], sockets[listeners.plain :]
         if secure:
+            from openkms.cli import tls
+
             try:  # before the application starts: a worker that cannot serve TLS does not start
                 self.tls = tls.ServerTls(listeners.settings, self.clock)
             except (SettingsError, errors.KmsError, OSError) as exc:
@@ -136,9 +141,11 @@ class DrainingServer(uvicorn.Server):
 
     async def _check_certificate(self) -> None:
         """Renews a generated certificate when it is due, and picks up another worker's renewal."""
+        from openkms.cli.tls import CHECK_SECONDS
+
         assert self.tls is not None
         while True:
-            await asyncio.sleep(tls.CHECK_SECONDS)
+            await asyncio.sleep(CHECK_SECONDS)
             try:
                 await asyncio.to_thread(self.tls.refresh)
             except Exception:
@@ -316,7 +323,11 @@ def load_settings(args: argparse.Namespace, dev_data_dir: Path | None = None) ->
 
 def announce(settings: Settings, urls: list[str], first_start: bool) -> None:
     """Every start logs where it listens; the first also tells the operator, with the CA to trust."""
-    trust = f" (clients verify it with {tls.tls_dir(settings) / tls.CA_FILE})" if not settings.tls_cert_file else ""
+    trust = ""
+    if settings.tls and not settings.tls_cert_file:
+        from openkms.cli import tls
+
+        trust = f" (clients verify it with {tls.tls_dir(settings) / tls.CA_FILE})"
     lines = [f"{u}{trust if u.startswith('https') else ''}" for u in urls]
     for line in lines:
         log.info("listening on %s", line)
@@ -339,6 +350,8 @@ def _serve(settings: Settings) -> int:
     if settings.seed_file is not None:
         seedfile.load(settings.seed_file)  # a bad seed is told before anything is made
     if settings.tls and settings.tls_cert_file is not None:
+        from openkms.cli import tls  # and its X.509 modules: for a server that serves HTTPS only
+
         tls.configured(settings)  # a wrong path or key is told before anything is created
     issued = bootstrap.prepare(settings)
     if issued is not None:
@@ -348,6 +361,8 @@ def _serve(settings: Settings) -> int:
     else:  # a dev server's tokens are its own, and its start should be quick
         bootstrap.report_orphans(settings)  # once per node, not once per worker
     if settings.tls:
+        from openkms.cli import tls
+
         tls.prepare(settings, SystemClock())  # the certificate checked (or issued) once, before any worker
     bound = listen(settings)
     if bound is None:

@@ -12,7 +12,6 @@ import threading
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 
 _CACHE_LIMIT = 4096
 
@@ -27,6 +26,9 @@ class RsaClientKeys:
         public = private.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+        # PKCS#12 imports the X.509 modules: for an issued client key, not at every start.
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
         bundle = pkcs12.serialize_key_and_certificates(
             None, private, None, None, serialization.BestAvailableEncryption(password.encode())
         )
