@@ -190,6 +190,20 @@ def test_a_long_request_line_is_refused_414(srv: ProcessServer) -> None:
     assert got.json()["Code"] == "MissingParameter"
 
 
+def test_a_websocket_upgrade_is_refused_403_and_the_server_serves_on(srv: ProcessServer) -> None:
+    """uvicorn's WebSocket protocol is imported at the first upgrade, not at start
+    (http_limits.websockets_on_upgrade): the handshake still reaches the application, which has
+    no WebSocket route and refuses it, and the connection closes."""
+    upgrade = (
+        b"GET /healthz HTTP/1.1\r\nHost: kms\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    for _ in range(2):  # the first upgrade imports the protocol; the second uses it
+        got = exchange(srv, [upgrade])
+        assert (got.status, got.closed) == (403, True), got.head
+    still_serves(srv)
+
+
 # --- the body ------------------------------------------------------------------------------------
 
 

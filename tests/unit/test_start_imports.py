@@ -1,7 +1,8 @@
 """What a server's start does not import: packages and modules that only some starts or some
 requests need, kept off the path of ``openkms serve --dev`` (issue 16: ready in under a second;
 ``benchmarks/dev_start.py``). The start is the command's modules, then a dev server's first-start
-work and its application, built as a worker builds it, up to its first request."""
+work and uvicorn's configuration loaded as a worker loads it (its protocols, the application), up to
+its first request."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ DEFERRED = {
     "sqlalchemy.dialects.postgresql": "a PostgreSQL database (storage/factory.py, bootstrap._postgres_nonces)",
     "openkms.storage.postgres": "a PostgreSQL database (storage/factory.py)",
     "openkms.storage.pg_nonces": "a PostgreSQL database (bootstrap._postgres_nonces)",
+    "websockets": "a request that asks for a WebSocket upgrade (cli/http_limits.websockets_on_upgrade)",
+    "uvicorn.protocols.websockets": "a WebSocket upgrade request (cli/http_limits.websockets_on_upgrade)",
     "cryptography.x509": "a server that serves HTTPS (cli/serve.py), an issued client key (crypto/client_keys.py)",
     "openkms.cli.tls": "a server that serves HTTPS (cli/serve.py)",
 }
@@ -39,8 +42,10 @@ from openkms.settings import Settings
 settings = Settings.load(env={{}}, dev=True, data_dir=Path({data_dir!r}))
 bootstrap.prepare(settings)
 serve._environment_for_workers(settings)
-app = asgi.create_app(settings)
-app.runtime.close()
+config = serve.server_config(settings)
+config.load()  # as a worker does: the protocols' modules, then the application
+assert isinstance(config.loaded_app, asgi.OpenKmsApp)
+config.loaded_app.runtime.close()
 print("\\n".join(sorted(sys.modules)))
 """
 

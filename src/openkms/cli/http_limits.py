@@ -98,6 +98,22 @@ class _Factory:
         return LimitedHttpProtocol(limits=self.limits, **kwargs)
 
 
+def websockets_on_upgrade() -> type[asyncio.Protocol]:
+    """uvicorn's ``ws`` setting: its ``auto`` protocol, imported by the first request that asks to
+    upgrade rather than by every start (the ``websockets`` package: about 25 ms of a dev server's
+    start, issue 16). openkms serves no WebSocket: the application refuses the upgrade as before."""
+    return cast("type[asyncio.Protocol]", _WebSocketsOnUpgrade())
+
+
+@dataclass(frozen=True, slots=True)
+class _WebSocketsOnUpgrade:
+    def __call__(self, **kwargs: Any) -> asyncio.Protocol:
+        from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+        assert AutoWebSocketsProtocol is not None  # uvicorn[standard] brings the websockets package
+        return AutoWebSocketsProtocol(**kwargs)
+
+
 class LimitedHttpProtocol(HttpToolsProtocol):
     # Slots, not the instance dict: uvicorn's class already sets 28 attributes, and past 30 CPython
     # 3.11 stops sharing the dict's keys, which slows every attribute access, uvicorn's included.

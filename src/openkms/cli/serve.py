@@ -21,7 +21,7 @@ from uvicorn.supervisors import multiprocess
 
 from openkms import access_log, bootstrap, seedfile
 from openkms.cli import dev
-from openkms.cli.http_limits import HttpLimits, limited_protocol
+from openkms.cli.http_limits import HttpLimits, limited_protocol, websockets_on_upgrade
 from openkms.domain import errors
 from openkms.domain.ports import Clock
 from openkms.settings import Settings, SettingsError
@@ -370,7 +370,22 @@ def _serve(settings: Settings) -> int:
     sockets, urls = bound
     announce(settings, urls, first_start=issued is not None)
     _environment_for_workers(settings)
-    config = ServeConfig(
+    config = server_config(settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _after_graceful_shutdown)
+    if settings.workers > 1:
+        # uvicorn's supervisor creates its workers through this module-level name (uvicorn is pinned).
+        multiprocess.Process = DrainingWorker  # type: ignore[misc]
+        Supervisor(config, sockets=sockets).run()
+        return 0
+    server = DrainingServer(config)
+    server.run(sockets=sockets)
+    return 0 if server.started else STARTUP_FAILURE
+
+
+def server_config(settings: Settings) -> ServeConfig:
+    """uvicorn's configuration of a server: each worker builds its application from it."""
+    return ServeConfig(
         "openkms.asgi:create_app",
         Listeners(plain=1 if settings.serves_http else 0, settings=settings),
         factory=True,
@@ -386,14 +401,5 @@ def _serve(settings: Settings) -> int:
         forwarded_allow_ips=settings.trusted_proxies or None,
         timeout_graceful_shutdown=30,
         http=limited_protocol(http_limits(settings)),
+        ws=websockets_on_upgrade(),
     )
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _after_graceful_shutdown)
-    if settings.workers > 1:
-        # uvicorn's supervisor creates its workers through this module-level name (uvicorn is pinned).
-        multiprocess.Process = DrainingWorker  # type: ignore[misc]
-        Supervisor(config, sockets=sockets).run()
-        return 0
-    server = DrainingServer(config)
-    server.run(sockets=sockets)
-    return 0 if server.started else STARTUP_FAILURE
