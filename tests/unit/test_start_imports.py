@@ -27,6 +27,11 @@ DEFERRED = {
     "openkms.storage.pg_nonces": "a PostgreSQL database (bootstrap._postgres_nonces)",
     "websockets": "a request that asks for a WebSocket upgrade (cli/http_limits.websockets_on_upgrade)",
     "uvicorn.protocols.websockets": "a WebSocket upgrade request (cli/http_limits.websockets_on_upgrade)",
+    "openkms.cli.audit": "the other commands than serve (cli/main.build_parser)",
+    "openkms.cli.dev_control": "the other commands than serve (cli/main.build_parser)",
+    "openkms.cli.ram": "the other commands than serve (cli/main.build_parser)",
+    "openkms.cli.remote": "the commands that call a running server (cli/main.build_parser)",
+    "openkms.cli.secret": "the other commands than serve (cli/main.build_parser)",
     "cryptography.x509": "a server that serves HTTPS (cli/serve.py), an issued client key (crypto/client_keys.py)",
     "openkms.cli.tls": "a server that serves HTTPS (cli/serve.py)",
 }
@@ -39,6 +44,8 @@ from openkms import asgi, bootstrap
 from openkms.cli import serve
 from openkms.settings import Settings
 
+args = openkms.cli.main.parse(["serve", "--dev"])  # the command line as a server's start parses it
+assert args.func is serve.run and args.dev
 settings = Settings.load(env={{}}, dev=True, data_dir=Path({data_dir!r}))
 bootstrap.prepare(settings)
 serve._environment_for_workers(settings)
