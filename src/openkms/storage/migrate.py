@@ -114,8 +114,9 @@ def create_at_head(engine: Engine) -> None:
     tests/unit/storage/test_migrations.py holds this equal, table by table, to what the migrations make.
     """
     with engine.begin() as conn:
-        schema.metadata.create_all(conn)
-        _VERSION_TABLE.create(conn)
+        # The database has no table (upgrade looked): no "does it exist" query for each of them.
+        schema.metadata.create_all(conn, checkfirst=False)
+        _VERSION_TABLE.create(conn, checkfirst=False)
         conn.execute(_VERSION_TABLE.insert().values(version_num=head_revision()))
 
 
