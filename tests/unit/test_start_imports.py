@@ -32,6 +32,9 @@ DEFERRED = {
     "openkms.cli.ram": "the other commands than serve (cli/main.build_parser)",
     "openkms.cli.remote": "the commands that call a running server (cli/main.build_parser)",
     "openkms.cli.secret": "the other commands than serve (cli/main.build_parser)",
+    "openkms.domain.seed": "a seed loaded, reset to or exported (bootstrap/control.py), --deterministic material",
+    "openkms.seedfile": "a server given a seed (cli/serve.py, bootstrap/control.py), an export (protocol/control.py)",
+    "openkms.service.seeding": "a seed loaded, reset to or exported (DevControl.seeding)",
     "cryptography.x509": "a server that serves HTTPS (cli/serve.py), an issued client key (crypto/client_keys.py)",
     "openkms.cli.tls": "a server that serves HTTPS (cli/serve.py)",
 }

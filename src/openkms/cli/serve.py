@@ -20,7 +20,7 @@ import uvicorn
 from uvicorn.importer import import_from_string
 from uvicorn.supervisors import multiprocess
 
-from openkms import access_log, bootstrap, seedfile
+from openkms import access_log, bootstrap
 from openkms.cli import collector, dev
 from openkms.cli.http_limits import HttpLimits, limited_protocol, websockets_on_upgrade
 from openkms.domain import errors
@@ -349,6 +349,8 @@ def _serve(settings: Settings) -> int:
     # start itself: the orphan report below.
     logging.config.dictConfig(log_config(settings.log_level))
     if settings.seed_file is not None:
+        from openkms import seedfile  # a server given a seed only (its JSON Schema, TOML, the seed's model)
+
         seedfile.load(settings.seed_file)  # a bad seed is told before anything is made
     if settings.tls and settings.tls_cert_file is not None:
         from openkms.cli import tls  # and its X.509 modules: for a server that serves HTTPS only

@@ -19,7 +19,6 @@ from openkms.domain.ciphertext import SealedMessage
 from openkms.domain.importing import ImportToken
 from openkms.domain.keys import KeyVersion
 from openkms.domain.ports import Sealer
-from openkms.domain.seed import hkdf
 from openkms.domain.specs import SpecInfo
 
 _MAX_CACHED_KEYS = 1024
@@ -56,6 +55,8 @@ class SoftwareBackend:
 
     def create_symmetric(self, spec: SpecInfo, version_id: str) -> bytes:
         if self._material_seed is not None:
+            from openkms.domain.seed import hkdf  # --deterministic only: the seed's module is no part of a start
+
             material = hkdf(self._material_seed, b"deterministic/" + version_id.encode(), spec.material_bytes)
         else:
             material = os.urandom(spec.material_bytes)

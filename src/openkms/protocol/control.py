@@ -34,7 +34,6 @@ from openkms.protocol.request import build_request
 from openkms.protocol.request_ids import new_request_id
 from openkms.protocol.threads import run_blocking
 from openkms.protocol.verify import Authenticator
-from openkms.seedfile import writer
 from openkms.service.audit import RequestFacts
 from openkms.service.container import Services
 from openkms.service.scheduler import SchedulerReport
@@ -128,6 +127,8 @@ class ControlHandler:
         """The data as a seed document, material and values in clear: dev servers only."""
         if not self._control.dev or self._control.seeding is None:
             raise NotDevMode()
+        from openkms.seedfile import writer  # an export only
+
         seed, skipped = self._control.seeding.export()
         return {"Seed": writer.to_document(seed), "SkippedKeys": skipped}
 

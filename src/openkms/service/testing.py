@@ -14,16 +14,18 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from openkms.domain.audit import KeyedHash, redact
 from openkms.domain.faults import FaultRule, rule_from, stored_rule
 from openkms.domain.ports import Store
-from openkms.domain.seed import Seed
 from openkms.service.container import Services
 from openkms.service.identity import Credential
 from openkms.service.scheduler import SchedulerReport
-from openkms.service.seeding import SeedService
+
+if TYPE_CHECKING:  # the seed's service is made on first use (a reset to the seed, an export)
+    from openkms.domain.seed import Seed
+    from openkms.service.seeding import SeedService
 
 REQUEST_LOG_SIZE = 1000
 
@@ -159,13 +161,15 @@ class DevControl:
         services: Services,
         keyed_hash: KeyedHash,
         shared_faults: SharedBytes | None = None,
-        seeding: SeedService | None = None,
+        seeding: Callable[[], SeedService] | None = None,
         seed: Seed | None = None,
         dev: bool = True,
         on_reset: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
-        self.seeding = seeding
+        self._make_seeding = seeding
+        self._seeding: SeedService | None = None
+        self._seeding_lock = threading.Lock()
         self.seed = seed
         self.dev = dev  # a dev server (not only [testing] control_api): it may export its material
         self._on_reset = on_reset
@@ -174,6 +178,15 @@ class DevControl:
         self._store = store
         self._identity = services.identity
         self._scheduler = services.scheduler
+
+    @property
+    def seeding(self) -> SeedService | None:
+        """Loads a seed and exports one; made at its first use, not at every start (issue 16)."""
+        if self._seeding is None and self._make_seeding is not None:
+            with self._seeding_lock:
+                if self._seeding is None:
+                    self._seeding = self._make_seeding()
+        return self._seeding
 
     def is_administrator(self, cred: Credential) -> bool:
         """The administrator account's own pair (not one of its RAM users')."""

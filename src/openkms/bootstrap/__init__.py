@@ -1,8 +1,8 @@
 """The composition root: settings -> root key, store, crypto backends, clock -> services.
 
-This is the one module that builds concrete adapters. ``prepare`` does first-start work once
-per node (directories, root key, migrations, administrator credentials); ``build`` assembles a
-runtime in each worker process.
+This package (with ``control.py``, the control API's part) is the one place that builds concrete
+adapters. ``prepare`` does first-start work once per node (directories, root key, migrations,
+administrator credentials); ``build`` assembles a runtime in each worker process.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from openkms import keystores, seedfile
+from openkms import keystores
 from openkms.audit.keys import AuditKeys, load_keys
 from openkms.audit.reader import TrailReader
 from openkms.audit.trail import BEST_EFFORT, FAIL_CLOSED, OFF, AuditConfig, AuditTrail, NoTrail, open_trail
+from openkms.bootstrap.control import dev_control, load_seed, movable_clock
 from openkms.crypto import pkcs11, softhsm
 from openkms.crypto.client_keys import RsaClientKeys
 from openkms.crypto.lazy import LazyBackend
@@ -43,7 +44,6 @@ from openkms.domain.ports import (
 from openkms.domain.ram.identities import RamLimits
 from openkms.domain.secret_rotation import Rotator
 from openkms.domain.secrets import SecretType
-from openkms.domain.seed import Seed, SeedProblem
 from openkms.domain.specs import ProtectionLevel
 from openkms.service.access import AccessService
 from openkms.service.account import AccountService
@@ -72,7 +72,6 @@ from openkms.service.scheduler import Scheduler
 from openkms.service.secret_rotation import SecretRotation
 from openkms.service.secret_values import SecretValues
 from openkms.service.secrets import SecretService
-from openkms.service.seeding import SeedService
 from openkms.service.tags import TagService
 from openkms.service.testing import DevControl
 from openkms.service.versions import VersionService
@@ -82,12 +81,8 @@ from openkms.storage.leases import SqlLeases, node_id
 from openkms.storage.nonces import ProcessNonceCache, SqliteNonceCache
 from openkms.storage.sql import SqlStore
 from openkms.system import (
-    CLOCK_OFFSET,
-    FAULT_RULES,
     DeterministicIds,
     OffsetClock,
-    SharedOffsetClock,
-    SharedValue,
     SystemClock,
     UuidGenerator,
 )
@@ -237,17 +232,6 @@ def prepare(settings: Settings) -> IssuedKey | None:
     return issued
 
 
-def load_seed(seeding: SeedService | None, seed: Seed, settings: Settings) -> None:
-    """The seed's data in place of any, at start: what the server cannot hold is told at the
-    entry's line of the file, and nothing is loaded then."""
-    assert seeding is not None
-    assert settings.seed_file is not None
-    try:
-        seeding.load(seed)
-    except SeedProblem as problem:
-        raise seedfile.error_at(settings.seed_file, seed, problem) from None
-
-
 def _keystore(settings: Settings, store_id: str) -> KeyStoreSettings:
     return next(k for k in settings.keystores if k.id == store_id)
 
@@ -375,7 +359,7 @@ def build(
     authorizer: Authorizer | None = None,
 ) -> Runtime:
     sealer, in_file, closers, store, session_key = _open_sealed_data(settings, first_start)
-    movable = _movable_clock(settings, clock, store)
+    movable = movable_clock(settings, clock, store)
     deterministic = DeterministicIds(settings.deterministic) if settings.deterministic and ids is None else None
     clock, ids = movable or clock or SystemClock(), ids or deterministic or UuidGenerator()
     regions = settings.catalogue()
@@ -421,7 +405,9 @@ def build(
         console_key=session_key,
         closers=[backends.close, *closers],
         backends=backends,
-        control=_control(settings, store, movable, services, recorder, (software, backends, resolver), deterministic),
+        control=dev_control(
+            settings, store, movable, services, recorder, (software, backends, resolver), deterministic
+        ),
     )
 
 
@@ -488,34 +474,6 @@ def _rotators(settings: Settings, store: Store, identity: IdentityService, clock
             raise SettingsError("[secrets] rotation_hosts needs psycopg: pip install 'openkms[postgres]'") from None
         rotators[SecretType.RDS] = rotators[SecretType.POLARDB] = PostgresRotator(hosts)
     return rotators
-
-
-def _control(
-    settings: Settings, store: Store, clock: OffsetClock | None, services: Services, recorder: AuditRecorder,
-    crypto: tuple[SoftwareBackend, Backends, KeyResolver], ids: DeterministicIds | None,
-) -> DevControl | None:  # fmt: skip
-    """The control API's state; its fault rules shared by the workers as the clock's offset is,
-    unless a test runs the server on a clock of its own (one process); the seed it resets to. None
-    when the control API is off (no movable clock)."""
-    if clock is None:
-        return None
-    shared = SharedValue(store, FAULT_RULES, settings.data_dir) if isinstance(clock, SharedOffsetClock) else None
-    software, backends, resolver = crypto
-    values = SecretValues(store, resolver, backends, AesGcmDataCipher(), clock, UuidGenerator())
-    seeding = SeedService(store, services.identity, backends, software, values, services.regions, clock)
-    seed = seedfile.load(settings.seed_file) if settings.seed_file else None
-    restart = ids.restart if ids is not None else None
-    return DevControl(store, clock, services, recorder.keyed_hash, shared, seeding, seed, settings.dev, restart)
-
-
-def _movable_clock(settings: Settings, given: Clock | None, store: Store) -> OffsetClock | None:
-    """The clock the control API moves, when it is on: a test's own ``OffsetClock``, else one
-    whose offset is kept in the store for every worker."""
-    if not settings.control_api_on:
-        return None
-    if isinstance(given, OffsetClock):
-        return given
-    return SharedOffsetClock(SharedValue(store, CLOCK_OFFSET, settings.data_dir)) if given is None else None
 
 
 def _key_limits(settings: Settings) -> Limits:
