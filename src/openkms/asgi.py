@@ -18,7 +18,6 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,6 +33,7 @@ from openkms.metrics import prometheus
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.protocol.control import PREFIX as CONTROL_PREFIX
 from openkms.protocol.control import ControlApp, ControlHandler
+from openkms.protocol.threads import run_blocking, run_to_end
 from openkms.readiness import Readiness
 from openkms.service.scheduler import SchedulerReport
 from openkms.settings import Settings
@@ -58,7 +58,7 @@ class OnFirstRequest:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = self._app
         if app is None:
-            app = await anyio.to_thread.run_sync(self._made)
+            app = await run_blocking(self._made)
         await app(scope, receive, send)
 
     def _made(self) -> ASGIApp:
@@ -161,13 +161,13 @@ class OpenKmsApp:
             await self._site(scope, receive, send)
 
     async def _healthz(self, _request: Request) -> JSONResponse:
-        failing = await anyio.to_thread.run_sync(self._failing_components)
+        failing = await run_blocking(self._failing_components)
         if failing:
             return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def _readyz(self, _request: Request) -> JSONResponse:
-        failures = await anyio.to_thread.run_sync(self._readiness.failures)
+        failures = await run_blocking(self._readiness.failures)
         if failures:
             return JSONResponse({"status": "not-ready", "failing": [f.as_dict() for f in failures]}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -178,7 +178,7 @@ class OpenKmsApp:
         refused = metrics_refusal(self.runtime.settings, request)
         if refused is not None:
             return refused
-        text = await anyio.to_thread.run_sync(prometheus.exposition, self._live)
+        text = await run_blocking(prometheus.exposition, self._live)
         return Response(text, media_type=prometheus.CONTENT_TYPE_LATEST)
 
     def _failing_components(self) -> list[str]:
@@ -204,7 +204,7 @@ class OpenKmsApp:
         leases = self.runtime.leases
         while True:
             try:
-                fence = await anyio.to_thread.run_sync(leases.renew)
+                fence = await run_to_end(leases.renew)
             except Exception as exc:
                 log.warning("scheduler: cannot renew the lease, not leading: %s", exc)
                 fence = None
@@ -229,7 +229,7 @@ class OpenKmsApp:
                 try:
                     if self._refresh is not None:
                         self._refresh()
-                    report = await anyio.to_thread.run_sync(self._run_fenced, fence)
+                    report = await run_to_end(self._run_fenced, fence)
                     if self._metrics is not None:
                         self._metrics.scheduler_ran(self.runtime.services.clock.now())
                     if report.rotated or report.purged:

@@ -1,8 +1,8 @@
 """What a server's start does not import: packages and modules that only some starts or some
 requests need, kept off the path of ``openkms serve --dev`` (issue 16: ready in under a second;
 ``benchmarks/dev_start.py``). The start is the command's modules, then a dev server's first-start
-work and uvicorn's configuration loaded as a worker loads it (its protocols, the application), up to
-its first request."""
+work and uvicorn's configuration loaded as a worker loads it (its protocols, the application), its
+lifespan started and its first answer (a /healthz)."""
 
 from __future__ import annotations
 
@@ -35,11 +35,13 @@ DEFERRED = {
     "openkms.domain.seed": "a seed loaded, reset to or exported (bootstrap/control.py), --deterministic material",
     "openkms.seedfile": "a server given a seed (cli/serve.py, bootstrap/control.py), an export (protocol/control.py)",
     "openkms.service.seeding": "a seed loaded, reset to or exported (DevControl.seeding)",
+    "anyio._backends": "a request for the console or the gateway, a fault's delay (anyio's sleep)",
     "cryptography.x509": "a server that serves HTTPS (cli/serve.py), an issued client key (crypto/client_keys.py)",
     "openkms.cli.tls": "a server that serves HTTPS (cli/serve.py)",
 }
 
 _START = """
+import asyncio
 import sys
 from pathlib import Path
 import openkms.cli.main
@@ -54,8 +56,38 @@ bootstrap.prepare(settings)
 serve._environment_for_workers(settings)
 config = serve.server_config(settings)
 config.load()  # as a worker does: the protocols' modules, then the application
-assert isinstance(config.loaded_app, asgi.OpenKmsApp)
-config.loaded_app.runtime.close()
+app = config.loaded_app
+assert isinstance(app, asgi.OpenKmsApp)
+
+
+async def served() -> list[dict]:  # the lifespan started (its lease and scheduler loops), one /healthz
+    lifespan: asyncio.Queue = asyncio.Queue()
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    running = asyncio.create_task(app({{"type": "lifespan", "asgi": {{"version": "3.0"}}}}, lifespan.get, send))
+    await lifespan.put({{"type": "lifespan.startup"}})
+    while not sent:
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.05)  # the loops' first turns
+    request = {{"type": "http.request", "body": b"", "more_body": False}}
+    scope = {{"type": "http", "method": "GET", "path": "/healthz", "raw_path": b"/healthz", "query_string": b"",
+             "headers": [], "root_path": "", "scheme": "http", "server": ("127.0.0.1", 80),
+             "client": ("127.0.0.1", 1), "http_version": "1.1", "asgi": {{"version": "3.0"}}}}
+
+    async def receive() -> dict:
+        return request
+
+    await app(scope, receive, send)
+    await lifespan.put({{"type": "lifespan.shutdown"}})
+    await running
+    return sent
+
+
+answered = asyncio.run(served())
+assert [m["status"] for m in answered if m["type"] == "http.response.start"] == [200], answered
 print("\\n".join(sorted(sys.modules)))
 """
 

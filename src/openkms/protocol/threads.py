@@ -1,4 +1,5 @@
-"""Where a blocking handler runs: a thread of one pool per process, with the request's context.
+"""Where a blocking handler runs: a thread of one pool per process, with the request's context;
+the application's probes and scheduler loops use it too.
 
 Not anyio's ``to_thread``: its capacity limiter, cancel scope and queue cost more per request
 than an executor's hand-off, and on PostgreSQL every request is handed off (measured: the server
@@ -29,3 +30,15 @@ async def run_blocking(function: Callable[..., T], *args: object) -> T:
     (storage/sql/changes.py) and its audit notes are context variables."""
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(_executor(), context.run, function, *args)
+
+
+async def run_to_end(function: Callable[..., T], *args: object) -> T:
+    """``run_blocking``, except that a caller cancelled while ``function`` runs waits for it to end
+    before the cancellation goes on (as anyio's ``to_thread`` did): a stopping server's lifespan
+    closes nothing a scheduler job in a thread is still using."""
+    future = asyncio.ensure_future(run_blocking(function, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
