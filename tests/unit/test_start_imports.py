@@ -112,3 +112,27 @@ def test_the_start_does_not_import(module: str, started: set[str]) -> None:
 def test_each_deferred_module_exists(module: str) -> None:
     """Each name above is a module that can be imported: a misspelt one would pass for ever."""
     assert importlib.util.find_spec(module) is not None
+
+
+# The test kit's server in a thread of the test process (openkms.testing.OpenKms) starts the same
+# way, without the command line; it calls the control API through cli/remote.py's client.
+_KIT_START = """
+import sys
+from openkms.testing import OpenKms
+with OpenKms():  # started, answered /healthz
+    pass
+print("\\n".join(sorted(sys.modules)))
+"""
+KIT_USES = {"openkms.cli.remote"}
+
+
+@pytest.fixture(scope="module")
+def kit_started() -> set[str]:
+    done = subprocess.run([sys.executable, "-c", _KIT_START], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("module", sorted(set(DEFERRED) - KIT_USES))
+def test_the_test_kit_s_start_does_not_import(module: str, kit_started: set[str]) -> None:
+    loaded = sorted(m for m in kit_started if m == module or m.startswith(module + "."))
+    assert loaded == [], f"{module} is imported by the test kit's start; only {DEFERRED[module]} needs it"

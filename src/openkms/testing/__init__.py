@@ -163,16 +163,24 @@ class OpenKms:
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def _thread(self, sock: socket.socket) -> _Running:
-        import uvicorn  # only the thread mode needs the server in this process
+        from openkms.cli import collector
 
-        from openkms import bootstrap
-        from openkms.asgi import OpenKmsApp
+        # Only the thread mode needs the server in this process: imported, as the command imports
+        # it, with the cyclic collector paused (cli/collector.py).
+        with collector.paused():
+            import uvicorn
+
+            from openkms import bootstrap
+            from openkms.asgi import OpenKmsApp
+            from openkms.cli.http_limits import websockets_on_upgrade
 
         assert self._dir is not None
         cfg = Settings.load(env={}, data_dir=self._dir, dev=True, **self._settings)
         bootstrap.prepare(cfg)
         app = OpenKmsApp(bootstrap.build(cfg))
-        config = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None, lifespan="on")
+        # The WebSocket protocol imported at an upgrade, as openkms serve does, not at every start.
+        ws = websockets_on_upgrade()
+        config = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None, lifespan="on", ws=ws)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="openkms")
         thread.start()
