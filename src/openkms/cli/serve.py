@@ -377,6 +377,8 @@ def _serve(settings: Settings) -> int:
     if settings.workers == 1:
         # The one worker is this process: the application's modules imported now, as the
         # command's were, with the collector paused (cli/collector.py); uvicorn finds them loaded.
+        # Not sooner (alongside the first-start work, say): prometheus-client reads its directory
+        # when imported, and an earlier start that fails must not have emptied a running one's.
         with collector.paused():
             import_from_string(config.app)
     for sig in (signal.SIGTERM, signal.SIGINT):
