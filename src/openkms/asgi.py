@@ -16,7 +16,7 @@ import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,15 +29,18 @@ from openkms.audit.trail import AuditTrail
 from openkms.console import MAX_FORM_BYTES
 from openkms.domain import errors
 from openkms.domain.ports import Fence
-from openkms.metrics import prometheus
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.protocol.control import PREFIX as CONTROL_PREFIX
 from openkms.protocol.control import ControlApp, ControlHandler
 from openkms.protocol.threads import run_blocking, run_to_end
 from openkms.readiness import Readiness
+from openkms.service.backends import Backends
 from openkms.service.scheduler import SchedulerReport
 from openkms.settings import Settings
 from openkms.system import SingleNode
+
+if TYPE_CHECKING:  # prometheus-client is imported by a server whose metrics are on ([metrics] enabled)
+    from openkms.metrics.prometheus import LiveState, PrometheusMetrics
 
 log = logging.getLogger("openkms")
 # A probe's nonce is 128 random bits, so it never takes a nonce a request will send; the prefix
@@ -68,6 +71,25 @@ class OnFirstRequest:
             return self._app
 
 
+def _metrics(
+    runtime: bootstrap.Runtime, backends: Backends, run_scheduler: bool
+) -> tuple[PrometheusMetrics | None, LiveState | None]:
+    """What /metrics counts and reports; none with [metrics] enabled = false: nothing counted,
+    /metrics not found, prometheus-client not imported (benchmarks/metrics_cost.py's baseline)."""
+    if not runtime.settings.metrics_enabled:
+        return None, None
+    from openkms.metrics import prometheus
+
+    live = prometheus.LiveState(
+        lambda: [(sid, level.value, failure is None) for sid, level, failure in backends.health()],
+        # An app without a scheduler (in-process servers) runs the jobs when its clock moves: it leads.
+        runtime.leadership.is_leader if run_scheduler else SingleNode().is_leader,
+        runtime.services.clock.now,
+        runtime.settings.scheduler_interval,
+    )
+    return prometheus.PrometheusMetrics(), live
+
+
 class OpenKmsApp:
     def __init__(self, runtime: bootstrap.Runtime, run_scheduler: bool = True) -> None:
         self.runtime = runtime
@@ -76,8 +98,9 @@ class OpenKmsApp:
         self._fence_epoch = 0
         self._lead_taken = asyncio.Event()
         control = runtime.control
-        # [metrics] enabled = false: nothing counted, /metrics not found (benchmarks/metrics_cost.py's baseline).
-        self._metrics = prometheus.PrometheusMetrics() if runtime.settings.metrics_enabled else None
+        backends = runtime.backends
+        assert backends is not None  # bootstrap.build sets it
+        self._metrics, self._live = _metrics(runtime, backends, run_scheduler)
         if isinstance(runtime.audit, AuditTrail) and self._metrics is not None:
             runtime.audit.on_failure = self._metrics.audit_write_failed
         handler = RpcHandler(
@@ -88,16 +111,7 @@ class OpenKmsApp:
             control,
             self._metrics,
         )
-        backends = runtime.backends
-        assert backends is not None  # bootstrap.build sets it
         self._readiness = Readiness(runtime.store, backends)
-        self._live = prometheus.LiveState(
-            lambda: [(sid, level.value, failure is None) for sid, level, failure in backends.health()],
-            # An app without a scheduler (in-process servers) runs the jobs when its clock moves: it leads.
-            runtime.leadership.is_leader if run_scheduler else SingleNode().is_leader,
-            runtime.services.clock.now,
-            runtime.settings.scheduler_interval,
-        )
         self._rpc = RpcApp(handler, offload=runtime.offload)
         self._gateway = OnFirstRequest(self._gateway_app)
         self._site = Starlette(
@@ -178,6 +192,8 @@ class OpenKmsApp:
         refused = metrics_refusal(self.runtime.settings, request)
         if refused is not None:
             return refused
+        from openkms.metrics import prometheus
+
         text = await run_blocking(prometheus.exposition, self._live)
         return Response(text, media_type=prometheus.CONTENT_TYPE_LATEST)
 

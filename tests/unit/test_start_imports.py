@@ -7,6 +7,7 @@ lifespan started and its first answer (a /healthz)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,7 @@ from openkms.settings import Settings
 
 args = openkms.cli.main.parse(["serve", "--dev"])  # the command line as a server's start parses it
 assert args.func is serve.run and args.dev
-settings = Settings.load(env={{}}, dev=True, data_dir=Path({data_dir!r}))
+settings = Settings.load(env={{}}, dev=True, data_dir=Path({data_dir!r}){settings})
 bootstrap.prepare(settings)
 serve._environment_for_workers(settings)
 config = serve.server_config(settings)
@@ -96,7 +97,7 @@ print("\\n".join(sorted(sys.modules)))
 def started(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The modules of a process that has done a dev server's start, in a process of its own."""
     data_dir = tmp_path_factory.mktemp("dev") / "data"
-    program = _START.format(data_dir=str(data_dir))
+    program = _START.format(data_dir=str(data_dir), settings="")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert Path(data_dir, "root.key").exists()  # the start did happen
     return set(done.stdout.split())
@@ -136,3 +137,20 @@ def kit_started() -> set[str]:
 def test_the_test_kit_s_start_does_not_import(module: str, kit_started: set[str]) -> None:
     loaded = sorted(m for m in kit_started if m == module or m.startswith(module + "."))
     assert loaded == [], f"{module} is imported by the test kit's start; only {DEFERRED[module]} needs it"
+
+
+@pytest.fixture(scope="module")
+def started_without_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    data_dir = tmp_path_factory.mktemp("no-metrics") / "data"
+    program = _START.format(data_dir=str(data_dir), settings=", metrics_enabled=False")
+    env = {**os.environ, "OPENKMS_METRICS_ENABLED": "false"}  # the worker's settings come from the environment
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, env=env)
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("module", ["prometheus_client", "openkms.metrics.prometheus"])
+def test_a_start_without_metrics_does_not_import_prometheus(module: str, started_without_metrics: set[str]) -> None:
+    """[metrics] enabled = false: prometheus-client is not imported (asgi._metrics); with metrics
+    on, the start does import it (the other fixture)."""
+    assert module not in started_without_metrics
+    assert any(m.split(".")[0] == "openkms" for m in started_without_metrics)  # the start did happen
