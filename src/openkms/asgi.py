@@ -194,6 +194,7 @@ class OpenKmsApp:
             return refused
         from openkms.metrics import prometheus
 
+        self._metrics.flush()  # this worker's own counts, up to this request; the others' flush on their own
         text = await run_blocking(prometheus.exposition, self._live)
         return Response(text, media_type=prometheus.CONTENT_TYPE_LATEST)
 
@@ -274,6 +275,8 @@ class OpenKmsApp:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if self._metrics is not None:
+                self._metrics.close()  # the counts still in memory, to this worker's files
             self.runtime.close()
 
 
