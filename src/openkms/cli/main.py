@@ -1,8 +1,9 @@
 """The ``openkms`` command: serve, and local administration of the data directory.
 
-The commands' modules (and through them the whole server) are imported by ``parse``, while the
-cyclic garbage collector is paused (``cli/collector.py``): importing makes hundreds of thousands
-of objects and no garbage, and the collections it set off were a tenth of a dev server's start.
+The commands' modules (and through them the whole server) are imported by ``parse``; for
+``openkms serve`` with the cyclic collector off, and what they made frozen after
+(``cli/collector.py``): the collections importing set off, and every later full one walking it
+all again, were a tenth of a dev server's start.
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     given = sys.argv[1:] if argv is None else argv
-    with collector.paused():
-        return build_parser(serve_only=given[:1] == ["serve"]).parse_args(given)
+    if given[:1] != ["serve"]:
+        return build_parser().parse_args(given)
+    with collector.frozen_after():  # the server's modules: imported by a process that has done nothing else
+        return build_parser(serve_only=True).parse_args(given)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from uvicorn.importer import import_from_string
 from uvicorn.supervisors import multiprocess
 
 from openkms import access_log, bootstrap
-from openkms.cli import collector, dev
+from openkms.cli import dev
 from openkms.cli.http_limits import HttpLimits, limited_protocol, websockets_on_upgrade
 from openkms.domain import errors
 from openkms.domain.ports import Clock
@@ -374,13 +373,6 @@ def _serve(settings: Settings) -> int:
     announce(settings, urls, first_start=issued is not None)
     _environment_for_workers(settings)
     config = server_config(settings)
-    if settings.workers == 1:
-        # The one worker is this process: the application's modules imported now, as the
-        # command's were, with the collector paused (cli/collector.py); uvicorn finds them loaded.
-        # Not sooner (alongside the first-start work, say): prometheus-client reads its directory
-        # when imported, and an earlier start that fails must not have emptied a running one's.
-        with collector.paused():
-            import_from_string(config.app)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _after_graceful_shutdown)
     if settings.workers > 1:

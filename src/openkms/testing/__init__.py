@@ -163,16 +163,11 @@ class OpenKms:
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def _thread(self, sock: socket.socket) -> _Running:
-        from openkms.cli import collector
+        import uvicorn  # only the thread mode needs the server in this process
 
-        # Only the thread mode needs the server in this process: imported, as the command imports
-        # it, with the cyclic collector paused (cli/collector.py).
-        with collector.paused():
-            import uvicorn
-
-            from openkms import bootstrap
-            from openkms.asgi import OpenKmsApp
-            from openkms.cli.http_limits import websockets_on_upgrade
+        from openkms import bootstrap
+        from openkms.asgi import OpenKmsApp
+        from openkms.cli.http_limits import websockets_on_upgrade
 
         assert self._dir is not None
         cfg = Settings.load(env={}, data_dir=self._dir, dev=True, **self._settings)
