@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.unit.cli.commands import Cli, clear_openkms_environment
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterator[None]:
+    """``openkms serve``'s command line freezes the process's objects (cli/collector.py): in a
+    test process, which has run other code, they go back to being collected after each test."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(scope="module")

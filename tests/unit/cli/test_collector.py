@@ -17,8 +17,7 @@ from openkms.cli import collector
 def collecting() -> Iterator[None]:
     assert gc.isenabled()
     yield
-    gc.enable()  # whatever a failed test left
-    gc.unfreeze()  # this test process's objects go back to being collected
+    gc.enable()  # whatever a failed test left (conftest unfreezes)
 
 
 def test_off_inside_then_frozen_and_on_again(collecting: None) -> None:
