@@ -69,7 +69,7 @@ PURPOSES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
 ]
 # Samples no purpose claims, by their innermost matching frame.
 FALLBACKS: list[tuple[str, tuple[str, ...]]] = [
-    ("hand-off to a worker thread", ("anyio/", "threading.py", "queue.py", "concurrent/", "protocol/threads.py")),
+    ("hand-off to a worker thread", ("anyio/", "threading.py", "queue.py", "concurrent/", "openkms/offload.py")),
     ("HTTP: uvicorn, limits, event loop, socket", ("uvicorn/", "openkms/cli/http_limits.py", "asyncio/", "uvloop")),
     ("handler glue (dispatch, handlers, dataclasses)", ("openkms/", "<string>", "contextlib.py")),
 ]

@@ -98,7 +98,7 @@ class OpenKmsApp:
             runtime.services.clock.now,
             runtime.settings.scheduler_interval,
         )
-        self._rpc = RpcApp(handler, offload=runtime.offload)
+        self._rpc = RpcApp(handler, offload=runtime.offload, greenlet=runtime.greenlet)
         self._gateway = OnFirstRequest(self._gateway_app)
         self._site = Starlette(
             routes=[
@@ -130,7 +130,7 @@ class OpenKmsApp:
             runtime.control,
             self._metrics,
         )
-        return GatewayApp(gateway, offload=runtime.offload)
+        return GatewayApp(gateway, offload=runtime.offload, greenlet=runtime.greenlet)
 
     def _console_app(self) -> ASGIApp:
         from openkms.console.app import ConsoleConfig, create_console  # Jinja2: OnFirstRequest

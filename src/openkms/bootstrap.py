@@ -175,6 +175,9 @@ class Runtime:
     nonces: NonceCache
     auth_clock: Clock
     offload: bool
+    # Handlers run on the event loop in a greenlet, waiting for the database there (openkms/offload.py)
+    # rather than in a thread: the store and the nonce claims route their waits through it.
+    greenlet: bool
     leases: SqlLeases  # the scheduler's lease and this node's heartbeat; live_nodes() for quotas
     root_key_in_file: bool
     audit: AuditSink  # the trail the services record into (Services.audit); closed last-but-one
@@ -417,6 +420,7 @@ def build(
         nonces=_nonces(settings, closers, store),
         auth_clock=auth_clock or SystemClock(),
         offload=not store.calls_are_brief,
+        greenlet=isinstance(store, PostgresStore),
         leases=leases,
         root_key_in_file=in_file,
         audit=trail,

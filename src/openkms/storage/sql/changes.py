@@ -44,6 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
+from openkms.offload import blocking
 from openkms.storage.schema import store_changes
 from openkms.storage.sql.autocommit import AutocommitStatements
 
@@ -172,12 +173,12 @@ class PooledConnection:
     def cursor(self) -> Any:
         if self._raw is None:
             try:
-                self._raw = self._engine.raw_connection()
+                self._raw = blocking(self._engine.raw_connection)
             except Exception as exc:  # SQLAlchemy wraps the driver's refusal to connect
                 raise errors.BackendUnavailable(UNAVAILABLE) from exc
         return self._raw.driver_connection.cursor()
 
     def close(self) -> None:
         if self._raw is not None:
-            self._raw.close()
-            self._raw = None
+            raw, self._raw = self._raw, None
+            blocking(raw.close)  # back to the pool, which rolls its transaction back: a round trip
