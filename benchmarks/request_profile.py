@@ -50,7 +50,14 @@ PURPOSES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
     ),
     ("quotas", (("openkms/service/quotas.py", ""), ("openkms/domain/quotas.py", ""))),
     ("AccessKey lookup", (("openkms/service/identity.py", "credential"),)),
-    ("nonce claim", (("openkms/protocol/verify.py", "_finish"), ("openkms/storage/nonces.py", ""))),
+    (
+        "nonce claim",
+        (
+            ("openkms/protocol/verify.py", "_finish"),
+            ("openkms/storage/nonces.py", ""),
+            ("openkms/storage/pg_claims.py", ""),  # the batch, sent by a task of its own
+        ),
+    ),
     ("authorization (policies)", (("openkms/service/authorizer.py", ""), ("openkms/service/access.py", ""))),
     ("key + version lookup, state", (("openkms/service/resolve.py", ""),)),
     ("crypto (HKDF, AES-GCM, blob, base64)", (("openkms/service/crypto.py", "_seal"), ("openkms/crypto/", ""))),
