@@ -175,9 +175,7 @@ class Runtime:
     nonces: NonceCache
     auth_clock: Clock
     offload: bool
-    # Handlers run on the event loop in a greenlet, waiting for the database there (openkms/offload.py)
-    # rather than in a thread: the store and the nonce claims route their waits through it.
-    greenlet: bool
+    greenlet: bool  # handlers run in a greenlet on the event loop, not a thread (openkms/offload.py)
     leases: SqlLeases  # the scheduler's lease and this node's heartbeat; live_nodes() for quotas
     root_key_in_file: bool
     audit: AuditSink  # the trail the services record into (Services.audit); closed last-but-one
