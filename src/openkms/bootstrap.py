@@ -299,8 +299,7 @@ CONSOLE_KEY = "console-session-key"
 
 
 def console_key(store: Store, sealer: Sealer) -> bytes:
-    """The key that signs console session cookies: random, made once, sealed with the data, so
-    every worker and node agrees whatever holds the root key."""
+    """The console's session-cookie key: random, made once, sealed with the data (all workers and nodes agree)."""
     aad = b"node-meta:" + CONSOLE_KEY.encode()
     sealed = store.node_value(CONSOLE_KEY)
     if sealed is None:
