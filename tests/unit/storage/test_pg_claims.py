@@ -4,6 +4,7 @@ from its greenlet (openkms/offload.py): the same answers as one statement per cl
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import subprocess
 import sys
@@ -146,7 +147,7 @@ def test_the_batch_commits_without_waiting_for_the_disk_and_leaves_the_session_a
         "RETURNING nonce)", "RETURNING current_setting('synchronous_commit') AS nonce)"
     )
     assert probe != pg_claims._BATCH_CLAIM
-    params = {"nonces": ["ak:p1", "ak:p2"], "buckets": [1, 1], "seen": [T0, T0], "window": WINDOW}
+    params = {"claims": json.dumps([["ak:p1", 1, T0], ["ak:p2", 1, T0]]), "window": WINDOW}
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     raw = engine.raw_connection()
     try:
