@@ -126,6 +126,12 @@ class SqlStore(ABC):
         except (SQLAlchemyError, self._driver_error) as exc:
             raise errors.BackendUnavailable(CONFLICT if self._is_conflict(exc) else message) from exc
 
+    def unavailable(self, exc: BaseException, message: str) -> errors.BackendUnavailable | None:
+        """What ``_failures`` raises for ``exc`` (None: not the driver's nor SQLAlchemy's)."""
+        if not isinstance(exc, SQLAlchemyError | self._driver_error):
+            return None
+        return errors.BackendUnavailable(CONFLICT if self._is_conflict(exc) else message)
+
     def request(self) -> AbstractContextManager[None]:
         """The reads of one request: one check for changes, at the first (storage/sql/changes.py)."""
         return changes.request()
@@ -142,8 +148,11 @@ class SqlStore(ABC):
         """Check rows read unchecked now, whether they changed; here every read was checked."""
         return False
 
+    def read(self) -> AbstractContextManager[SqlUnitOfWork]:
+        return self._read()
+
     @contextmanager
-    def read(self) -> Iterator[SqlUnitOfWork]:
+    def _read(self) -> Iterator[SqlUnitOfWork]:
         with self._failures(UNAVAILABLE):
             raw = blocking(self.engine.raw_connection)
         try:
