@@ -1,8 +1,8 @@
 """Nonce claims sent from the event loop, many in one statement: PostgreSQL's group commit.
 
 A worker process keeps one asynchronous connection (psycopg's ``AsyncConnection``) on its event
-loop. A claim is sent at once when none is in flight; the claims that arrive while one is gather
-and go together, as one statement and so one transaction, when it returns. Under load a request
+loop. A claim is sent at once when none is in flight; the claims that arrive while one is in flight
+gather, and go together, as one statement and so one transaction, when it returns. Under load a request
 waits at most for the statement in flight and then its own, and the database commits once per
 batch instead of once per request (its CPU per request was a fifth of the whole; the client's
 share of a round trip is paid once too).
@@ -13,7 +13,8 @@ database's work, so one connection is never what limits a worker.
 
 The statement is ``pg_nonces._CLAIM`` for many rows (a JSON array's elements), with the same
 semantics: ``synchronous_commit = off`` for its own transaction, the change counter read at its
-start, a nonce seen within the window left as it is. The rows are sorted, so that two batches
+start, a nonce seen within the window left as it is. The rows are inserted in the order of their
+nonces (``ORDER BY``), so that two batches
 taking the same nonces (a replay sent to two nodes at once) lock them in one order and never
 deadlock; a nonce twice in one batch is sent once and won by its first claim only (PostgreSQL
 refuses a statement that would update one row twice).
