@@ -15,8 +15,8 @@ The statement is ``pg_nonces._CLAIM`` for many rows (a JSON array's elements), w
 semantics: ``synchronous_commit = off`` for its own transaction, the change counter read at its
 start, a nonce seen within the window left as it is. The rows are inserted in the order of their
 nonces (``ORDER BY``), so that two batches taking the same nonces (a replay sent to two nodes at
-once) lock them in one order and never deadlock; a nonce twice in one batch is sent once and won by its first claim only (PostgreSQL
-refuses a statement that would update one row twice).
+once) lock them in one order and never deadlock; a nonce twice in one batch is sent once and won
+by its first claim only (PostgreSQL refuses a statement that would update one row twice).
 """
 
 from __future__ import annotations
