@@ -29,10 +29,10 @@ from openkms.audit.trail import AuditTrail
 from openkms.console import MAX_FORM_BYTES
 from openkms.domain import errors
 from openkms.domain.ports import Fence
+from openkms.offload import run_blocking, run_to_end
 from openkms.protocol.app import Receive, RpcApp, RpcHandler, Scope, Send
 from openkms.protocol.control import PREFIX as CONTROL_PREFIX
 from openkms.protocol.control import ControlApp, ControlHandler
-from openkms.protocol.threads import run_blocking, run_to_end
 from openkms.readiness import Readiness
 from openkms.service.backends import Backends
 from openkms.service.scheduler import SchedulerReport
@@ -112,7 +112,7 @@ class OpenKmsApp:
             self._metrics,
         )
         self._readiness = Readiness(runtime.store, backends)
-        self._rpc = RpcApp(handler, offload=runtime.offload)
+        self._rpc = RpcApp(handler, offload=runtime.offload, greenlet=runtime.greenlet)
         self._gateway = OnFirstRequest(self._gateway_app)
         self._site = Starlette(
             routes=[
@@ -144,7 +144,7 @@ class OpenKmsApp:
             runtime.control,
             self._metrics,
         )
-        return GatewayApp(gateway, offload=runtime.offload)
+        return GatewayApp(gateway, offload=runtime.offload, greenlet=runtime.greenlet)
 
     def _console_app(self) -> ASGIApp:
         from openkms.console.app import ConsoleConfig, create_console  # Jinja2: OnFirstRequest

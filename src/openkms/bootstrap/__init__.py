@@ -168,6 +168,7 @@ class Runtime:
     nonces: NonceCache
     auth_clock: Clock
     offload: bool
+    greenlet: bool  # handlers run in a greenlet on the event loop, not a thread (openkms/offload.py)
     leases: SqlLeases  # the scheduler's lease and this node's heartbeat; live_nodes() for quotas
     root_key_in_file: bool
     audit: AuditSink  # the trail the services record into (Services.audit); closed last-but-one
@@ -280,8 +281,7 @@ CONSOLE_KEY = "console-session-key"
 
 
 def console_key(store: Store, sealer: Sealer) -> bytes:
-    """The key that signs console session cookies: random, made once, sealed with the data, so
-    every worker and node agrees whatever holds the root key."""
+    """The console's session-cookie key: random, made once, sealed with the data (all workers and nodes agree)."""
     aad = b"node-meta:" + CONSOLE_KEY.encode()
     sealed = store.node_value(CONSOLE_KEY)
     if sealed is None:
@@ -399,6 +399,7 @@ def build(
         nonces=_nonces(settings, closers, store),
         auth_clock=auth_clock or SystemClock(),
         offload=not store.calls_are_brief,
+        greenlet=_on_postgres(settings),  # its store's module imported for a PostgreSQL database only
         leases=leases,
         root_key_in_file=in_file,
         audit=trail,
@@ -483,7 +484,7 @@ def _key_limits(settings: Settings) -> Limits:
 def _nonces(settings: Settings, closers: list[Callable[[], None]], store: SqlStore) -> NonceCache:
     """On PostgreSQL every node claims in the database's table. Otherwise, several workers must
     claim in the node's shared file; a single one can write its claims behind."""
-    if settings.database_url and is_postgres(settings.database_url):
+    if settings.database_url and _on_postgres(settings):
         return _postgres_nonces(settings.database_url, closers, store)
     path = settings.data_dir / "nonces.sqlite3"
     if settings.workers > 1:
@@ -491,6 +492,10 @@ def _nonces(settings: Settings, closers: list[Callable[[], None]], store: SqlSto
     nonces = ProcessNonceCache(path, window=NONCE_MEMORY_SECONDS)
     closers.append(nonces.close)
     return nonces
+
+
+def _on_postgres(settings: Settings) -> bool:
+    return bool(settings.database_url) and is_postgres(settings.database_url or "")
 
 
 def _postgres_nonces(database_url: str, closers: list[Callable[[], None]], store: SqlStore) -> NonceCache:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from openkms.protocol.threads import run_to_end
+from openkms.offload import run_to_end
 
 
 def test_returns_what_the_function_returns() -> None:
