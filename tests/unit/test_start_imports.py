@@ -26,6 +26,8 @@ DEFERRED = {
     "sqlalchemy.dialects.postgresql": "a PostgreSQL database (storage/factory.py, bootstrap._postgres_nonces)",
     "openkms.storage.postgres": "a PostgreSQL database (storage/factory.py)",
     "openkms.storage.pg_nonces": "a PostgreSQL database (bootstrap._postgres_nonces)",
+    "openkms.storage.pg_claims": "a PostgreSQL database (its nonce claims, storage/pg_nonces.py)",
+    "psycopg": "a PostgreSQL database (SQLAlchemy's driver)",
     "websockets": "a request that asks for a WebSocket upgrade (cli/http_limits.websockets_on_upgrade)",
     "uvicorn.protocols.websockets": "a WebSocket upgrade request (cli/http_limits.websockets_on_upgrade)",
     "openkms.cli.audit": "the other commands than serve (cli/main.build_parser)",
