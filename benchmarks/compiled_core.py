@@ -35,6 +35,7 @@ import argparse
 import base64
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -165,6 +166,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"some of {', '.join(VARIANTS)}")
+    parser.add_argument("--in-process", type=int, default=2000, metavar="N", help="in-process block (0: none)")
+    parser.add_argument("--pipeline", type=int, help=argparse.SUPPRESS)  # the in-process child's own option
     args = parser.parse_args()
     unknown = set(args.variants.split(",")) - set(VARIANTS)
     if unknown:
@@ -214,7 +217,82 @@ def _measure(trees: list[Tree], args: argparse.Namespace) -> dict[str, list[Resu
     return runs
 
 
-def _table(trees: list[Tree], runs: dict[str, list[Result]], args: argparse.Namespace, load: float) -> None:
+def _pipeline(block: int) -> None:
+    """The in-process child: signed V1 Encrypt through ``RpcHandler.handle`` (no HTTP), the handler
+    built as ``openkms serve`` builds it (audit trail, access log to /dev/null, Prometheus metrics);
+    prints the CPU microseconds per request, the median of five blocks of ``block`` requests."""
+    import json
+    import logging
+    from urllib.parse import urlencode
+
+    from openkms import access_log, bootstrap
+    from openkms.metrics import prometheus
+    from openkms.protocol import signing
+    from openkms.protocol.app import RpcHandler
+    from openkms.settings import Settings
+
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/x-www-form-urlencoded")]
+
+    def body(access_key: tuple[str, str], action: str, params: dict[str, str]) -> bytes:
+        p = harness.v1_params(action, params, access_key)
+        p["Signature"] = signing.v1_signature(access_key[1], signing.v1_string_to_sign("POST", p))
+        return urlencode(p).encode()
+
+    with tempfile.TemporaryDirectory(prefix="openkms-bench-") as data_dir, open(os.devnull, "w") as devnull:
+        log = logging.getLogger(access_log.NAME)
+        line_handler = access_log.LineHandler(devnull)
+        line_handler.setFormatter(logging.Formatter(access_log.FORMAT))
+        log.addHandler(line_handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        cfg = Settings.load(env={}, data_dir=Path(data_dir), rsa_pool_size=0)
+        bootstrap.prepare(cfg)
+        runtime = bootstrap.build(cfg)
+        try:
+            issued = runtime.services.identity.create_access_key(new_account=True)
+            ak = (issued.access_key.id, issued.secret)
+            metrics = prometheus.PrometheusMetrics()
+            handler = RpcHandler(runtime.services, runtime.nonces, runtime.auth_clock, metrics=metrics)
+            made = handler.handle("POST", "/", b"", headers, body(ak, "CreateKey", {}), "127.0.0.1")
+            params = {"KeyId": json.loads(made.body)["KeyMetadata"]["KeyId"], "Plaintext": PLAINTEXT}
+            cpu = []
+            for turn in range(6):  # the first a warm-up
+                bodies = [body(ak, "Encrypt", params) for _ in range(block)]
+                started = time.process_time()
+                for each in bodies:
+                    if handler.handle("POST", "/", b"", headers, each, "127.0.0.1").status != 200:
+                        sys.exit("in-process Encrypt failed")
+                if turn:
+                    cpu.append((time.process_time() - started) / block * 1e6)
+        finally:
+            runtime.close()
+    print(statistics.median(cpu))
+
+
+def _in_process(trees: list[Tree], args: argparse.Namespace, into: Path) -> dict[str, list[float]]:
+    """Each tree's in-process CPU per request, one child process per tree and round, in turns."""
+    cpu: dict[str, list[float]] = defaultdict(list)
+    for round_no in range(1, args.rounds + 1):
+        for tree in trees if round_no % 2 else trees[::-1]:
+            with tempfile.TemporaryDirectory(prefix="metrics-", dir=into) as metrics_dir:
+                # prometheus-client reads its directory when first imported, as in `openkms serve`'s workers.
+                env = {**os.environ, "PYTHONPATH": str(tree.src), "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+                argv = [sys.executable, __file__, "--pipeline", str(args.in_process)]
+                done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                sys.exit(f"{tree.name}: the in-process run failed:\n{done.stderr[-3000:]}")
+            cpu[tree.name].append(float(done.stdout))
+            print(f"  in-process {tree.name:32} {cpu[tree.name][-1]:5.0f} us CPU/req", flush=True)
+    return cpu
+
+
+def _table(
+    trees: list[Tree],
+    runs: dict[str, list[Result]],
+    in_process: dict[str, list[float]],
+    args: argparse.Namespace,
+    load: float,
+) -> None:
     print(f"\nload average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     print(f"median of {args.rounds} rounds, {args.seconds:.0f} s each, workers={args.workers}, c{args.concurrency}")
     print(f"ratio: server CPU per request over the minimal endpoint's (target <= {CPU_TARGET}x) and over pure Python's")
@@ -234,6 +312,13 @@ def _table(trees: list[Tree], runs: dict[str, list[Result]], args: argparse.Name
     harness.table(rows)
     failed = sum(r.failed for results in runs.values() for r in results)
     print(f"failed requests in all runs: {failed}")
+    if in_process:
+        print(f"\nin-process (RpcHandler.handle, signed V1 POST, no HTTP), median of {args.rounds} rounds")
+        print(f"{'tree':20} {'CPU us/req':>10}  of pure  saved us")
+        base = statistics.median(in_process["pure Python"])
+        for tree in trees:
+            own = statistics.median(in_process[tree.name])
+            print(f"{tree.name:20} {own:>10.0f}  {own / base:>7.2f}  {base - own:>8.0f}")
     for tree in trees[1:]:
         print(f"\n{tree.name}: {len(tree.modules)} modules compiled in {tree.compile_seconds:.0f} s")
         print("  " + " ".join(m.removeprefix("openkms/").removesuffix(".py") for m in tree.modules))
@@ -244,13 +329,19 @@ def _table(trees: list[Tree], runs: dict[str, list[Result]], args: argparse.Name
 
 def main() -> None:
     args = _arguments()
+    if args.pipeline is not None:
+        _pipeline(args.pipeline)
+        return
     harness.require_wrk()
+    # Stopped by a signal, it still stops its servers and removes the copies (the with blocks unwind).
+    signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(143))
     load = os.getloadavg()[0]
     print(f"load average {load:.2f} on {os.cpu_count()} CPUs; workers={args.workers}", flush=True)
     with tempfile.TemporaryDirectory(prefix="openkms-compiled-") as into:
         trees = _prepare(args.variants.split(","), Path(into))
+        in_process = _in_process(trees, args, Path(into)) if args.in_process else {}
         runs = _measure(trees, args)
-    _table(trees, runs, args, load)
+    _table(trees, runs, in_process, args, load)
 
 
 if __name__ == "__main__":
