@@ -50,7 +50,14 @@ PURPOSES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
     ),
     ("quotas", (("openkms/service/quotas.py", ""), ("openkms/domain/quotas.py", ""))),
     ("AccessKey lookup", (("openkms/service/identity.py", "credential"),)),
-    ("nonce claim", (("openkms/protocol/verify.py", "_finish"), ("openkms/storage/nonces.py", ""))),
+    (
+        "nonce claim",
+        (
+            ("openkms/protocol/verify.py", "_finish"),
+            ("openkms/storage/nonces.py", ""),
+            ("openkms/storage/pg_claims.py", ""),  # the batch, sent by a task of its own
+        ),
+    ),
     ("authorization (policies)", (("openkms/service/authorizer.py", ""), ("openkms/service/access.py", ""))),
     ("key + version lookup, state", (("openkms/service/resolve.py", ""),)),
     ("crypto (HKDF, AES-GCM, blob, base64)", (("openkms/service/crypto.py", "_seal"), ("openkms/crypto/", ""))),
@@ -69,7 +76,7 @@ PURPOSES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
 ]
 # Samples no purpose claims, by their innermost matching frame.
 FALLBACKS: list[tuple[str, tuple[str, ...]]] = [
-    ("hand-off to a worker thread", ("anyio/", "threading.py", "queue.py", "concurrent/", "protocol/threads.py")),
+    ("hand-off to a worker thread", ("anyio/", "threading.py", "queue.py", "concurrent/", "openkms/offload.py")),
     ("HTTP: uvicorn, limits, event loop, socket", ("uvicorn/", "openkms/cli/http_limits.py", "asyncio/", "uvloop")),
     ("handler glue (dispatch, handlers, dataclasses)", ("openkms/", "<string>", "contextlib.py")),
 ]

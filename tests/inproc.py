@@ -45,6 +45,18 @@ class Inproc:
         client: str = "",
     ) -> Response:
         """A V1-signed POST with every parameter in the form body, from ``client`` (an address)."""
+        headers, body = self.signed(action, params, timestamp=timestamp, nonce=nonce)
+        return self.handler.handle("POST", "/", b"", headers, body, client)
+
+    def signed(
+        self,
+        action: str,
+        params: dict[str, str] | None = None,
+        *,
+        timestamp: float | None = None,
+        nonce: str | None = None,
+    ) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The headers and form body of a V1-signed POST of ``action``."""
         when = self.auth_clock.now() if timestamp is None else timestamp
         values = {
             "Action": action,
@@ -60,7 +72,7 @@ class Inproc:
         values["Signature"] = signing.v1_signature(self.secret, signing.v1_string_to_sign("POST", values))
         body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in values.items()).encode("ascii")
         headers = [(b"host", b"127.0.0.1:8080"), (b"content-type", b"application/x-www-form-urlencoded")]
-        return self.handler.handle("POST", "/", b"", headers, body, client)
+        return headers, body
 
 
 @contextmanager

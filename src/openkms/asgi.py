@@ -98,7 +98,7 @@ class OpenKmsApp:
             runtime.services.clock.now,
             runtime.settings.scheduler_interval,
         )
-        self._rpc = RpcApp(handler, offload=runtime.offload)
+        self._rpc = RpcApp(handler, offload=runtime.offload, greenlet=runtime.greenlet)
         self._gateway = OnFirstRequest(self._gateway_app)
         self._site = Starlette(
             routes=[
@@ -130,7 +130,7 @@ class OpenKmsApp:
             runtime.control,
             self._metrics,
         )
-        return GatewayApp(gateway, offload=runtime.offload)
+        return GatewayApp(gateway, offload=runtime.offload, greenlet=runtime.greenlet)
 
     def _console_app(self) -> ASGIApp:
         from openkms.console.app import ConsoleConfig, create_console  # Jinja2: OnFirstRequest
@@ -178,6 +178,7 @@ class OpenKmsApp:
         refused = metrics_refusal(self.runtime.settings, request)
         if refused is not None:
             return refused
+        self._metrics.flush()  # this worker's own counts, up to this request; the others' flush on their own
         text = await anyio.to_thread.run_sync(prometheus.exposition, self._live)
         return Response(text, media_type=prometheus.CONTENT_TYPE_LATEST)
 
@@ -258,6 +259,8 @@ class OpenKmsApp:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if self._metrics is not None:
+                self._metrics.close()  # the counts still in memory, to this worker's files
             self.runtime.close()
 
 

@@ -175,6 +175,7 @@ class Runtime:
     nonces: NonceCache
     auth_clock: Clock
     offload: bool
+    greenlet: bool  # handlers run in a greenlet on the event loop, not a thread (openkms/offload.py)
     leases: SqlLeases  # the scheduler's lease and this node's heartbeat; live_nodes() for quotas
     root_key_in_file: bool
     audit: AuditSink  # the trail the services record into (Services.audit); closed last-but-one
@@ -298,8 +299,7 @@ CONSOLE_KEY = "console-session-key"
 
 
 def console_key(store: Store, sealer: Sealer) -> bytes:
-    """The key that signs console session cookies: random, made once, sealed with the data, so
-    every worker and node agrees whatever holds the root key."""
+    """The console's session-cookie key: random, made once, sealed with the data (all workers and nodes agree)."""
     aad = b"node-meta:" + CONSOLE_KEY.encode()
     sealed = store.node_value(CONSOLE_KEY)
     if sealed is None:
@@ -417,6 +417,7 @@ def build(
         nonces=_nonces(settings, closers, store),
         auth_clock=auth_clock or SystemClock(),
         offload=not store.calls_are_brief,
+        greenlet=isinstance(store, PostgresStore),
         leases=leases,
         root_key_in_file=in_file,
         audit=trail,

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from openkms.metrics import prometheus
 from tests.e2e.clients import Kms
 from tests.servers import inprocess_server, process_server
 
@@ -21,6 +23,19 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
             if sample.name == name:
                 found[tuple(sorted(sample.labels.items()))] = sample.value
     return found
+
+
+def counted_once_flushed(base_url: str, expected: float) -> str:
+    """The scrape once every worker has written its counts: the worker that answers writes its own
+    first, another writes its within FLUSH_SECONDS (metrics/prometheus.py), so a scrape right
+    after the requests may miss that one's last ones. Asked again until they are there (bounded)."""
+    deadline = time.monotonic() + 5
+    while True:
+        text = httpx.get(f"{base_url}/metrics").text
+        ok = samples(text, "openkms_requests_total").get((("action", "DescribeAccountKmsStatus"), ("code", "OK")))
+        if ok == expected or time.monotonic() > deadline:
+            return text
+        time.sleep(prometheus.FLUSH_SECONDS)
 
 
 def test_metrics_are_served_to_loopback_in_prometheus_text(tmp_path: Path) -> None:
@@ -70,7 +85,7 @@ def test_every_worker_is_counted_and_the_directory_is_emptied_at_start(tmp_path:
         for _ in range(40):  # a new connection each: whichever worker takes it, it is counted once
             kms = Kms("new-v3", srv.endpoint, admin["AccessKeyId"], admin["AccessKeySecret"])
             kms.call("DescribeAccountKmsStatus")
-        text = httpx.get(f"{srv.base_url}/metrics").text
+        text = counted_once_flushed(srv.base_url, 40)
         counted = samples(text, "openkms_requests_total")
         assert counted[(("action", "DescribeAccountKmsStatus"), ("code", "OK"))] == 40
         writers = {p.name.rsplit("_", 1)[1] for p in (data / "metrics").glob("counter_*.db")}

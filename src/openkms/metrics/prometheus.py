@@ -9,12 +9,21 @@ the process's own registry is read.
 The request path does one counter increment and one histogram observation per request, on label
 children looked up once; labels are bounded names (an action, an error code, a quota class, a
 key store's configured id) and never a key id or an AccessKey (tests/unit/metrics).
+
+In multi-process mode each of those is a write to a memory-mapped file under a lock (about 8 us
+for a request's four, measured in a loop; more in a running server). A worker therefore counts
+its requests in memory (``_Tally``) and writes the sums to its files every ``FLUSH_SECONDS``, at
+a scrape it answers, and when it exits: a scrape may miss at most the last ``FLUSH_SECONDS`` of
+another worker's requests, and a worker killed with SIGKILL loses at most those.
 """
 
 from __future__ import annotations
 
+import atexit
+import bisect
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 
 from prometheus_client import (
@@ -84,28 +93,118 @@ SCHEDULER_LAST_RUN = Gauge(
 )
 
 
-class PrometheusMetrics:
-    """The ``RequestMetrics`` port. Label children are cached: ``labels()`` takes a lock and
-    builds a tuple each time, which the request path does not need to pay."""
+FLUSH_SECONDS = 0.05  # how long a worker's counts may wait in memory before its files hold them
+_BOUNDS = (*BUCKETS, float("inf"))  # the histogram's buckets, +Inf last, as prometheus-client keeps them
+
+
+class _Tally:
+    """A worker's requests counted since its last flush: per (action, code) how many, per action
+    how many fell in each duration bucket and their sum."""
+
+    __slots__ = ("buckets", "requests", "sums")
 
     def __init__(self) -> None:
+        self.requests: dict[tuple[str, str], int] = {}
+        self.buckets: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = {}
+
+
+class PrometheusMetrics:
+    """The ``RequestMetrics`` port. Label children are cached: ``labels()`` takes a lock and
+    builds a tuple each time, which the request path does not need to pay.
+
+    ``batched`` (the default in multi-process mode): counted in memory, written by ``flush``."""
+
+    def __init__(self, batched: bool | None = None) -> None:
         self._requests: dict[tuple[str, str], Counter] = {}
         self._durations: dict[str, Histogram] = {}
         self._throttled: dict[str, Counter] = {}
+        self._batched = multiprocess_mode() if batched is None else batched
+        self._lock = threading.Lock()  # the tally: handlers may finish on several threads
+        self._tally = _Tally()
+        self._in_flight = 0
+        self._written_in_flight = 0
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def started(self) -> None:
-        IN_FLIGHT.inc()
+        if not self._batched:
+            IN_FLIGHT.inc()
+            return
+        with self._lock:
+            self._in_flight += 1
+        if self._flusher is None:
+            self._start_flusher()
 
     def finished(self, action: str, code: str, seconds: float) -> None:
-        IN_FLIGHT.dec()
+        if not self._batched:
+            IN_FLIGHT.dec()
+            self._counter(action, code).inc()
+            self._histogram(action).observe(seconds)
+            return
+        where = bisect.bisect_left(_BOUNDS, seconds)  # the first bucket whose bound is >= seconds
+        with self._lock:
+            tally = self._tally
+            self._in_flight -= 1
+            tally.requests[action, code] = tally.requests.get((action, code), 0) + 1
+            buckets = tally.buckets.get(action)
+            if buckets is None:
+                buckets = tally.buckets[action] = [0] * len(_BOUNDS)
+                tally.sums[action] = 0.0
+            buckets[where] += 1
+            tally.sums[action] += seconds
+
+    def flush(self) -> None:
+        """Write what was counted in memory to this worker's files (a no-op unless batched)."""
+        if not self._batched:
+            return
+        with self._lock:
+            tally, self._tally = self._tally, _Tally()
+            in_flight = self._in_flight
+        for (action, code), count in tally.requests.items():
+            self._counter(action, code).inc(count)
+        for action, buckets in tally.buckets.items():
+            histogram = self._histogram(action)
+            # What ``observe`` does for one value, for many at once: prometheus-client (pinned)
+            # keeps a histogram child's sum and its non-cumulative buckets as these values.
+            histogram._sum.inc(tally.sums[action])
+            for value, count in zip(histogram._buckets, buckets, strict=True):
+                if count:
+                    value.inc(count)
+        if in_flight != self._written_in_flight:
+            IN_FLIGHT.set(in_flight)
+            self._written_in_flight = in_flight
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(target=self._flush_every, name="metrics-flush", daemon=True)
+        self._flusher.start()
+        atexit.register(self.close)  # a worker's last requests, when it exits
+
+    def _flush_every(self) -> None:
+        while not self._stop.wait(FLUSH_SECONDS):
+            try:
+                self.flush()
+            except Exception:  # never let the thread die: the next flush writes what this one did not
+                log.exception("metrics: writing the counts failed")
+
+    def _counter(self, action: str, code: str) -> Counter:
         counter = self._requests.get((action, code))
         if counter is None:
             counter = self._requests[action, code] = REQUESTS.labels(action, code)
-        counter.inc()
+        return counter
+
+    def _histogram(self, action: str) -> Histogram:
         histogram = self._durations.get(action)
         if histogram is None:
             histogram = self._durations[action] = DURATION.labels(action)
-        histogram.observe(seconds)
+        return histogram
 
     def throttled(self, quota_class: str) -> None:
         counter = self._throttled.get(quota_class)

@@ -22,6 +22,7 @@ from openkms.domain.faults import FaultError
 from openkms.domain.identity import Caller
 from openkms.domain.node_ports import NoMetrics, RequestMetrics
 from openkms.domain.ports import Clock, NonceCache
+from openkms.offload import in_greenlet, run_blocking
 from openkms.protocol.actions.context import Ctx, Handler
 from openkms.protocol.dispatch import ACTIONS, ACTIONTRAIL_ACTIONS, ACTIONTRAIL_VERSION, RAM_ACTIONS, RAM_VERSION
 from openkms.protocol.errors import (
@@ -38,7 +39,6 @@ from openkms.protocol.params import Params
 from openkms.protocol.render import render
 from openkms.protocol.request import RpcRequest, build_request
 from openkms.protocol.request_ids import new_request_id
-from openkms.protocol.threads import run_blocking
 from openkms.protocol.verify import Authenticator
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
@@ -279,16 +279,25 @@ _WAITING_ACTIONS = (b"RotateSecret",)
 
 
 def _may_wait(body: bytes | None, scope: Scope) -> bool:
-    where = [body or b"", scope["query_string"], *(v for k, v in scope["headers"] if k == b"x-acs-action")]
-    return any(action in part for action in _WAITING_ACTIONS for part in where)
+    # Asked of every request on the event loop: plain substring tests first, no lists made.
+    for action in _WAITING_ACTIONS:
+        if (body and action in body) or action in scope["query_string"]:
+            return True
+        for name, value in scope["headers"]:
+            if name == b"x-acs-action" and action in value:
+                return True
+    return False
 
 
 class RpcApp:
-    """The ASGI callable for ``/``. ``offload`` runs the (blocking) handler in a worker thread."""
+    """The ASGI callable for ``/``. ``offload`` runs the (blocking) handler in a worker thread;
+    ``greenlet`` runs it on the event loop in a greenlet instead, where its calls to the database
+    wait without blocking the loop (openkms/offload.py: PostgreSQL's)."""
 
-    def __init__(self, handler: RpcHandler, offload: bool = False) -> None:
+    def __init__(self, handler: RpcHandler, offload: bool = False, greenlet: bool = False) -> None:
         self._handler = handler
-        self._offload = offload
+        self._offload = offload and not greenlet
+        self._greenlet = greenlet
         self._max_body = handler.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -311,6 +320,8 @@ class RpcApp:
         args = (scope["method"], scope["path"], scope["query_string"], scope["headers"], body, client, secure)
         if self._offload or _may_wait(body, scope):
             resp = await run_blocking(self._handler.handle, *args)
+        elif self._greenlet:
+            resp = await in_greenlet(self._handler.handle, *args)
         else:
             resp = self._handler.handle(*args)
         if resp.delay:

@@ -21,6 +21,7 @@ from openkms.domain.audit import EventType
 from openkms.domain.faults import BadRule
 from openkms.domain.identity import Caller
 from openkms.domain.ports import Clock, NonceCache
+from openkms.offload import run_blocking
 from openkms.protocol.app import Receive, Scope, Send
 from openkms.protocol.errors import (
     IncompleteSignature,
@@ -32,7 +33,6 @@ from openkms.protocol.errors import (
 )
 from openkms.protocol.request import build_request
 from openkms.protocol.request_ids import new_request_id
-from openkms.protocol.threads import run_blocking
 from openkms.protocol.verify import Authenticator
 from openkms.seedfile import writer
 from openkms.service.audit import RequestFacts

@@ -78,54 +78,77 @@ class Faults:
         self._rules: list[FaultRule] = []
         self._shared = shared
         self._raw: bytes | None = None  # what the rules were read from
+        self._published = 0  # rules published by this process: a read begun before is older
         self._lock = threading.Lock()
         self._rng = rng or random.Random()  # noqa: S311 (chance, not secrecy)
 
-    def _sync(self, fresh: bool = False) -> None:
-        if self._shared is None:
-            return
-        raw = self._shared.get(fresh)
-        if raw != self._raw:
+    # The shared value is read and written outside the lock: it may be a database round trip, and
+    # a request's greenlet waiting on one must hold no lock another request takes (openkms/offload.py).
+    def _read(self, fresh: bool = False) -> tuple[int, bytes | None]:
+        published = self._published
+        return published, None if self._shared is None else self._shared.get(fresh)
+
+    def _sync(self, read: tuple[int, bytes | None]) -> None:
+        published, raw = read
+        if self._shared is not None and published == self._published and raw != self._raw:
             self._rules = [stored_rule(r) for r in json.loads(raw)] if raw else []
             self._raw = raw
 
-    def _publish(self) -> None:
-        if self._shared is not None:
-            self._raw = json.dumps([r.to_json() for r in self._rules]).encode()
-            self._shared.set(self._raw)
+    def _encoded(self) -> bytes | None:
+        """The rules to publish (under the lock); None without a shared value."""
+        if self._shared is None:
+            return None
+        self._raw = json.dumps([r.to_json() for r in self._rules]).encode()
+        self._published += 1
+        return self._raw
+
+    def _publish(self, raw: bytes | None) -> None:
+        if self._shared is not None and raw is not None:
+            self._shared.set(raw)
 
     def add(self, body: dict[str, Any]) -> FaultRule:
+        raw = self._read(fresh=True)
         with self._lock:
-            self._sync(fresh=True)
+            self._sync(raw)
             number = 1 + max((int(r.id.rpartition("-")[2]) for r in self._rules), default=0)
             rule = rule_from(f"fault-{number}", body)
             self._rules.append(rule)
-            self._publish()
+            published = self._encoded()
+        self._publish(published)
         return rule
 
     def rules(self) -> list[FaultRule]:
+        raw = self._read()
         with self._lock:
-            self._sync()
+            self._sync(raw)
             return list(self._rules)
 
     def clear(self) -> None:
+        raw = self._read(fresh=True)
         with self._lock:
-            self._sync(fresh=True)
-            if self._rules:  # a reset before every test: most find none, and skip the write
-                self._rules = []
-                self._publish()
+            self._sync(raw)
+            if not self._rules:  # a reset before every test: most find none, and skip the write
+                return
+            self._rules = []
+            published = self._encoded()
+        self._publish(published)
 
     def pick(self, action: str, account: str) -> FaultRule | None:
         """The rule that fires for this request, its count taken down; None for most requests."""
+        raw = self._read()
+        published = None
+        picked = None
         with self._lock:
-            self._sync()
+            self._sync(raw)
             for i, rule in enumerate(self._rules):
                 if rule.applies(action, account) and self._rng.random() < rule.probability:
                     if rule.count is not None:
                         self._rules[i] = FaultRule(*_fields(rule, count=rule.count - 1))
-                        self._publish()
-                    return rule
-        return None
+                        published = self._encoded()
+                    picked = rule
+                    break
+        self._publish(published)
+        return picked
 
 
 def _fields(rule: FaultRule, count: int) -> tuple[Any, ...]:

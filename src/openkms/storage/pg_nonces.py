@@ -19,25 +19,38 @@ other writes keep the server's setting). What that gives up, and why the guarant
   A clean restart of the server is treated the same (it cannot be told from a crash here); the
   requests it refuses are those in flight when the server went away.
 
+In a request's greenlet on the event loop (openkms/offload.py) a claim is not sent from here but
+handed to the loop's ``ClaimBatcher`` (pg_claims.py), which sends the claims of concurrent requests
+as one statement; a claim made anywhere else (a worker thread, the health check) is this module's
+own statement on a pooled connection. Both read and raise the floor on each new connection.
+
 Old claims are dropped a bucket (a minute of claims) at a time, once the whole bucket is older than
 the window: one indexed ``DELETE … WHERE bucket < …`` per minute per process, not one per claim.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from openkms.offload import await_only, in_loop_greenlet
 from openkms.storage.sql.autocommit import AutocommitStatements
 
+if TYPE_CHECKING:  # psycopg is the postgres extra's: imported where a claim is batched
+    import psycopg
+
+    from openkms.storage.pg_claims import ClaimBatcher, Claimed
+
 log = logging.getLogger("openkms.nonces")
-BUCKET_SECONDS = 60
+BUCKET_SECONDS = 60  # pg_claims.BUCKET_SECONDS, which cannot be imported without psycopg
 _UNAVAILABLE = "The replay-protection store is not available."
 
 # set_config(..., true) holds for this statement's own transaction only (autocommit: one statement,
@@ -77,6 +90,9 @@ class PostgresNonceCache:
         self.on_changes: Callable[[int], None] | None = None
         self._statements = AutocommitStatements(engine, _UNAVAILABLE)
         event.listen(engine, "connect", self._on_connect)
+        # One batcher per event loop (a worker has one; tests may run several servers).
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ClaimBatcher] = weakref.WeakKeyDictionary()
 
     @classmethod
     def from_url(cls, url: str, window: float, pool_size: int = 16) -> PostgresNonceCache:
@@ -96,15 +112,28 @@ class PostgresNonceCache:
         return self._floor
 
     def claim(self, nonce: str, now: float, signed_at: float | None = None) -> bool:
-        params = {"nonce": nonce, "bucket": int(now // BUCKET_SECONDS), "now": now, "oldest": now - self._window}
-        rows = self._statements.run(_CLAIM, params)  # may open a connection, which reads the floor
-        claimed, counter = rows[0]
+        if in_loop_greenlet():
+            claimed, counter = await_only(self._batched(nonce, now))
+        else:
+            params = {"nonce": nonce, "bucket": int(now // BUCKET_SECONDS), "now": now, "oldest": now - self._window}
+            rows = self._statements.run(_CLAIM, params)  # may open a connection, which reads the floor
+            claimed, counter = rows[0]
         if self.on_changes is not None:
             self.on_changes(0 if counter is None else int(counter))
         if signed_at is not None and signed_at < self._floor:
             return False
         self._purge(now)
         return bool(claimed)
+
+    async def _batched(self, nonce: str, now: float) -> Claimed:
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            from openkms.storage.pg_claims import ClaimBatcher
+
+            batcher = ClaimBatcher(self._conninfo, self._window, _UNAVAILABLE, self._on_async_connect)
+            self._batchers[loop] = batcher
+        return await batcher.claim(nonce, now)
 
     def _purge(self, now: float) -> None:
         # Every row of a bucket below this one was seen before ``now - window``.
@@ -127,9 +156,25 @@ class PostgresNonceCache:
             cur.execute(_FLOOR_RAISE, {"floor": float(math.ceil(started)), "started": started})
             raised = cur.fetchone()
             cur.execute(_FLOOR_READ)
-            self._floor = max(self._floor, float(cur.fetchone()[0]))
+            floor = float(cur.fetchone()[0])
             dbapi_conn.commit()  # the floor waits for the disk (a no-op where autocommit is on already)
-        if raised is not None:
+        self._floored(floor, raised is not None)
+
+    async def _on_async_connect(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """``_on_connect`` for the loop's claim connection (autocommit: the floor is durable)."""
+        async with conn.cursor() as cur:
+            await cur.execute(_SERVER_STARTED)
+            started = float((await cur.fetchone())[0])  # type: ignore[index]
+            await cur.execute(_FLOOR_FIRST, {"started": started})
+            await cur.execute(_FLOOR_RAISE, {"floor": float(math.ceil(started)), "started": started})
+            raised = await cur.fetchone()
+            await cur.execute(_FLOOR_READ)
+            floor = float((await cur.fetchone())[0])  # type: ignore[index]
+        self._floored(floor, raised is not None)
+
+    def _floored(self, floor: float, raised: bool) -> None:
+        self._floor = max(self._floor, floor)
+        if raised:
             log.warning(
                 "the database server restarted and may have lost replay-protection nonces; requests signed "
                 "before %s are refused as possible replays (SignatureNonceUsed)",
@@ -137,4 +182,6 @@ class PostgresNonceCache:
             )
 
     def close(self) -> None:
+        for batcher in list(self._batchers.values()):
+            batcher.close()
         self._engine.dispose()

@@ -6,8 +6,8 @@ Reads are remembered, node-wide, and checked against the change counter once per
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Engine, create_engine
@@ -16,6 +16,28 @@ from openkms.storage.sql import changes
 from openkms.storage.sql.db import MemoDb
 from openkms.storage.sql.scopes import POSTGRES_SCOPE_LOCK
 from openkms.storage.sql.store import FAILED, SqlStore, SqlUnitOfWork
+
+# The key, among a memo's rows, of the read unit of work over them (theirs are pairs, never one item).
+_READ = ("read unit of work",)
+
+
+class _Read(AbstractContextManager[SqlUnitOfWork]):
+    """A read over remembered rows: its unit of work, and driver errors as ``BackendUnavailable``."""
+
+    __slots__ = ("_store", "_uow")
+
+    def __init__(self, uow: SqlUnitOfWork, store: SqlStore) -> None:
+        self._uow = uow
+        self._store = store
+
+    def __enter__(self) -> SqlUnitOfWork:
+        return self._uow
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is not None:
+            failure = self._store.unavailable(exc, FAILED)
+            if failure is not None:
+                raise failure from exc
 
 
 class PostgresStore(SqlStore):
@@ -30,25 +52,25 @@ class PostgresStore(SqlStore):
         # Seldom used on the request path: the nonce claim checks for the requests that claim.
         checks = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=8)
         self._changes = changes.Changes(checks)
+        self._one_statement = changes.OneStatementConnection(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Self:
         return cls(create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True))
 
-    @contextmanager
-    def read(self) -> Iterator[SqlUnitOfWork]:
+    def read(self) -> AbstractContextManager[SqlUnitOfWork]:
         memo = changes.validated(self)
         if not isinstance(memo, dict):
             memo = self._unchecked()
         if memo is None:
             memo = self._changes.memo()
             changes.remember(self, memo)
-        conn = changes.PooledConnection(self.engine)
-        try:
-            with self._failures(FAILED):
-                yield SqlUnitOfWork(MemoDb(conn, self._statements, memo))
-        finally:
-            conn.close()
+        # One unit of work per counter value, kept with the rows it remembers: it holds no
+        # connection (changes.OneStatementConnection), so every request may share it.
+        found: _Read | None = memo.get(_READ)
+        if found is None:
+            found = memo[_READ] = _Read(SqlUnitOfWork(MemoDb(self._one_statement, self._statements, memo)), self)
+        return found
 
     def _unchecked(self) -> dict[tuple[Any, ...], Any] | None:
         """Within ``deferred``: the remembered rows as they are, the same for the whole block."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from openkms.metrics import prometheus
@@ -130,3 +130,38 @@ def test_a_workers_files_are_allocated_before_prometheus_client_maps_them(tmp_pa
         mapped.close()
         assert [(k, v) for k, v, _, _ in MmapedDict.read_all_values_from_file(str(path))] == [("k", 1.5)]
         assert path.stat().st_size == 1 << 16  # not grown
+
+
+def test_batched_counts_reach_the_samples_as_direct_ones_do_once_flushed() -> None:
+    # One metrics object counts directly, the other in memory; the same requests under two action
+    # names must give the same samples once the batched one is flushed, and none before.
+    direct, batched = prometheus.PrometheusMetrics(batched=False), prometheus.PrometheusMetrics(batched=True)
+    durations = [0.0, 0.004, 0.005, 0.0051, 0.3, 2.5, 9.0, 11.0, 60.0]
+    names = {direct: "BatchTestDirect", batched: "BatchTestBatched"}
+
+    def counted(action: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for family in text_string_to_metric_families(generate_latest(REGISTRY).decode()):
+            for sample in family.samples:
+                if sample.labels.get("action") == action and not sample.name.endswith("_created"):
+                    rest = {k: v for k, v in sample.labels.items() if k != "action"}
+                    out[f"{sample.name}{sorted(rest.items())}"] = sample.value
+        return out
+
+    before_in_flight = value("openkms_in_flight_requests")
+    for metrics, action in names.items():
+        for seconds in durations:
+            metrics.started()
+            metrics.finished(action, "OK", seconds)
+        metrics.started()
+        metrics.finished(action, "Rejected.Throttling", 0.01)
+    batched.started()  # one still in flight: the gauge shows it once flushed
+    assert counted(names[batched]) == {}
+    batched.flush()
+    assert value("openkms_in_flight_requests") == before_in_flight + 1
+    assert counted(names[batched]) == counted(names[direct])
+    assert counted(names[direct])["openkms_requests_total[('code', 'OK')]"] == len(durations)
+    batched.finished(names[batched], "OK", 0.2)
+    batched.close()
+    assert value("openkms_in_flight_requests") == before_in_flight
+    assert value("openkms_requests_total", action=names[batched], code="OK") == len(durations) + 1

@@ -27,6 +27,7 @@ from openkms.domain.audit import EventType
 from openkms.domain.identity import MAX_SKEW_SECONDS, Caller
 from openkms.domain.node_ports import NoMetrics, RequestMetrics
 from openkms.domain.ports import Clock
+from openkms.offload import in_greenlet, run_blocking
 from openkms.protocol.app import InjectedFault, Receive, Scope, Send, inject, report
 from openkms.protocol.errors import (
     ActionNotFound,
@@ -42,7 +43,6 @@ from openkms.protocol.errors import (
 from openkms.protocol.gateway.messages import new, parse
 from openkms.protocol.gateway.operations import OPERATIONS, GatewayCtx
 from openkms.protocol.request_ids import new_request_id
-from openkms.protocol.threads import run_blocking
 from openkms.service.audit import RequestFacts, noting
 from openkms.service.container import Services
 from openkms.service.gateway import GatewayAuthenticator, SignedRequest
@@ -200,11 +200,13 @@ def _check_date(text: str, now: float) -> None:
 
 class GatewayApp:
     """The ASGI callable for gateway requests (``/`` with ``x-kms-apiname``); ``offload`` runs
-    the (blocking) handler in a worker thread, as the RPC app does."""
+    the (blocking) handler in a worker thread, ``greenlet`` on the event loop in a greenlet, as
+    the RPC app does."""
 
-    def __init__(self, handler: GatewayHandler, offload: bool = False) -> None:
+    def __init__(self, handler: GatewayHandler, offload: bool = False, greenlet: bool = False) -> None:
         self._handler = handler
-        self._offload = offload
+        self._offload = offload and not greenlet
+        self._greenlet = greenlet
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body: bytes | None = b""
@@ -222,6 +224,8 @@ class GatewayApp:
         args = (scope["headers"], body, peer[0] if peer else "", scope.get("scheme") == "https")
         if self._offload:
             resp = await run_blocking(self._handler.handle, *args)
+        elif self._greenlet:
+            resp = await in_greenlet(self._handler.handle, *args)
         else:
             resp = self._handler.handle(*args)
         headers = [

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from openkms.domain import errors
+from openkms.offload import blocking
 
 
 class AutocommitStatements:
@@ -23,7 +24,11 @@ class AutocommitStatements:
         self._disconnect: type[Exception] = driver.OperationalError
 
     def run(self, sql: str, params: dict[str, Any] | None = None, fetch: bool = True) -> list[Any]:
-        """The statement's rows (none unless ``fetch``); BackendUnavailable if it cannot be run."""
+        """The statement's rows (none unless ``fetch``); BackendUnavailable if it cannot be run.
+        In a request's greenlet on the event loop, run in a worker thread (openkms/offload.py)."""
+        return blocking(self._run, sql, params, fetch)
+
+    def _run(self, sql: str, params: dict[str, Any] | None, fetch: bool) -> list[Any]:
         for attempt in (1, 2):
             try:
                 raw = self._engine.raw_connection()

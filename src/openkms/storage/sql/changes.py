@@ -161,23 +161,47 @@ class Changes:
         self._engine.dispose()
 
 
-class PooledConnection:
-    """A pool's connection taken at the first statement and given back by ``close``: a read whose
-    rows are all remembered takes none."""
+class OneStatementConnection:
+    """A read's connection for rows not remembered: each statement takes a pooled connection,
+    runs, reads its rows and gives the connection back, all in one call (one hand-off to a worker
+    thread from a request's greenlet: openkms/offload.py). Holding nothing between statements, one
+    read unit of work serves every request reading under the same change counter, whatever thread
+    or greenlet it runs in. Each statement of a read saw its own snapshot before too (READ
+    COMMITTED), so nothing a read sees changes."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._raw: Any = None
 
-    def cursor(self) -> Any:
-        if self._raw is None:
-            try:
-                self._raw = self._engine.raw_connection()
-            except Exception as exc:  # SQLAlchemy wraps the driver's refusal to connect
-                raise errors.BackendUnavailable(UNAVAILABLE) from exc
-        return self._raw.driver_connection.cursor()
+    def cursor(self) -> _OneStatement:
+        return _OneStatement(self._engine)
+
+
+class _OneStatement:
+    """What ``Db`` asks of a cursor: ``execute`` (the whole round trip), then its rows."""
+
+    __slots__ = ("_engine", "_rows")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._rows: list[Any] = []
+
+    def execute(self, sql: str, params: Any) -> None:
+        try:
+            raw = self._engine.raw_connection()
+        except Exception as exc:  # SQLAlchemy wraps the driver's refusal to connect
+            raise errors.BackendUnavailable(UNAVAILABLE) from exc
+        try:
+            with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+                cur.execute(sql, params)
+                self._rows = list(cur.fetchall()) if cur.description is not None else []
+        finally:
+            raw.close()  # back to the pool, which rolls the read's transaction back
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
 
     def close(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
+        self._rows = []

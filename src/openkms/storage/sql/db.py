@@ -18,6 +18,8 @@ from sqlalchemy import Dialect, bindparam
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from openkms.offload import blocking
+
 Mapped = TypeVar("Mapped")
 
 
@@ -64,7 +66,8 @@ class Db:
         if c.defaults:
             params = {**c.defaults, **params}
         cur = self._conn.cursor()
-        cur.execute(c.sql, [params[n] for n in c.positions] if c.positions is not None else params)
+        # In a request's greenlet on the event loop (PostgreSQL), the round trip runs in a thread.
+        blocking(cur.execute, c.sql, [params[n] for n in c.positions] if c.positions is not None else params)
         return cur
 
     def one(self, stmt: ClauseElement, **params: Any) -> Sequence[Any] | None:
@@ -103,9 +106,9 @@ class Db:
         full = [{**c.defaults, **row} for row in rows] if c.defaults else rows
         cur = self._conn.cursor()
         if c.positions is not None:
-            cur.executemany(c.sql, [[row[n] for n in c.positions] for row in full])
+            blocking(cur.executemany, c.sql, [[row[n] for n in c.positions] for row in full])
         else:
-            cur.executemany(c.sql, full)
+            blocking(cur.executemany, c.sql, full)
         cur.close()
 
 

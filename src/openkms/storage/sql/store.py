@@ -20,6 +20,7 @@ from sqlalchemy.sql import ClauseElement
 
 from openkms.domain import errors
 from openkms.domain.ports import Fence, UnitOfWork
+from openkms.offload import blocking
 from openkms.storage.schema import CLUSTER_TABLES, access_keys, accounts, metadata, node_meta, ram_generations
 from openkms.storage.sql import changes
 from openkms.storage.sql.aliases import SqlAliases
@@ -125,6 +126,12 @@ class SqlStore(ABC):
         except (SQLAlchemyError, self._driver_error) as exc:
             raise errors.BackendUnavailable(CONFLICT if self._is_conflict(exc) else message) from exc
 
+    def unavailable(self, exc: BaseException, message: str) -> errors.BackendUnavailable | None:
+        """What ``_failures`` raises for ``exc`` (None: not the driver's nor SQLAlchemy's)."""
+        if not isinstance(exc, SQLAlchemyError | self._driver_error):
+            return None
+        return errors.BackendUnavailable(CONFLICT if self._is_conflict(exc) else message)
+
     def request(self) -> AbstractContextManager[None]:
         """The reads of one request: one check for changes, at the first (storage/sql/changes.py)."""
         return changes.request()
@@ -141,27 +148,35 @@ class SqlStore(ABC):
         """Check rows read unchecked now, whether they changed; here every read was checked."""
         return False
 
+    def read(self) -> AbstractContextManager[SqlUnitOfWork]:
+        return self._read()
+
     @contextmanager
-    def read(self) -> Iterator[SqlUnitOfWork]:
+    def _read(self) -> Iterator[SqlUnitOfWork]:
         with self._failures(UNAVAILABLE):
-            raw = self.engine.raw_connection()
+            raw = blocking(self.engine.raw_connection)
         try:
             with self._failures(FAILED):
                 yield SqlUnitOfWork(Db(raw.driver_connection, self._statements))
         finally:
-            raw.close()
+            blocking(raw.close)
 
     @contextmanager
     def _transaction(self) -> Iterator[Db]:
-        """Committed when the block ends normally, rolled back on any exception; errors as raised."""
-        with self.engine.connect() as conn:
+        """Committed when the block ends normally, rolled back on any exception; errors as raised.
+        Each step that waits on the database goes through ``blocking``, as the statements do
+        (``Db``): in a request's greenlet on the event loop it runs in a worker thread."""
+        conn = blocking(self.engine.connect)
+        try:
             self._begin_write(conn)
             try:
                 yield Db(conn.connection.driver_connection, self._statements)
             except BaseException:
-                conn.rollback()
+                blocking(conn.rollback)
                 raise
-            conn.commit()
+            blocking(conn.commit)
+        finally:
+            blocking(conn.close)
 
     @contextmanager
     def write(self) -> Iterator[SqlUnitOfWork]:
@@ -188,6 +203,9 @@ class SqlStore(ABC):
             _FENCE.reset(token)
 
     def node_value(self, name: str) -> bytes | None:
+        return blocking(self._node_value, name)
+
+    def _node_value(self, name: str) -> bytes | None:
         with self._failures(FAILED), self.engine.connect() as conn:
             row = Db(conn.connection.driver_connection, self._statements).one(NODE_VALUE_GET, name=name)
         return None if row is None else bytes(row[0])
@@ -220,6 +238,9 @@ class SqlStore(ABC):
         changes.written(self)
 
     def ping(self) -> None:
+        blocking(self._ping)
+
+    def _ping(self) -> None:
         with self._failures(UNAVAILABLE), self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT version_num FROM alembic_version")  # reads the schema, not only the socket
 
