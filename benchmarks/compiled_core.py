@@ -17,14 +17,18 @@ The variants (``--variants``, in this order by default):
   rendering and request ids (``protocol/{request,params,signing,verify,render,request_ids}``);
 - ``+audit+log``: those and the audit trail (``service/audit``, ``audit/*``, ``domain/audit``)
   and the access log (``access_log``, ``protocol/app``);
-- ``whole``: every module of the request path mypyc compiles as it is: ``protocol``,
-  ``service``, ``domain``, ``audit``, ``crypto``, ``metrics``, ``storage/sql`` and
-  ``access_log``, less the modules in ``REFUSED`` (and the base class their subclasses need).
+- ``whole``: every module with code that runs during an Encrypt (``WHOLE``), less the modules
+  mypyc refuses (``REFUSED``, each with its reason).
+
+Before the HTTP rounds, each tree also serves signed V1 Encrypt in-process (a child process per
+tree and round: ``RpcHandler.handle`` as ``openkms serve`` builds it, no HTTP), where only
+openkms's own work is timed.
 
 The table gives server CPU per request (the median round's), its ratio to the minimal endpoint's
-(issue 18's target: 3x or less), and to the pure-Python tree's, per case.
+(issue 18's target: 3x or less), and to the pure-Python tree's, per case; then the in-process
+CPU per request of each tree.
 
-    python benchmarks/compiled_core.py [--workers 1] [--seconds 10] [--rounds 3] [--variants ...]
+    python benchmarks/compiled_core.py [--workers 1] [--seconds 10] [--rounds 3] [--variants ...] [--in-process N]
 
 Needs wrk and gcc (mypyc comes with mypy, in the test extra).
 """
