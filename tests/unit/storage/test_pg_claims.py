@@ -9,7 +9,6 @@ import math
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,9 +16,8 @@ from sqlalchemy import create_engine, text
 from openkms.domain import errors
 from openkms.offload import in_greenlet
 from openkms.storage import pg_claims
-from openkms.storage.factory import open_store
 from openkms.storage.pg_nonces import PostgresNonceCache
-from tests.stores import POSTGRES_ENV, POSTGRES_URL, database_url
+from tests.stores import POSTGRES_ENV, POSTGRES_URL
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
 
@@ -28,22 +26,14 @@ WINDOW = 1800.0
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    with database_url("postgres") as url:
-        assert url is not None
-        open_store(url, tmp_path / "unused.sqlite3").close()  # migrated
-        yield url
-
-
-@pytest.fixture
-def cache(url: str) -> Iterator[PostgresNonceCache]:
-    made = PostgresNonceCache.from_url(url, window=WINDOW)
+def cache(pg_url: str) -> Iterator[PostgresNonceCache]:
+    made = PostgresNonceCache.from_url(pg_url, window=WINDOW)
     yield made
     made.close()
 
 
-def _sql(url: str, statement: str) -> list[tuple[object, ...]]:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+def _sql(pg_url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             result = conn.execute(text(statement))
@@ -58,21 +48,21 @@ async def _claims(cache: PostgresNonceCache, nonces: list[str], now: float = T0)
 
 
 def test_concurrent_claims_go_as_one_statement_and_a_nonce_twice_in_it_has_one_winner(
-    url: str, cache: PostgresNonceCache
+    pg_url: str, cache: PostgresNonceCache
 ) -> None:
     nonces = [f"ak:n{i}" for i in range(12)] + ["ak:twice", "ak:n3", "ak:twice"]
     won = asyncio.run(_claims(cache, nonces))
     assert won[:12] == [True] * 12
     assert won[12:] == [True, False, False]  # the first claim of "ak:twice" wins; n3 was claimed
     # One transaction wrote every row: they share its id (xmin).
-    assert _sql(url, "SELECT count(*), count(DISTINCT xmin::text) FROM nonce_claims") == [(13, 1)]
+    assert _sql(pg_url, "SELECT count(*), count(DISTINCT xmin::text) FROM nonce_claims") == [(13, 1)]
     assert asyncio.run(_claims(cache, ["ak:n0", "ak:new"], T0 + 5)) == [False, True]
 
 
-def test_batched_and_single_claims_refuse_each_other(url: str, cache: PostgresNonceCache) -> None:
+def test_batched_and_single_claims_refuse_each_other(pg_url: str, cache: PostgresNonceCache) -> None:
     """A handler's claim (batched) and a thread's (one statement) share the table."""
     assert asyncio.run(_claims(cache, ["ak:batched"])) == [True]
-    other = PostgresNonceCache.from_url(url, window=WINDOW)
+    other = PostgresNonceCache.from_url(pg_url, window=WINDOW)
     assert other.claim("ak:batched", T0 + 1) is False
     assert other.claim("ak:single", T0) is True
     other.close()
@@ -85,24 +75,24 @@ def test_a_claim_is_free_again_after_the_window(cache: PostgresNonceCache) -> No
     assert asyncio.run(_claims(cache, ["ak:w"], T0 + WINDOW + 0.5)) == [True]
 
 
-def test_the_change_counter_read_by_the_batch_is_handed_on(cache: PostgresNonceCache, url: str) -> None:
+def test_the_change_counter_read_by_the_batch_is_handed_on(cache: PostgresNonceCache, pg_url: str) -> None:
     seen: list[int] = []
     cache.on_changes = seen.append
     asyncio.run(_claims(cache, ["ak:c1", "ak:c2"]))
-    _sql(url, "INSERT INTO store_changes (id, counter) VALUES (1, 41) ON CONFLICT (id) DO UPDATE SET counter = 41")
+    _sql(pg_url, "INSERT INTO store_changes (id, counter) VALUES (1, 41) ON CONFLICT (id) DO UPDATE SET counter = 41")
     asyncio.run(_claims(cache, ["ak:c3"]))
     assert seen == [0, 0, 41]
 
 
 def test_a_claim_after_its_connection_was_killed_is_sent_again_on_a_new_one(
-    url: str, cache: PostgresNonceCache
+    pg_url: str, cache: PostgresNonceCache
 ) -> None:
     async def scenario() -> tuple[list[bool], list[bool]]:
         first = await _claims(cache, ["ak:before"])
         (batcher,) = cache._batchers.values()
         assert batcher._conn is not None
         pid = batcher._conn.info.backend_pid
-        assert _sql(url, f"SELECT pg_terminate_backend({pid})") == [(True,)]
+        assert _sql(pg_url, f"SELECT pg_terminate_backend({pid})") == [(True,)]
         return first, await _claims(cache, ["ak:after", "ak:before"])
 
     assert asyncio.run(scenario()) == ([True], [True, False])
@@ -121,14 +111,14 @@ def test_an_unreachable_database_is_backend_unavailable_for_every_claim_of_the_b
     cache.close()
 
 
-def test_the_floor_is_raised_and_read_on_the_loops_connection(url: str) -> None:
+def test_the_floor_is_raised_and_read_on_the_loops_connection(pg_url: str) -> None:
     """As test_pg_nonces' restart test, for a batcher's new connection: requests signed before the
     database server's start are refused."""
-    PostgresNonceCache.from_url(url, window=WINDOW).claim("ak:first", T0)  # records the server's start
-    _sql(url, "UPDATE nonce_floor SET server_started = server_started - 3600")
-    started = _sql(url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
+    PostgresNonceCache.from_url(pg_url, window=WINDOW).claim("ak:first", T0)  # records the server's start
+    _sql(pg_url, "UPDATE nonce_floor SET server_started = server_started - 3600")
+    started = _sql(pg_url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
     assert isinstance(started, float)
-    cache = PostgresNonceCache.from_url(url, window=WINDOW)
+    cache = PostgresNonceCache.from_url(pg_url, window=WINDOW)
 
     async def scenario() -> list[bool]:
         before = in_greenlet(cache.claim, "ak:signed-before", started + 10, started - 1)
@@ -140,7 +130,7 @@ def test_the_floor_is_raised_and_read_on_the_loops_connection(url: str) -> None:
     cache.close()
 
 
-def test_the_batch_commits_without_waiting_for_the_disk_and_leaves_the_session_as_it_was(url: str) -> None:
+def test_the_batch_commits_without_waiting_for_the_disk_and_leaves_the_session_as_it_was(pg_url: str) -> None:
     """The batch statement, asked what synchronous_commit is while it runs (as test_pg_nonces asks
     the single claim); the connection keeps the server's setting afterwards."""
     probe = pg_claims._BATCH_CLAIM.replace(
@@ -148,7 +138,7 @@ def test_the_batch_commits_without_waiting_for_the_disk_and_leaves_the_session_a
     )
     assert probe != pg_claims._BATCH_CLAIM
     params = {"claims": json.dumps([["ak:p1", 1, T0], ["ak:p2", 1, T0]]), "window": WINDOW}
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     raw = engine.raw_connection()
     try:
         with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
@@ -173,11 +163,11 @@ print("won" if won else "refused")
 
 
 def test_a_nonce_claimed_in_another_process_is_refused_here_and_the_reverse(
-    url: str, cache: PostgresNonceCache
+    pg_url: str, cache: PostgresNonceCache
 ) -> None:
     def other(nonce: str) -> str:
         run = subprocess.run(
-            [sys.executable, "-c", _OTHER_PROCESS, url, nonce], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _OTHER_PROCESS, pg_url, nonce], capture_output=True, text=True, check=True
         )
         return run.stdout.strip()
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from openkms.domain import errors
 from openkms.storage import pg_nonces
-from openkms.storage.factory import open_store
 from openkms.storage.pg_nonces import BUCKET_SECONDS, PostgresNonceCache
-from tests.stores import POSTGRES_ENV, POSTGRES_URL, database_url
+from tests.stores import POSTGRES_ENV, POSTGRES_URL
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
 
@@ -23,20 +20,12 @@ T0 = 1_700_000_000.0
 WINDOW = 1800.0
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    with database_url("postgres") as url:
-        assert url is not None
-        open_store(url, tmp_path / "unused.sqlite3").close()  # migrated
-        yield url
+def _cache(pg_url: str) -> PostgresNonceCache:
+    return PostgresNonceCache.from_url(pg_url, window=WINDOW)
 
 
-def _cache(url: str) -> PostgresNonceCache:
-    return PostgresNonceCache.from_url(url, window=WINDOW)
-
-
-def _sql(url: str, statement: str) -> list[tuple[object, ...]]:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+def _sql(pg_url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             result = conn.execute(text(statement))
@@ -45,8 +34,8 @@ def _sql(url: str, statement: str) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
-def test_a_nonce_is_claimed_once_and_free_again_after_the_window(url: str) -> None:
-    cache = _cache(url)
+def test_a_nonce_is_claimed_once_and_free_again_after_the_window(pg_url: str) -> None:
+    cache = _cache(pg_url)
     assert cache.claim("ak:n1", T0) is True
     assert cache.claim("ak:n1", T0 + 1) is False
     assert cache.claim("ak:n2", T0) is True
@@ -56,8 +45,8 @@ def test_a_nonce_is_claimed_once_and_free_again_after_the_window(url: str) -> No
     cache.close()
 
 
-def test_two_nodes_share_their_claims(url: str) -> None:
-    node_a, node_b = _cache(url), _cache(url)
+def test_two_nodes_share_their_claims(pg_url: str) -> None:
+    node_a, node_b = _cache(pg_url), _cache(pg_url)
     assert node_a.claim("ak:shared", T0)
     assert not node_b.claim("ak:shared", T0 + 5)
     assert node_b.claim("ak:other", T0)
@@ -66,8 +55,8 @@ def test_two_nodes_share_their_claims(url: str) -> None:
     node_b.close()
 
 
-def test_concurrent_claims_of_one_nonce_have_one_winner(url: str) -> None:
-    caches = [_cache(url) for _ in range(3)]
+def test_concurrent_claims_of_one_nonce_have_one_winner(pg_url: str) -> None:
+    caches = [_cache(pg_url) for _ in range(3)]
     barrier = threading.Barrier(9)
     results: list[bool] = []
     lock = threading.Lock()
@@ -88,59 +77,59 @@ def test_concurrent_claims_of_one_nonce_have_one_winner(url: str) -> None:
         cache.close()
 
 
-def test_old_claims_are_dropped_a_bucket_at_a_time(url: str) -> None:
-    cache = _cache(url)
+def test_old_claims_are_dropped_a_bucket_at_a_time(pg_url: str) -> None:
+    cache = _cache(pg_url)
     for n in range(5):
         assert cache.claim(f"ak:old-{n}", T0 + n)
     assert cache.claim("ak:recent", T0 + WINDOW)  # no whole bucket is past the window yet
-    assert _sql(url, "SELECT count(*) FROM nonce_claims") == [(6,)]
+    assert _sql(pg_url, "SELECT count(*) FROM nonce_claims") == [(6,)]
     assert cache.claim("ak:later", T0 + WINDOW + 2 * BUCKET_SECONDS)
-    assert _sql(url, "SELECT nonce FROM nonce_claims ORDER BY nonce") == [("ak:later",), ("ak:recent",)]
+    assert _sql(pg_url, "SELECT nonce FROM nonce_claims ORDER BY nonce") == [("ak:later",), ("ak:recent",)]
     cache.close()
 
 
-def test_a_fresh_database_has_no_floor(url: str) -> None:
-    cache = _cache(url)
+def test_a_fresh_database_has_no_floor(pg_url: str) -> None:
+    cache = _cache(pg_url)
     assert cache.claim("ak:first", T0, signed_at=T0)
     assert cache.floor == 0.0
     cache.close()
 
 
 def test_after_the_database_server_restarted_requests_signed_before_its_start_are_refused(
-    url: str, caplog: pytest.LogCaptureFixture
+    pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A server crash loses the claims of its last moments (synchronous_commit = off): a node's
     next connection sees a start time other than the recorded one and raises the floor to it. The
     restart is simulated by recording another start time, as a real restart would leave it."""
-    _cache(url).claim("ak:before", T0)  # records the server's start
-    _sql(url, "UPDATE nonce_floor SET server_started = server_started - 3600")
-    started = _sql(url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
+    _cache(pg_url).claim("ak:before", T0)  # records the server's start
+    _sql(pg_url, "UPDATE nonce_floor SET server_started = server_started - 3600")
+    started = _sql(pg_url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
     assert isinstance(started, float)
     with caplog.at_level(logging.WARNING, logger="openkms.nonces"):
-        cache = _cache(url)
+        cache = _cache(pg_url)
         assert cache.claim("ak:signed-before", started + 10, signed_at=math.ceil(started) - 1) is False
     assert cache.floor == math.ceil(started)
     assert cache.claim("ak:signed-after", started + 10, signed_at=math.ceil(started)) is True
     assert "requests signed before" in caplog.text
-    assert _sql(url, "SELECT signed_at FROM nonce_floor") == [(math.ceil(started),)]
+    assert _sql(pg_url, "SELECT signed_at FROM nonce_floor") == [(math.ceil(started),)]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="openkms.nonces"):
-        again = _cache(url)  # the same server start: the floor stays, no new warning
+        again = _cache(pg_url)  # the same server start: the floor stays, no new warning
         assert again.claim("ak:third", started + 11, signed_at=math.ceil(started) - 1) is False
     assert "requests signed before" not in caplog.text
     cache.close()
     again.close()
 
 
-def test_a_dropped_connection_is_replaced(url: str) -> None:
-    cache = PostgresNonceCache.from_url(url, window=WINDOW, pool_size=1)
+def test_a_dropped_connection_is_replaced(pg_url: str) -> None:
+    cache = PostgresNonceCache.from_url(pg_url, window=WINDOW, pool_size=1)
     assert cache.claim("ak:one", T0)
     raw = cache._engine.raw_connection()  # the pool's one idle connection: the one the claim used
     with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         cur.execute("SELECT pg_backend_pid()")
         (pid,) = cur.fetchone()
     raw.close()
-    assert _sql(url, f"SELECT pg_terminate_backend({int(pid)})") == [(True,)]
+    assert _sql(pg_url, f"SELECT pg_terminate_backend({int(pid)})") == [(True,)]
     assert cache.claim("ak:two", T0)
     assert not cache.claim("ak:one", T0)
     cache.close()
@@ -154,10 +143,10 @@ def test_an_unreachable_database_is_backend_unavailable() -> None:
     cache.close()
 
 
-def test_a_claim_commits_without_waiting_for_the_disk_and_leaves_the_session_as_it_was(url: str) -> None:
+def test_a_claim_commits_without_waiting_for_the_disk_and_leaves_the_session_as_it_was(pg_url: str) -> None:
     """The claim's own statement, asked what synchronous_commit is while it runs; the connection
     (which a pooler may hand to another client) keeps the server's setting afterwards."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     probe = pg_nonces._CLAIM.replace("RETURNING 1", "RETURNING current_setting('synchronous_commit') AS setting")
     probe = probe.replace("SELECT (SELECT count(*) FROM claimed)", "SELECT (SELECT min(setting) FROM claimed)")
     assert probe.count("setting) FROM claimed") == 1
