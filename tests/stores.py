@@ -69,3 +69,14 @@ def open_adapter(adapter: str, tmp_path: Path, run_migrations: bool = True) -> I
             yield store
         finally:
             store.dispose()
+
+
+def run_sql(url: str, statement: str) -> list[tuple[object, ...]]:
+    """One statement on its own autocommit connection (a probe from outside the store)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text(statement))
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()

@@ -11,13 +11,13 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from openkms.domain import errors
 from openkms.offload import in_greenlet
 from openkms.storage import pg_claims
 from openkms.storage.pg_nonces import PostgresNonceCache
-from tests.stores import POSTGRES_ENV, POSTGRES_URL
+from tests.stores import POSTGRES_ENV, POSTGRES_URL, run_sql
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
 
@@ -30,16 +30,6 @@ def cache(pg_url: str) -> Iterator[PostgresNonceCache]:
     made = PostgresNonceCache.from_url(pg_url, window=WINDOW)
     yield made
     made.close()
-
-
-def _sql(pg_url: str, statement: str) -> list[tuple[object, ...]]:
-    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(text(statement))
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 async def _claims(cache: PostgresNonceCache, nonces: list[str], now: float = T0) -> list[bool]:
@@ -55,7 +45,7 @@ def test_concurrent_claims_go_as_one_statement_and_a_nonce_twice_in_it_has_one_w
     assert won[:12] == [True] * 12
     assert won[12:] == [True, False, False]  # the first claim of "ak:twice" wins; n3 was claimed
     # One transaction wrote every row: they share its id (xmin).
-    assert _sql(pg_url, "SELECT count(*), count(DISTINCT xmin::text) FROM nonce_claims") == [(13, 1)]
+    assert run_sql(pg_url, "SELECT count(*), count(DISTINCT xmin::text) FROM nonce_claims") == [(13, 1)]
     assert asyncio.run(_claims(cache, ["ak:n0", "ak:new"], T0 + 5)) == [False, True]
 
 
@@ -79,7 +69,8 @@ def test_the_change_counter_read_by_the_batch_is_handed_on(cache: PostgresNonceC
     seen: list[int] = []
     cache.on_changes = seen.append
     asyncio.run(_claims(cache, ["ak:c1", "ak:c2"]))
-    _sql(pg_url, "INSERT INTO store_changes (id, counter) VALUES (1, 41) ON CONFLICT (id) DO UPDATE SET counter = 41")
+    raise_to_41 = "INSERT INTO store_changes (id, counter) VALUES (1, 41) ON CONFLICT (id) DO UPDATE SET counter = 41"
+    run_sql(pg_url, raise_to_41)
     asyncio.run(_claims(cache, ["ak:c3"]))
     assert seen == [0, 0, 41]
 
@@ -92,7 +83,7 @@ def test_a_claim_after_its_connection_was_killed_is_sent_again_on_a_new_one(
         (batcher,) = cache._batchers.values()
         assert batcher._conn is not None
         pid = batcher._conn.info.backend_pid
-        assert _sql(pg_url, f"SELECT pg_terminate_backend({pid})") == [(True,)]
+        assert run_sql(pg_url, f"SELECT pg_terminate_backend({pid})") == [(True,)]
         return first, await _claims(cache, ["ak:after", "ak:before"])
 
     assert asyncio.run(scenario()) == ([True], [True, False])
@@ -115,8 +106,8 @@ def test_the_floor_is_raised_and_read_on_the_loops_connection(pg_url: str) -> No
     """As test_pg_nonces' restart test, for a batcher's new connection: requests signed before the
     database server's start are refused."""
     PostgresNonceCache.from_url(pg_url, window=WINDOW).claim("ak:first", T0)  # records the server's start
-    _sql(pg_url, "UPDATE nonce_floor SET server_started = server_started - 3600")
-    started = _sql(pg_url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
+    run_sql(pg_url, "UPDATE nonce_floor SET server_started = server_started - 3600")
+    started = run_sql(pg_url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
     assert isinstance(started, float)
     cache = PostgresNonceCache.from_url(pg_url, window=WINDOW)
 

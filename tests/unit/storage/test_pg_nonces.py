@@ -7,12 +7,12 @@ import math
 import threading
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from openkms.domain import errors
 from openkms.storage import pg_nonces
 from openkms.storage.pg_nonces import BUCKET_SECONDS, PostgresNonceCache
-from tests.stores import POSTGRES_ENV, POSTGRES_URL
+from tests.stores import POSTGRES_ENV, POSTGRES_URL, run_sql
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
 
@@ -22,16 +22,6 @@ WINDOW = 1800.0
 
 def _cache(pg_url: str) -> PostgresNonceCache:
     return PostgresNonceCache.from_url(pg_url, window=WINDOW)
-
-
-def _sql(pg_url: str, statement: str) -> list[tuple[object, ...]]:
-    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(text(statement))
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 def test_a_nonce_is_claimed_once_and_free_again_after_the_window(pg_url: str) -> None:
@@ -82,9 +72,9 @@ def test_old_claims_are_dropped_a_bucket_at_a_time(pg_url: str) -> None:
     for n in range(5):
         assert cache.claim(f"ak:old-{n}", T0 + n)
     assert cache.claim("ak:recent", T0 + WINDOW)  # no whole bucket is past the window yet
-    assert _sql(pg_url, "SELECT count(*) FROM nonce_claims") == [(6,)]
+    assert run_sql(pg_url, "SELECT count(*) FROM nonce_claims") == [(6,)]
     assert cache.claim("ak:later", T0 + WINDOW + 2 * BUCKET_SECONDS)
-    assert _sql(pg_url, "SELECT nonce FROM nonce_claims ORDER BY nonce") == [("ak:later",), ("ak:recent",)]
+    assert run_sql(pg_url, "SELECT nonce FROM nonce_claims ORDER BY nonce") == [("ak:later",), ("ak:recent",)]
     cache.close()
 
 
@@ -102,8 +92,8 @@ def test_after_the_database_server_restarted_requests_signed_before_its_start_ar
     next connection sees a start time other than the recorded one and raises the floor to it. The
     restart is simulated by recording another start time, as a real restart would leave it."""
     _cache(pg_url).claim("ak:before", T0)  # records the server's start
-    _sql(pg_url, "UPDATE nonce_floor SET server_started = server_started - 3600")
-    started = _sql(pg_url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
+    run_sql(pg_url, "UPDATE nonce_floor SET server_started = server_started - 3600")
+    started = run_sql(pg_url, "SELECT extract(epoch FROM pg_postmaster_start_time())::float8")[0][0]
     assert isinstance(started, float)
     with caplog.at_level(logging.WARNING, logger="openkms.nonces"):
         cache = _cache(pg_url)
@@ -111,7 +101,7 @@ def test_after_the_database_server_restarted_requests_signed_before_its_start_ar
     assert cache.floor == math.ceil(started)
     assert cache.claim("ak:signed-after", started + 10, signed_at=math.ceil(started)) is True
     assert "requests signed before" in caplog.text
-    assert _sql(pg_url, "SELECT signed_at FROM nonce_floor") == [(math.ceil(started),)]
+    assert run_sql(pg_url, "SELECT signed_at FROM nonce_floor") == [(math.ceil(started),)]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="openkms.nonces"):
         again = _cache(pg_url)  # the same server start: the floor stays, no new warning
@@ -129,7 +119,7 @@ def test_a_dropped_connection_is_replaced(pg_url: str) -> None:
         cur.execute("SELECT pg_backend_pid()")
         (pid,) = cur.fetchone()
     raw.close()
-    assert _sql(pg_url, f"SELECT pg_terminate_backend({int(pid)})") == [(True,)]
+    assert run_sql(pg_url, f"SELECT pg_terminate_backend({int(pid)})") == [(True,)]
     assert cache.claim("ak:two", T0)
     assert not cache.claim("ak:one", T0)
     cache.close()
