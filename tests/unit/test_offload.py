@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from openkms.offload import await_only, blocking, in_greenlet, in_loop_greenlet, run_blocking
+from tests.loops import run_loop
 
 NOTE: contextvars.ContextVar[str] = contextvars.ContextVar("offload_test_note", default="")
 
@@ -21,7 +22,7 @@ def test_a_function_in_a_greenlet_awaits_through_the_loop_and_returns_its_result
     def handler(n: int) -> tuple[int, bool]:
         return await_only(double(n)) + await_only(double(1)), in_loop_greenlet()
 
-    assert asyncio.run(in_greenlet(handler, 20)) == (42, True)
+    assert run_loop(in_greenlet(handler, 20)) == (42, True)
     assert in_loop_greenlet() is False
 
 
@@ -39,9 +40,9 @@ def test_an_awaitable_that_fails_raises_in_the_greenlet_where_it_can_be_handled(
     def unhandled() -> None:
         await_only(fail())
 
-    assert asyncio.run(in_greenlet(handler)) == "handled gone"
+    assert run_loop(in_greenlet(handler)) == "handled gone"
     with pytest.raises(LookupError):
-        asyncio.run(in_greenlet(unhandled))
+        run_loop(in_greenlet(unhandled))
 
 
 def test_await_only_outside_a_greenlet_is_refused() -> None:
@@ -59,7 +60,7 @@ def test_blocking_runs_in_a_worker_thread_from_a_greenlet_and_here_elsewhere() -
         return threading.current_thread().name
 
     assert blocking(where) == threading.current_thread().name
-    assert asyncio.run(in_greenlet(blocking, where)).startswith("openkms-request")
+    assert run_loop(in_greenlet(blocking, where)).startswith("openkms-request")
 
 
 def test_the_greenlet_shares_the_tasks_context_and_the_thread_gets_a_copy() -> None:
@@ -71,7 +72,7 @@ def test_the_greenlet_shares_the_tasks_context_and_the_thread_gets_a_copy() -> N
         in_thread = await in_greenlet(handler)
         return in_thread, NOTE.get()
 
-    assert asyncio.run(request()) == ("set in the handler", "set in the handler")
+    assert run_loop(request()) == ("set in the handler", "set in the handler")
 
 
 def test_the_loop_goes_on_while_a_greenlet_waits_for_a_blocking_call() -> None:
@@ -90,7 +91,7 @@ def test_the_loop_goes_on_while_a_greenlet_waits_for_a_blocking_call() -> None:
         released.set()
         return await waiting
 
-    assert asyncio.run(scenario()) is True
+    assert run_loop(scenario()) is True
 
 
 def test_run_blocking_runs_in_a_worker_thread_with_the_requests_context() -> None:
@@ -98,6 +99,6 @@ def test_run_blocking_runs_in_a_worker_thread_with_the_requests_context() -> Non
         NOTE.set("the request's")
         return await run_blocking(lambda: (threading.current_thread().name, NOTE.get()))
 
-    name, note = asyncio.run(request())
+    name, note = run_loop(request())
     assert name.startswith("openkms-request")
     assert note == "the request's"

@@ -9,10 +9,11 @@ import threading
 import pytest
 
 from openkms.offload import run_to_end
+from tests.loops import run_loop
 
 
 def test_returns_what_the_function_returns() -> None:
-    assert asyncio.run(run_to_end(lambda a, b: a + b, 2, 3)) == 5
+    assert run_loop(run_to_end(lambda a, b: a + b, 2, 3)) == 5
 
 
 def test_a_cancelled_caller_waits_for_the_function_to_end() -> None:
@@ -37,4 +38,4 @@ def test_a_cancelled_caller_waits_for_the_function_to_end() -> None:
             await task
         assert ended == ["job"]
 
-    asyncio.run(scenario())
+    run_loop(scenario())

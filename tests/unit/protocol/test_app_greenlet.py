@@ -17,6 +17,7 @@ from sqlalchemy import make_url
 
 from openkms.protocol.app import RpcApp
 from tests.inproc import Inproc, inproc_runtime
+from tests.loops import run_loop
 from tests.stores import POSTGRES_ENV, POSTGRES_URL, database_url
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
@@ -91,7 +92,7 @@ def test_reads_of_rows_not_remembered_and_writes_work_from_the_greenlet(node: tu
         opened = await _call(app, inproc, "Decrypt", {"CiphertextBlob": sealed["CiphertextBlob"]})
         return created, sealed, opened
 
-    created, sealed, opened = asyncio.run(scenario())
+    created, sealed, opened = run_loop(scenario())
     assert sealed["KeyId"] == created["KeyMetadata"]["KeyId"]
     assert opened["Plaintext"] == "aGVsbG8="
 
@@ -105,7 +106,7 @@ def test_a_replayed_request_is_refused_from_the_greenlet(node: tuple[Inproc, str
         twice = _call(app, inproc, "DescribeAccountKmsStatus", nonce="replayed-nonce")
         return list(await asyncio.gather(once, twice))
 
-    answers = asyncio.run(scenario())  # either may claim first: each waits for its reads in a thread
+    answers = run_loop(scenario())  # either may claim first: each waits for its reads in a thread
     refused = [answer for answer in answers if isinstance(answer, tuple)]
     accepted = [answer for answer in answers if isinstance(answer, dict)]
     assert refused == [(400, "SignatureNonceUsed")]
@@ -119,7 +120,7 @@ def test_the_loop_answers_other_requests_while_a_write_waits_on_the_database(nod
     in a worker thread; meanwhile a request whose claim reads that row is answered on the loop."""
     inproc, url = node
     app = RpcApp(inproc.handler, greenlet=True)
-    asyncio.run(_call(app, inproc, "DescribeAccountKmsStatus"))  # the node's rows remembered
+    run_loop(_call(app, inproc, "DescribeAccountKmsStatus"))  # the node's rows remembered
     with psycopg.connect(_libpq(url)) as blocker:
         locked = blocker.execute("SELECT counter FROM store_changes WHERE id = 1 FOR UPDATE").fetchall()
         assert len(locked) == 1  # the row every write raises last: held until the blocker ends
@@ -134,7 +135,7 @@ def test_the_loop_answers_other_requests_while_a_write_waits_on_the_database(nod
             await asyncio.to_thread(blocker.commit)
             return write_done_first, other, await write
 
-        write_done_first, other, created = asyncio.run(scenario())
+        write_done_first, other, created = run_loop(scenario())
         timer.cancel()
     assert other["AccountStatus"] == "Enabled"
     assert write_done_first is False
@@ -148,7 +149,7 @@ def test_the_loop_answers_other_requests_while_a_claim_waits(node: tuple[Inproc,
     as a replay once the other transaction commits."""
     inproc, url = node
     app = RpcApp(inproc.handler, greenlet=True)
-    asyncio.run(_call(app, inproc, "DescribeAccountKmsStatus"))
+    run_loop(_call(app, inproc, "DescribeAccountKmsStatus"))
     with psycopg.connect(_libpq(url)) as blocker:
         blocker.execute(
             "INSERT INTO nonce_claims (nonce, bucket, seen_at) VALUES (%s, 0, %s)",
@@ -167,7 +168,7 @@ def test_the_loop_answers_other_requests_while_a_claim_waits(node: tuple[Inproc,
             await asyncio.to_thread(blocker.commit)
             return waiting_done_first, refused, await waiting
 
-        waiting_done_first, refused, replayed = asyncio.run(scenario())
+        waiting_done_first, refused, replayed = run_loop(scenario())
         timer.cancel()
     assert refused == (400, "SignatureDoesNotMatch")
     assert waiting_done_first is False

@@ -17,6 +17,7 @@ from openkms.domain import errors
 from openkms.offload import in_greenlet
 from openkms.storage import pg_claims
 from openkms.storage.pg_nonces import PostgresNonceCache
+from tests.loops import run_loop
 from tests.stores import POSTGRES_ENV, POSTGRES_URL, run_sql
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"{POSTGRES_ENV} is not set: no PostgreSQL server to test")
@@ -41,37 +42,37 @@ def test_concurrent_claims_go_as_one_statement_and_a_nonce_twice_in_it_has_one_w
     pg_url: str, cache: PostgresNonceCache
 ) -> None:
     nonces = [f"ak:n{i}" for i in range(12)] + ["ak:twice", "ak:n3", "ak:twice"]
-    won = asyncio.run(_claims(cache, nonces))
+    won = run_loop(_claims(cache, nonces))
     assert won[:12] == [True] * 12
     assert won[12:] == [True, False, False]  # the first claim of "ak:twice" wins; n3 was claimed
     # One transaction wrote every row: they share its id (xmin).
     assert run_sql(pg_url, "SELECT count(*), count(DISTINCT xmin::text) FROM nonce_claims") == [(13, 1)]
-    assert asyncio.run(_claims(cache, ["ak:n0", "ak:new"], T0 + 5)) == [False, True]
+    assert run_loop(_claims(cache, ["ak:n0", "ak:new"], T0 + 5)) == [False, True]
 
 
 def test_batched_and_single_claims_refuse_each_other(pg_url: str, cache: PostgresNonceCache) -> None:
     """A handler's claim (batched) and a thread's (one statement) share the table."""
-    assert asyncio.run(_claims(cache, ["ak:batched"])) == [True]
+    assert run_loop(_claims(cache, ["ak:batched"])) == [True]
     other = PostgresNonceCache.from_url(pg_url, window=WINDOW)
     assert other.claim("ak:batched", T0 + 1) is False
     assert other.claim("ak:single", T0) is True
     other.close()
-    assert asyncio.run(_claims(cache, ["ak:single", "ak:batched"], T0 + 2)) == [False, False]
+    assert run_loop(_claims(cache, ["ak:single", "ak:batched"], T0 + 2)) == [False, False]
 
 
 def test_a_claim_is_free_again_after_the_window(cache: PostgresNonceCache) -> None:
-    assert asyncio.run(_claims(cache, ["ak:w"])) == [True]
-    assert asyncio.run(_claims(cache, ["ak:w"], T0 + WINDOW)) == [False]  # the window's last moment
-    assert asyncio.run(_claims(cache, ["ak:w"], T0 + WINDOW + 0.5)) == [True]
+    assert run_loop(_claims(cache, ["ak:w"])) == [True]
+    assert run_loop(_claims(cache, ["ak:w"], T0 + WINDOW)) == [False]  # the window's last moment
+    assert run_loop(_claims(cache, ["ak:w"], T0 + WINDOW + 0.5)) == [True]
 
 
 def test_the_change_counter_read_by_the_batch_is_handed_on(cache: PostgresNonceCache, pg_url: str) -> None:
     seen: list[int] = []
     cache.on_changes = seen.append
-    asyncio.run(_claims(cache, ["ak:c1", "ak:c2"]))
+    run_loop(_claims(cache, ["ak:c1", "ak:c2"]))
     raise_to_41 = "INSERT INTO store_changes (id, counter) VALUES (1, 41) ON CONFLICT (id) DO UPDATE SET counter = 41"
     run_sql(pg_url, raise_to_41)
-    asyncio.run(_claims(cache, ["ak:c3"]))
+    run_loop(_claims(cache, ["ak:c3"]))
     assert seen == [0, 0, 41]
 
 
@@ -86,7 +87,7 @@ def test_a_claim_after_its_connection_was_killed_is_sent_again_on_a_new_one(
         assert run_sql(pg_url, f"SELECT pg_terminate_backend({pid})") == [(True,)]
         return first, await _claims(cache, ["ak:after", "ak:before"])
 
-    assert asyncio.run(scenario()) == ([True], [True, False])
+    assert run_loop(scenario()) == ([True], [True, False])
 
 
 def test_an_unreachable_database_is_backend_unavailable_for_every_claim_of_the_batch() -> None:
@@ -96,7 +97,7 @@ def test_an_unreachable_database_is_backend_unavailable_for_every_claim_of_the_b
         calls = (in_greenlet(cache.claim, f"ak:{i}", T0) for i in range(3))
         return list(await asyncio.gather(*calls, return_exceptions=True))
 
-    for outcome in asyncio.run(scenario()):
+    for outcome in run_loop(scenario()):
         assert isinstance(outcome, errors.BackendUnavailable)
         assert outcome.message.endswith("The replay-protection store is not available.")
     cache.close()
@@ -116,7 +117,7 @@ def test_the_floor_is_raised_and_read_on_the_loops_connection(pg_url: str) -> No
         after = in_greenlet(cache.claim, "ak:signed-after", started + 10, started + 1)
         return list(await asyncio.gather(before, after))
 
-    assert asyncio.run(scenario()) == [False, True]
+    assert run_loop(scenario()) == [False, True]
     assert cache.floor == math.ceil(started)
     cache.close()
 
@@ -163,5 +164,5 @@ def test_a_nonce_claimed_in_another_process_is_refused_here_and_the_reverse(
         return run.stdout.strip()
 
     assert other("ak:there") == "won"
-    assert asyncio.run(_claims(cache, ["ak:there", "ak:here"])) == [False, True]
+    assert run_loop(_claims(cache, ["ak:there", "ak:here"])) == [False, True]
     assert other("ak:here") == "refused"
