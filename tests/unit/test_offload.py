@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import weakref
 
 import pytest
+from greenlet import getcurrent, greenlet
 
+from openkms import offload
 from openkms.offload import await_only, blocking, in_greenlet, in_loop_greenlet, run_blocking
 from tests.loops import run_loop
 
@@ -102,3 +105,98 @@ def test_run_blocking_runs_in_a_worker_thread_with_the_requests_context() -> Non
     name, note = run_loop(request())
     assert name.startswith("openkms-request")
     assert note == "the request's"
+
+
+def test_a_greenlet_is_used_again_for_the_next_call_with_that_calls_context_only() -> None:
+    """A new greenlet costs an mmap and a munmap: a finished one is parked and serves the next
+    call. It must not carry the previous call's context or arguments into it."""
+
+    class Argument:
+        pass
+
+    def handler(argument: Argument, note: str) -> tuple[greenlet, str]:
+        seen = NOTE.get()
+        NOTE.set(note)
+        await_only(asyncio.sleep(0))
+        return getcurrent(), seen
+
+    async def request(note: str) -> tuple[greenlet, str, str]:
+        argument = Argument()
+        kept = weakref.ref(argument)
+        where, seen = await in_greenlet(handler, argument, note)
+        del argument
+        assert kept() is None  # the parked greenlet holds nothing of the call
+        return where, seen, NOTE.get()
+
+    async def two_requests() -> list[tuple[greenlet, str, str]]:
+        first = await asyncio.create_task(request("first"))
+        second = await asyncio.create_task(request("second"))
+        return [first, second]
+
+    (first, seen_first, after_first), (second, seen_second, after_second) = run_loop(two_requests())
+    assert first is second
+    assert (seen_first, after_first) == ("", "first")
+    assert (seen_second, after_second) == ("", "second")  # not the first task's note
+
+
+def test_a_parked_greenlet_serves_again_after_a_failure_and_a_cancellation() -> None:
+    def fail() -> None:
+        raise LookupError("gone")
+
+    def wait_forever() -> None:
+        await_only(asyncio.Event().wait())
+
+    def where() -> greenlet:
+        return getcurrent()
+
+    async def scenario() -> tuple[greenlet, greenlet, greenlet]:
+        with pytest.raises(LookupError):
+            await in_greenlet(fail)
+        after_failure = await in_greenlet(where)
+        waiting = asyncio.ensure_future(in_greenlet(wait_forever))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        after_cancel = await in_greenlet(where)
+        return after_failure, after_cancel, await in_greenlet(where)
+
+    after_failure, after_cancel, again = run_loop(scenario())
+    assert after_failure is after_cancel is again
+
+
+def test_a_parked_greenlet_keeps_neither_the_result_nor_the_exception_of_its_last_call() -> None:
+    class Outcome(Exception):
+        pass
+
+    def succeed() -> Outcome:
+        return Outcome()
+
+    def fail() -> None:
+        raise Outcome()
+
+    async def scenario() -> tuple[int, bool, bool]:
+        returned = weakref.ref(await in_greenlet(succeed))
+        try:
+            await in_greenlet(fail)
+        except Outcome as exc:
+            raised = weakref.ref(exc)
+        return len(offload._parked.greenlets), returned() is None, raised() is None
+
+    assert run_loop(scenario()) == (1, True, True)
+
+
+def test_more_calls_at_once_than_are_parked_all_finish_and_at_most_the_limit_is_kept() -> None:
+    calls = offload._PARKED_MAX * 2
+
+    def handler(n: int) -> int:
+        await_only(asyncio.sleep(0))
+        return n
+
+    async def scenario() -> tuple[list[int], int]:
+        results = await asyncio.gather(*(in_greenlet(handler, n) for n in range(calls)))
+        return list(results), len(offload._parked.greenlets)
+
+    results, parked = run_loop(scenario())
+    assert results == list(range(calls))
+    assert parked == offload._PARKED_MAX
