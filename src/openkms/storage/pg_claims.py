@@ -1,8 +1,9 @@
 """Nonce claims sent from the event loop, many in one statement: PostgreSQL's group commit.
 
 A worker process keeps one asynchronous connection (psycopg's ``AsyncConnection``) on its event
-loop. A claim is sent at once when none is in flight; the claims that arrive while one is in flight
-gather, and go together, as one statement and so one transaction, when it returns. Under load a request
+loop. A claim is sent, after one turn of the loop, when none is in flight; the claims that arrive while
+one is in flight gather, and go together, as one statement and so one transaction, when it returns (again
+after one turn, so that the claims requests reach in that turn go too). Under load a request
 waits at most for the statement in flight and then its own, and the database commits once per
 batch instead of once per request (its CPU per request was a fifth of the whole; the client's
 share of a round trip is paid once too).
@@ -78,6 +79,10 @@ class ClaimBatcher:
     async def _send_all(self) -> None:
         try:
             while self._waiting:
+                # One turn of the loop first: the claims that requests reach in this turn go in
+                # the same batch (paired runs, eight rounds: the database's CPU per Encrypt fell
+                # from 62 to 50 us, the worker's did not move: 571 against 576 us).
+                await asyncio.sleep(0)
                 batch, self._waiting = self._waiting, []
                 try:
                     results = await self._send(batch)
