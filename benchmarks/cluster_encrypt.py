@@ -14,7 +14,10 @@ work; both figures are printed, and the database's transactions per request (pg_
 commits + rollbacks, read after the backends have reported them). wrk drives pre-signed V1 requests at
 concurrency 16 in all; with two nodes, two wrk processes at 8 each, one per node (a load balancer's
 even spread), their requests added up. Cases take turns within each round, in an order that
-alternates, so machine load hurts all alike; each figure is the median of the rounds.
+alternates, so machine load hurts all alike; each figure is the median of the rounds. Each case
+also reports how many of the machine's cores were busy meanwhile (/proc/stat: everything on it),
+and the last line what that allowed: one node's case, scaled perfectly, could fill the machine
+at most cores / (its cores busy) times over, and two nodes' share of that ceiling is printed.
 
     OPENKMS_TEST_POSTGRES_URL=postgresql+psycopg://... \\
         python benchmarks/cluster_encrypt.py [--workers 1] [--seconds 10] [--rounds 3]
@@ -88,6 +91,14 @@ class Round:
     total_us: float  # openkms + database server CPU per request
     failed: int
     xacts: float  # database transactions per request
+    busy: float  # the machine's cores kept busy (everything on it: nodes, wrk, the database)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine so far, from /proc/stat's first line."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 @contextlib.contextmanager
@@ -119,6 +130,7 @@ def drive(case: Case, label: str, seconds: float) -> Round:
     results: list[harness.Result] = []
     xacts_before = case.transactions()
     before = case.cpu()
+    ticks_before = machine_ticks()
 
     def one(server: harness.Server, line: Callable[[], str]) -> None:
         results.append(harness.drive(server, label, line, share, seconds, RATE_CEILING))
@@ -128,6 +140,7 @@ def drive(case: Case, label: str, seconds: float) -> Round:
         thread.start()
     for thread in threads:
         thread.join()
+    ticks_after = machine_ticks()
     after = case.cpu()
     xacts = case.transactions() - xacts_before
     if len(results) != len(case.nodes):
@@ -140,6 +153,7 @@ def drive(case: Case, label: str, seconds: float) -> Round:
         total_us=1e6 * (own + database) / requests,
         failed=sum(r.failed for r in results),
         xacts=xacts / requests,
+        busy=(os.cpu_count() or 1) * (ticks_after[0] - ticks_before[0]) / max(ticks_after[1] - ticks_before[1], 1),
     )
 
 
@@ -178,7 +192,8 @@ def main() -> None:
                 rounds[label].append(r)
                 print(
                     f"  round {round_no} {label:18} {r.rps:7.0f} req/s  {r.own_us:5.0f} us openkms"
-                    f"  {r.total_us:5.0f} us with the database  {r.xacts:4.2f} transactions/req",
+                    f"  {r.total_us:5.0f} us with the database  {r.xacts:4.2f} transactions/req"
+                    f"  {r.busy:4.2f} cores busy",
                     flush=True,
                 )
     report(args, rounds)
@@ -189,10 +204,11 @@ def report(args: argparse.Namespace, rounds: dict[str, list[Round]]) -> None:
            for case, rs in rounds.items()}  # fmt: skip
     print(f"\nEncrypt, concurrency {CONCURRENCY}, {args.workers} worker(s) per node, median of {args.rounds} x "
           f"{args.seconds:.0f} s on {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"{'case':18} {'req/s':>7} {'CPU us/req openkms':>19} {'+ database':>11} {'transactions/req':>17}")
+    print(f"{'case':18} {'req/s':>7} {'CPU us/req openkms':>19} {'+ database':>11} {'transactions/req':>17}"
+          f" {'cores busy':>11}")  # fmt: skip
     for case in CASES:
         m = med[case]
-        print(f"{case:18} {m.rps:>7.0f} {m.own_us:>19.0f} {m.total_us:>11.0f} {m.xacts:>17.2f}")
+        print(f"{case:18} {m.rps:>7.0f} {m.own_us:>19.0f} {m.total_us:>11.0f} {m.xacts:>17.2f} {m.busy:>11.2f}")
     lite, pg, two = med[CASES[0]], med[CASES[1]], med[CASES[2]]
     cpu_ratio = pg.total_us / lite.total_us
     per_round = [p.total_us / s.total_us for p, s in zip(rounds[CASES[1]], rounds[CASES[0]], strict=True)]
@@ -208,6 +224,13 @@ def report(args: argparse.Namespace, rounds: dict[str, list[Round]]) -> None:
     print(
         f"two nodes / one node (PostgreSQL): {scale:.2f}x (rounds {', '.join(f'{x:.2f}' for x in per_round)})"
         f"  target >= 1.60: {'met' if scale >= 1.6 else 'MISSED'}{allowed}"
+    )
+    # One node's case kept pg.busy cores busy, everything counted (wrk and the database too): were
+    # the work to scale perfectly, the machine could serve at most cores / pg.busy times as much.
+    ceiling = cores / pg.busy
+    print(
+        f"what the machine allowed: one node's case kept {pg.busy:.2f} of {cores} cores busy, two nodes' "
+        f"{two.busy:.2f}: at most {ceiling:.2f}x one node's requests; two nodes reached {scale / ceiling:.0%} of that"
     )
 
 
