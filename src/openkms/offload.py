@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent, greenlet
 
 T = TypeVar("T")
 MAX_THREADS = 40  # anyio's default limit, which the handlers ran under before
@@ -79,6 +79,8 @@ class _LoopGreenlet(greenlet):  # type: ignore[misc]  # greenlet's class is unty
         while True:
             try:
                 self.result = function(*args)
+            except GreenletExit:
+                raise  # dropped while it waited (nobody will take its outcome): it ends, unparked
             except BaseException as exc:  # handed to the caller, which raises it
                 self.failure = exc
             del function, args  # nothing of this call kept while parked

@@ -200,3 +200,31 @@ def test_more_calls_at_once_than_are_parked_all_finish_and_at_most_the_limit_is_
     results, parked = run_loop(scenario())
     assert results == list(range(calls))
     assert parked == offload._PARKED_MAX
+
+
+def test_a_greenlet_killed_while_its_call_waits_ends_and_is_not_parked() -> None:
+    """greenlet kills a greenlet dropped while it waits by raising GreenletExit in it (what
+    ``throw()`` does here). Its call must see it, and the greenlet must end rather than park itself:
+    nobody is left to take its outcome or to switch back into it."""
+    seen: list[str] = []
+
+    def waits() -> None:
+        try:
+            await_only(asyncio.sleep(0))
+        except BaseException as exc:
+            seen.append(type(exc).__name__)
+            raise
+
+    def scenario() -> tuple[bool, int]:
+        child = offload._take(getcurrent())
+        waiting = child.switch(waits, ())  # the call waits, as in await_only
+        waiting.close()
+        child.throw()
+        return bool(child.dead), len(offload._parked.greenlets)
+
+    outcome: list[tuple[bool, int]] = []
+    thread = threading.Thread(target=lambda: outcome.append(scenario()))  # a thread's own parked list
+    thread.start()
+    thread.join()
+    assert seen == ["GreenletExit"]
+    assert outcome == [(True, 0)]
