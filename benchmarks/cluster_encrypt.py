@@ -42,7 +42,7 @@ from functools import partial
 from pathlib import Path
 
 import harness
-from nonce_cost import postgres_schema
+from nonce_cost import postgres_schema, postgres_url
 from sqlalchemy import Engine, create_engine, text
 
 PLAINTEXT = base64.b64encode(os.urandom(32)).decode()
@@ -163,9 +163,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    pg_url = os.environ.get("OPENKMS_TEST_POSTGRES_URL")
-    if not pg_url:
-        raise SystemExit("set OPENKMS_TEST_POSTGRES_URL to a PostgreSQL server on this machine")
+    pg_url = postgres_url()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {args.workers} worker(s) per node")
     rounds: dict[str, list[Round]] = {case: [] for case in CASES}
     with contextlib.ExitStack() as stack:

@@ -50,6 +50,14 @@ class Measured:
         return own + sum(harness._proc_cpu(pid) for pid in harness._tree(self.postmaster))
 
 
+def postgres_url(where: str = " on this machine") -> str:
+    """OPENKMS_TEST_POSTGRES_URL, or the benchmark stops saying it is needed."""
+    url = os.environ.get("OPENKMS_TEST_POSTGRES_URL")
+    if not url:
+        raise SystemExit(f"set OPENKMS_TEST_POSTGRES_URL to a PostgreSQL server{where}")
+    return url
+
+
 @contextlib.contextmanager
 def postgres_schema(url: str) -> Iterator[tuple[str, int]]:
     """A fresh schema (the URL that uses it) and the PostgreSQL server's postmaster pid."""
@@ -98,9 +106,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    pg_url = os.environ.get("OPENKMS_TEST_POSTGRES_URL")
-    if not pg_url:
-        raise SystemExit("set OPENKMS_TEST_POSTGRES_URL to a PostgreSQL server on this machine")
+    pg_url = postgres_url()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; workers={args.workers}", flush=True)
     cpu: dict[str, list[float]] = {case: [] for case in CASES}
     rps: dict[str, list[float]] = {case: [] for case in CASES}

@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 
 import harness
-from nonce_cost import postgres_schema
+from nonce_cost import postgres_schema, postgres_url
 
 PLAINTEXT = base64.b64encode(os.urandom(32)).decode()
 
@@ -140,7 +140,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         env = {}
         if args.postgres:
-            url, _ = stack.enter_context(postgres_schema(os.environ["OPENKMS_TEST_POSTGRES_URL"]))
+            url, _ = stack.enter_context(postgres_schema(postgres_url(where="")))
             env["OPENKMS_DATABASE_URL"] = url
         server = stack.enter_context(harness.openkms(1, env))
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
